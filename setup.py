@@ -1,0 +1,36 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="spacy-clinx",
+    version="0.1.0",
+    description="CLIN-X clinical concept extraction for spaCy: subword BIOES CRF tagging with document context",
+    long_description=open("README.md", encoding="utf8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(include=["spacy_clinx", "spacy_clinx.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "spacy>=3.8,<3.9",
+        "spacy-transformers>=1.4,<1.5",
+        "transformers>=4.41,<4.53.3",
+        "tokenizers>=0.19",
+        "torch>=2.1",
+        "pytorch-crf>=0.7.2",
+        "typer>=0.9",
+        "numpy",
+    ],
+    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    entry_points={
+        "spacy_factories": ["clinx_ner = spacy_clinx.components.clinx_ner:make_clinx_ner"],
+        "spacy_architectures": [
+            "spacy_clinx.SubwordCRFTagger.v1 = spacy_clinx.model.architecture:build_subword_crf_tagger"
+        ],
+        "spacy_scorers": [
+            "spacy_clinx.ner_scorer.v1 = spacy_clinx.scoring:make_ner_scorer",
+            "spacy_clinx.char_strict_scorer.v1 = spacy_clinx.scoring:make_char_strict_scorer",
+        ],
+        "spacy_tokenizers": ["spacy_clinx.CharClassTokenizer.v1 = spacy_clinx.tokenizer:make_char_class_tokenizer"],
+        "spacy_readers": ["spacy_clinx.BratCorpus.v1 = spacy_clinx.corpora.reader:create_brat_corpus_reader"],
+        "console_scripts": ["clinx = spacy_clinx.__main__:app"],
+    },
+)

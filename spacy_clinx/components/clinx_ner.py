@@ -1,0 +1,235 @@
+"""``clinx_ner``: CLIN-X concept extraction as a trainable spaCy component.
+
+Data flow per batch of docs: document text -> subwords (HF fast tokenizer, no
+truncation) -> windows (centre + document context) -> model (encoder, emissions,
+constrained CRF) -> BIOES tags per subword -> character spans -> ``doc.ents``.
+"""
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer
+
+from ..model.architecture import decode_documents, get_tagger, special_tokens
+from ..tagging import boundary_maps, clip_tags, decode_tags, encode_spans
+from ..windows import SubwordDoc, Window, WindowBatch, group_segments, make_batch, plan_windows, tokenize_text
+from ..scoring import score_clinx_ner
+
+CharSpan = Tuple[int, int, str]
+
+DEFAULT_MODEL = Config().from_str(
+    """
+[model]
+@architectures = "spacy_clinx.SubwordCRFTagger.v1"
+encoder = "llange/xlm-roberta-large-spanish-clinical"
+context = 100
+centre = 200
+scheme = "BIOES"
+dropout = 0.1
+windows_per_batch = 16
+mixed_precision = false
+"""
+)["model"]
+
+
+@Language.factory(
+    "clinx_ner",
+    assigns=["doc.ents"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "spans_key": None,
+        "scorer": {"@scorers": "spacy_clinx.ner_scorer.v1"},
+    },
+    default_score_weights={
+        "spans_char_f": 1.0,
+        "spans_char_p": 0.0,
+        "spans_char_r": 0.0,
+        "ents_f": None,
+        "ents_p": None,
+        "ents_r": None,
+        "ents_per_type": None,
+        "spans_char_per_type": None,
+    },
+)
+def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[str], scorer: Optional[Callable]):
+    """``spans_key``: also store every predicted entity in ``doc.spans[spans_key]``."""
+    return ClinxNER(nlp.vocab, model, name, spans_key=spans_key, scorer=scorer)
+
+
+class ClinxNER(TrainablePipe):
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "clinx_ner",
+        *,
+        spans_key: Optional[str] = None,
+        scorer: Optional[Callable] = score_clinx_ner,
+    ):
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict = {"labels": [], "spans_key": spans_key}
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    def add_label(self, label: str) -> int:
+        if label in self.cfg["labels"]:
+            return 0
+        if get_tagger(self.model).tokenizer is not None:
+            raise ValueError(f"{self.name}: cannot add label {label!r} after the model is initialised")
+        self.cfg["labels"] = sorted(self.cfg["labels"] + [label])
+        return 1
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp=None, labels=None) -> None:
+        validate_get_examples(get_examples, "ClinxNER.initialize")
+        if labels is None:
+            labels = sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents})
+        if not labels:
+            raise ValueError(f"{self.name}: the training examples have no entities, so there are no labels to learn")
+        self.cfg["labels"] = sorted(labels)
+        self.model.initialize(Y=self.cfg["labels"])
+
+    # -- shared by training and prediction ---------------------------------
+
+    def _subwords(self, texts: Iterable[str]) -> List[SubwordDoc]:
+        tokenizer = get_tagger(self.model).tokenizer
+        if tokenizer is None:
+            raise ValueError(f"{self.name} is not initialised: call nlp.initialize() or load a trained pipeline")
+        return [tokenize_text(tokenizer, text) for text in texts]
+
+    def _windows(self, docs: Sequence[SubwordDoc]) -> List[Window]:
+        context, centre = self.model.attrs["context"], self.model.attrs["centre"]
+        return [w for i, d in enumerate(docs) for w in plan_windows(i, d.breaks, context, centre)]
+
+    def _batches(self, windows: List[Window]) -> Iterator[List[Window]]:
+        """Length-sorted batches: little padding, so little wasted encoder work."""
+        size = self.model.attrs["windows_per_batch"]
+        ordered = sorted(windows, key=lambda w: w.end - w.start)
+        for i in range(0, len(ordered), size):
+            yield ordered[i : i + size]
+
+    def _make_batch(self, windows, docs, segments=None, tags=None) -> WindowBatch:
+        tokenizer = get_tagger(self.model).tokenizer
+        prefix, suffix = special_tokens(tokenizer)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        return make_batch(windows, docs, prefix, suffix, pad, segments, tags)
+
+    # -- prediction --------------------------------------------------------
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[CharSpan]]:
+        docs = list(docs)
+        subword_docs = self._subwords(doc.text for doc in docs)
+        tag_names = get_tagger(self.model).tag_names
+        emissions = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
+        for windows in self._batches(self._windows(subword_docs)):
+            scores = numpy.asarray(self.model.predict(self._make_batch(windows, subword_docs)))
+            for row, w in zip(scores, windows):
+                emissions[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
+        tag_ids = decode_documents(self.model, emissions)
+        return [to_char_spans(d, [tag_names[t] for t in ids]) for d, ids in zip(subword_docs, tag_ids)]
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[List[CharSpan]]) -> None:
+        spans_key = self.cfg["spans_key"]
+        for doc, char_spans in zip(docs, predictions):
+            spans = [doc.char_span(s, e, label=label, alignment_mode="expand") for s, e, label in char_spans]
+            spans = [s for s in spans if s is not None]
+            doc.ents = filter_spans(spans)
+            if spans_key:
+                doc.spans[spans_key] = spans
+
+    # -- training ----------------------------------------------------------
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "ClinxNER.update")
+        subword_docs = self._subwords(eg.reference.text for eg in examples)
+        tagger = get_tagger(self.model)
+        tag_index = {t: i for i, t in enumerate(tagger.tag_names)}
+        first, last = boundary_maps(tagger.tag_names)
+        gold = []
+        for eg, d in zip(examples, subword_docs):
+            spans = [(e.start_char, e.end_char, e.label_) for e in eg.reference.ents]
+            unknown = {label for *_, label in spans} - set(self.labels)
+            if unknown:
+                doc_id = eg.reference.user_data.get("doc_id", "?")
+                raise ValueError(f"{self.name}: document {doc_id!r} has labels {sorted(unknown)} that the "
+                                 f"model was not initialised with ({list(self.labels)})")
+            tags = encode_spans(d.offsets, spans, self.model.attrs["scheme"])
+            gold.append(numpy.asarray([tag_index[t] for t in tags], dtype=numpy.int64))
+        windows = self._windows(subword_docs)
+        if not windows:
+            return losses
+        # Segments (runs of a document's windows, one CRF sequence each) end where
+        # no gold entity continues, if they can.
+        continues = [numpy.asarray([tagger.tag_names[t][:2] in ("I-", "E-") for t in g], dtype=bool) for g in gold]
+        max_windows = self.model.attrs["windows_per_batch"]
+        segments = group_segments(windows, max_windows, lambda w: not continues[w.doc][w.centre_start])
+        total = 0.0
+        d_loss = numpy.asarray(1.0 / len(windows), dtype="float32")
+        for batch_segments in pack_segments(segments, max_windows):
+            batch_windows = [w for seg in batch_segments for w in seg]
+            positions, k = [], 0
+            for seg in batch_segments:
+                positions.append(list(range(k, k + len(seg))))
+                k += len(seg)
+            seg_tags = [clip_tags(gold[seg[0].doc][seg[0].centre_start : seg[-1].centre_end], first, last)
+                        for seg in batch_segments]
+            batch = self._make_batch(batch_windows, subword_docs, positions, seg_tags)
+            loss, backprop = self.model.begin_update(batch)
+            backprop(d_loss)
+            total += float(loss)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += total / len(windows)
+        return losses
+
+    def get_loss(self, examples, scores):
+        raise NotImplementedError("clinx_ner computes its CRF loss inside the model, in update()")
+
+
+def pack_segments(segments: List[List[Window]], max_windows: int) -> Iterator[List[List[Window]]]:
+    """Greedy batches of whole segments with at most ``max_windows`` windows each."""
+    batch: List[List[Window]] = []
+    size = 0
+    for seg in sorted(segments, key=lambda seg: max(w.end - w.start for w in seg)):
+        if batch and size + len(seg) > max_windows:
+            yield batch
+            batch, size = [], 0
+        batch.append(seg)
+        size += len(seg)
+    if batch:
+        yield batch
+
+
+def to_char_spans(doc: SubwordDoc, tags: Sequence[str]) -> List[CharSpan]:
+    """Character spans of decoded subword spans, ignoring subwords with empty offsets."""
+    out = []
+    for first, last, label in decode_tags(tags):
+        offsets = doc.offsets[first:last]
+        offsets = offsets[offsets[:, 1] > offsets[:, 0]]
+        if len(offsets):
+            out.append((int(offsets[0, 0]), int(offsets[-1, 1]), label))
+    return out

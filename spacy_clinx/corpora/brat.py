@@ -1,0 +1,132 @@
+"""Parse brat standoff files (.txt + .ann) into plain records, reporting every defect.
+
+Nothing is dropped silently: an annotation that cannot be used becomes a
+:class:`Problem` naming the file, the line and the annotation id.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, List, Optional, Union
+
+
+@dataclass(frozen=True)
+class BratEntity:
+    id: str
+    label: str
+    start: int
+    end: int
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One annotation (or file) that could not be used as it is."""
+
+    path: str
+    line: Optional[int]
+    ann_id: Optional[str]
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path + (f":{self.line}" if self.line else "")
+        who = f" {self.ann_id}" if self.ann_id else ""
+        return f"{where}{who}: {self.kind}: {self.message}"
+
+
+@dataclass
+class BratDocument:
+    id: str
+    text: str
+    entities: List[BratEntity] = field(default_factory=list)
+    problems: List[Problem] = field(default_factory=list)
+    path: str = ""
+
+
+def read_text(path: Path) -> str:
+    """Read a .txt exactly as brat counts offsets: UTF-8, newlines untranslated."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path}: not valid UTF-8 at byte offset {err.start} "
+            f"({data[err.start:err.start + 4]!r}); brat offsets are defined over "
+            "UTF-8 text, so re-encode the file (e.g. iconv -f latin1 -t utf8)."
+        ) from None
+
+
+def parse_ann(ann_path: Path, text: str) -> "tuple[List[BratEntity], List[Problem]]":
+    """Text-bound annotations of one .ann file, checked against the document text."""
+    entities: List[BratEntity] = []
+    problems: List[Problem] = []
+    where = str(ann_path)
+    for line_no, raw in enumerate(read_text(ann_path).splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            continue
+        if not line.startswith("T"):
+            # Relations (R), events (E), attributes (A/M), notes (#), equivalences (*):
+            # not concept spans; they are counted, not used.
+            problems.append(Problem(where, line_no, line.split("\t", 1)[0], "ignored",
+                                    "not a text-bound annotation"))
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2:
+            problems.append(Problem(where, line_no, parts[0], "malformed", repr(line)))
+            continue
+        ann_id, type_and_spans = parts[0], parts[1]
+        ann_text = parts[2] if len(parts) > 2 else None
+        label, _, spans = type_and_spans.partition(" ")
+        if ";" in spans:
+            problems.append(Problem(where, line_no, ann_id, "discontinuous",
+                                    f"{label} has fragments {spans!r}; only continuous spans are supported"))
+            continue
+        try:
+            start, end = (int(x) for x in spans.split())
+        except ValueError:
+            problems.append(Problem(where, line_no, ann_id, "malformed", repr(line)))
+            continue
+        if not (0 <= start < end <= len(text)):
+            problems.append(Problem(where, line_no, ann_id, "out_of_range",
+                                    f"{label} {start}-{end} outside text of length {len(text)}"))
+            continue
+        found = text[start:end]
+        if ann_text is not None and found != ann_text:
+            problems.append(Problem(where, line_no, ann_id, "offset_mismatch",
+                                    f"{label} {start}-{end}: .ann says {ann_text!r}, .txt has {found!r}"))
+            continue
+        entities.append(BratEntity(ann_id, label, start, end, found, line_no))
+    return entities, problems
+
+
+def read_brat_document(txt_path: Union[str, Path]) -> BratDocument:
+    txt_path = Path(txt_path)
+    text = read_text(txt_path)
+    doc = BratDocument(id=txt_path.stem, text=text, path=str(txt_path))
+    ann_path = txt_path.with_suffix(".ann")
+    if not ann_path.exists():
+        doc.problems.append(Problem(str(txt_path), None, None, "missing_ann",
+                                    "no .ann beside this .txt; read as a document without entities"))
+        return doc
+    doc.entities, doc.problems = parse_ann(ann_path, text)
+    return doc
+
+
+def read_brat_dir(path: Union[str, Path]) -> Iterator[BratDocument]:
+    """All documents of a brat directory (recursively), in a stable order.
+
+    An .ann without its .txt cannot be read; it is yielded as an empty document
+    carrying a ``missing_txt`` problem so that reports count it.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: not a directory of brat .txt/.ann files")
+    txts = sorted(path.rglob("*.txt"))
+    stems = {p.with_suffix("") for p in txts}
+    for txt in txts:
+        yield read_brat_document(txt)
+    for ann in sorted(path.rglob("*.ann")):
+        if ann.with_suffix("") not in stems:
+            yield BratDocument(id=ann.stem, text="", path=str(ann), problems=[
+                Problem(str(ann), None, None, "missing_txt", "no .txt beside this .ann; its entities are not used")])

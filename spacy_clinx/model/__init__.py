@@ -1,0 +1,1 @@
+"""The tagger model: HF encoder -> linear emissions per subword -> constrained CRF."""

@@ -1,0 +1,187 @@
+"""Registered thinc architecture wrapping :class:`SubwordCRFTagger` with ``PyTorchWrapper``.
+
+Input: a :class:`~spacy_clinx.windows.WindowBatch`. Output: the summed CRF loss when
+training with gold tags, the centre emissions otherwise (decoded per document by
+:func:`decode_documents`). The wrapped module serialises
+as one blob holding the encoder config, the tokenizer files, the tag names and all
+weights, so a saved pipeline loads with no hub access and no spacy_clinx state.
+"""
+import io
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy
+import srsly
+import torch
+from spacy.util import registry
+from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, xp2torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from ..tagging import make_tag_names
+from ..windows import WindowBatch
+from .encoder import drop_pooler, load_encoder, quiet_transformers
+from .tagger import SubwordCRFTagger, Uninitialized
+
+
+@registry.architectures("spacy_clinx.SubwordCRFTagger.v1")
+def build_subword_crf_tagger(
+    encoder: str,
+    context: int = 100,
+    centre: int = 200,
+    scheme: str = "BIOES",
+    dropout: float = 0.1,
+    windows_per_batch: int = 16,
+    mixed_precision: bool = False,
+) -> Model[WindowBatch, Any]:
+    """``encoder``: HF hub name or local path (used only by ``initialize``, never on load).
+
+    ``context``: subwords of document context on each side of a window's centre;
+    ``centre``: subwords predicted per window; ``windows_per_batch``: windows per forward pass.
+    """
+    torch_layer = PyTorchWrapper_v3(
+        Uninitialized(),
+        convert_inputs=convert_window_batch,
+        mixed_precision=mixed_precision,
+        serialize_model=serialize_tagger,
+        deserialize_model=deserialize_tagger,
+    )
+    make_tag_names([], scheme)  # validates the scheme name early
+    return Model(
+        "clinx_subword_crf",
+        forward,
+        init=init,
+        layers=[torch_layer],
+        attrs={
+            "encoder": encoder,
+            "context": context,
+            "centre": centre,
+            "scheme": scheme,
+            "dropout": dropout,
+            "windows_per_batch": windows_per_batch,
+        },
+    )
+
+
+def forward(model: Model, batch: WindowBatch, is_train: bool):
+    return model.layers[0](batch, is_train)
+
+
+def init(model: Model, X: Any = None, Y: Optional[List[str]] = None) -> None:
+    """Load the pretrained encoder and size the output for the labels ``Y``."""
+    if Y is None:
+        raise ValueError("clinx_ner needs its entity labels to initialise the model")
+    encoder, tokenizer = load_encoder(model.attrs["encoder"])
+    tag_names = make_tag_names(Y, model.attrs["scheme"])
+    module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout"])
+    check_window_fits(module, model.attrs["context"], model.attrs["centre"])
+    shim = model.layers[0].shims[0]
+    shim._model = module.to(shim.device)
+
+
+def get_tagger(model: Model) -> SubwordCRFTagger:
+    """The torch module inside the thinc model (tokenizer, tag names, encoder)."""
+    return model.layers[0].shims[0]._model
+
+
+def decode_documents(model: Model, emissions: List[numpy.ndarray]) -> List[numpy.ndarray]:
+    """Viterbi tag ids for whole documents from their per-subword emissions."""
+    crf = get_tagger(model).crf
+    out: List[numpy.ndarray] = [numpy.zeros(0, dtype=numpy.int64)] * len(emissions)
+    order = sorted((i for i, e in enumerate(emissions) if len(e)), key=lambda i: len(emissions[i]))
+    size = model.attrs["windows_per_batch"]
+    for start in range(0, len(order), size):
+        chunk = order[start : start + size]
+        length = len(emissions[chunk[-1]])
+        padded = numpy.zeros((len(chunk), length, emissions[chunk[0]].shape[1]), dtype="float32")
+        mask = numpy.zeros((len(chunk), length), dtype=bool)
+        for row, i in enumerate(chunk):
+            padded[row, : len(emissions[i])] = emissions[i]
+            mask[row, : len(emissions[i])] = True
+        with torch.no_grad():
+            paths = crf.viterbi(torch.from_numpy(padded).to(crf.transitions.device), torch.from_numpy(mask))
+        for row, i in enumerate(chunk):
+            out[i] = paths[row, : len(emissions[i])].cpu().numpy()
+    return out
+
+
+def check_window_fits(module: SubwordCRFTagger, context: int, centre: int) -> None:
+    n_special = len(special_tokens(module.tokenizer)[0]) + len(special_tokens(module.tokenizer)[1])
+    limit = max_input_length(module)
+    needed = centre + 2 * context + n_special
+    if limit is not None and needed > limit:
+        raise ValueError(
+            f"Windows of centre {centre} + 2 x context {context} + {n_special} special tokens = {needed} "
+            f"subwords exceed the encoder's limit of {limit}; lower `centre` or `context`."
+        )
+
+
+def max_input_length(module: SubwordCRFTagger) -> Optional[int]:
+    config = module.encoder.config
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is None:
+        return None
+    # RoBERTa-family models reserve padding_idx + 1 position ids.
+    if config.model_type in {"roberta", "xlm-roberta", "longformer", "camembert"}:
+        positions -= config.pad_token_id + 1
+    return positions
+
+
+def special_tokens(tokenizer) -> "tuple[list[int], list[int]]":
+    """Ids the model expects before and after a sequence (e.g. [CLS] ... [SEP], <s> ... </s>)."""
+    enc = tokenizer("x", add_special_tokens=True, return_special_tokens_mask=True)
+    mask = enc["special_tokens_mask"]
+    first = mask.index(0) if 0 in mask else len(mask)
+    last = len(mask) - list(reversed(mask)).index(0) if 0 in mask else len(mask)
+    return enc["input_ids"][:first], enc["input_ids"][last:]
+
+
+def convert_window_batch(model: Model, batch: WindowBatch, is_train: bool):
+    device = model.shims[0].device
+    kwargs = {
+        "input_ids": xp2torch(batch.input_ids, device=device),
+        "attention_mask": xp2torch(batch.attention_mask, device=device),
+        "centre_index": xp2torch(batch.centre_index, device=device),
+        "centre_mask": xp2torch(batch.centre_mask, device=device),
+    }
+    if is_train and batch.tags is not None:
+        for name in ("segment_index", "segment_mask", "tags"):
+            kwargs[name] = xp2torch(getattr(batch, name), device=device)
+    return ArgsKwargs(args=(), kwargs=kwargs), lambda d_inputs: None
+
+
+def serialize_tagger(module: Any) -> bytes:
+    if isinstance(module, Uninitialized):
+        return srsly.msgpack_dumps({"initialized": False})
+    with tempfile.TemporaryDirectory() as tmp:
+        module.tokenizer.save_pretrained(tmp)
+        tokenizer_files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+    weights = io.BytesIO()
+    torch.save(module.state_dict(), weights)
+    msg: Dict[str, Any] = {
+        "initialized": True,
+        "encoder_config": module.encoder.config.to_json_string(),
+        "tokenizer_files": tokenizer_files,
+        "tag_names": module.tag_names,
+        "dropout": module.dropout.p,
+        "state": weights.getvalue(),
+    }
+    return srsly.msgpack_dumps(msg)
+
+
+def deserialize_tagger(module: Any, data: bytes, device: "torch.device") -> Any:
+    msg = srsly.msgpack_loads(data)
+    if not msg["initialized"]:
+        return module
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "config.json").write_text(msg["encoder_config"], encoding="utf8")
+        for name, content in msg["tokenizer_files"].items():
+            Path(tmp, name).write_bytes(content)
+        with quiet_transformers():
+            config = AutoConfig.from_pretrained(tmp)
+            tokenizer = AutoTokenizer.from_pretrained(tmp, use_fast=True)
+            encoder = drop_pooler(AutoModel.from_config(config))
+    tagger = SubwordCRFTagger(encoder, tokenizer, msg["tag_names"], msg["dropout"])
+    state = torch.load(io.BytesIO(msg["state"]), map_location=device, weights_only=True)
+    tagger.load_state_dict(state)
+    return tagger.to(device)

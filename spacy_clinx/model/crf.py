@@ -1,0 +1,54 @@
+"""pytorch-crf's linear-chain CRF, restricted to valid BIOES/BIO sequences.
+
+Forbidden transitions (``O -> I-X``, ``B-X -> O``, ``B-X -> I-Y``...) and forbidden
+first/last tags get a fixed score of ``FORBIDDEN`` that training cannot change,
+so Viterbi decoding only returns valid sequences.
+"""
+from typing import Sequence
+
+import torch
+from torchcrf import CRF
+
+from ..tagging import allowed_transitions
+
+FORBIDDEN = -10000.0
+
+
+class ConstrainedCRF(CRF):
+    def __init__(self, tag_names: Sequence[str]):
+        super().__init__(len(tag_names), batch_first=True)
+        start, trans, end = (torch.as_tensor(m) for m in allowed_transitions(tag_names))
+        self.register_buffer("allowed_start", start, persistent=False)
+        self.register_buffer("allowed_transitions", trans, persistent=False)
+        self.register_buffer("allowed_end", end, persistent=False)
+
+    # pytorch-crf reads these three attributes in its score, partition and Viterbi
+    # code; the properties hand it the masked versions of the learned parameters.
+    @property
+    def start_transitions(self) -> torch.Tensor:
+        return self._masked("start_transitions", "allowed_start")
+
+    @property
+    def transitions(self) -> torch.Tensor:
+        return self._masked("transitions", "allowed_transitions")
+
+    @property
+    def end_transitions(self) -> torch.Tensor:
+        return self._masked("end_transitions", "allowed_end")
+
+    def _masked(self, name: str, mask: str) -> torch.Tensor:
+        if name not in self._parameters or mask not in self._buffers:
+            raise AttributeError(name)  # still inside CRF.__init__
+        return self._parameters[name].masked_fill(~self._buffers[mask], FORBIDDEN)
+
+    def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Summed negative log-likelihood of the gold tag sequences."""
+        return -super().forward(emissions.float(), tags, mask, reduction="sum")
+
+    def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Best tag ids, shape (B, T), padded with -1 where ``mask`` is off."""
+        paths = self.decode(emissions.float(), mask)
+        out = torch.full(mask.shape, -1, dtype=torch.long)
+        for b, path in enumerate(paths):
+            out[b, : len(path)] = torch.as_tensor(path, dtype=torch.long)
+        return out

@@ -1,0 +1,56 @@
+"""The torch module: encoder -> dropout -> linear emissions (one per subword) -> constrained CRF."""
+from typing import List, Optional
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from .crf import ConstrainedCRF
+
+
+class SubwordCRFTagger(nn.Module):
+    """Tags the centre subwords of each window; the tokenizer travels with the weights."""
+
+    def __init__(
+        self,
+        encoder: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerFast,
+        tag_names: List[str],
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.tag_names = list(tag_names)
+        self.dropout = nn.Dropout(dropout)
+        self.emission = nn.Linear(encoder.config.hidden_size, len(tag_names))
+        self.crf = ConstrainedCRF(tag_names)
+
+    def emissions(self, input_ids, attention_mask, centre_index) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        index = centre_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+        centre = torch.gather(hidden, 1, index)
+        return self.emission(self.dropout(centre))
+
+    def forward(self, input_ids, attention_mask, centre_index, centre_mask,
+                segment_index=None, segment_mask=None, tags: Optional[torch.Tensor] = None):
+        """Training (``tags`` given): summed CRF negative log-likelihood of the segments,
+        runs of consecutive centres of one document joined into one sequence.
+
+        Otherwise the centre emissions: the caller joins them per document and decodes
+        each document in one Viterbi pass, so window cuts never split an entity.
+        """
+        emissions = self.emissions(input_ids, attention_mask, centre_index)
+        if tags is None:
+            return emissions.float()
+        flat = emissions.reshape(-1, emissions.shape[-1])
+        return self.crf.nll(flat[segment_index], tags, segment_mask)
+
+
+class Uninitialized(nn.Module):
+    """Stands in until the component is initialised or loaded (labels unknown yet)."""
+
+    tokenizer = None
+
+    def forward(self, *args, **kwargs):
+        raise ValueError("clinx_ner's model is not initialised: call nlp.initialize() or load a trained pipeline")
