@@ -51,5 +51,31 @@ def convert(
         raise typer.Exit(1)
 
 
+@app.command("init-encoder")
+def init_encoder(
+    output: Path = typer.Argument(..., help="directory to write the encoder (HF format) to"),
+    texts: List[Path] = typer.Option(..., "--texts", "-t", help="directories of .txt files (never test documents)"),
+    architecture: str = typer.Option("xlm-roberta", help="xlm-roberta (Unigram), bert (WordPiece) or longformer (BPE)"),
+    vocab_size: int = typer.Option(8000, help="subword vocabulary size"),
+    hidden_size: int = typer.Option(256),
+    num_layers: int = typer.Option(4),
+    num_heads: int = typer.Option(4),
+    intermediate_size: int = typer.Option(1024),
+    seed: int = typer.Option(0),
+) -> None:
+    """Train a subword tokenizer on clinical text and save a randomly initialised encoder with it."""
+    from .encoders import build_encoder, train_tokenizer
+
+    files = sorted(f for d in texts for f in Path(d).rglob("*.txt"))
+    if not files:
+        typer.secho(f"No .txt files under {', '.join(map(str, texts))}", fg="red", err=True)
+        raise typer.Exit(2)
+    tokenizer = train_tokenizer((f.read_text(encoding="utf8") for f in files), architecture, vocab_size)
+    build_encoder(tokenizer, architecture, output, hidden_size=hidden_size, num_layers=num_layers,
+                  num_heads=num_heads, intermediate_size=intermediate_size, seed=seed)
+    typer.echo(f"{architecture} encoder ({num_layers} layers, {hidden_size} hidden, vocab {len(tokenizer)}) "
+               f"trained on {len(files)} texts: {output}")
+
+
 if __name__ == "__main__":
     app()

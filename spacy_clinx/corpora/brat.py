@@ -3,9 +3,14 @@
 Nothing is dropped silently: an annotation that cannot be used becomes a
 :class:`Problem` naming the file, the line and the annotation id.
 """
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Optional, Union
+
+
+TEXT_BOUND = re.compile(r"^T\d+$")
+NOT_TEXT_BOUND = re.compile(r"^(?:[REAMN]\d+|#\d*|\*)$")
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,14 @@ def parse_ann(ann_path: Path, text: str) -> "tuple[List[BratEntity], List[Proble
         line = raw.rstrip("\r")
         if not line.strip():
             continue
-        if not line.startswith("T"):
-            # Relations (R), events (E), attributes (A/M), notes (#), equivalences (*):
+        first_field = line.split("\t", 1)[0]
+        if NOT_TEXT_BOUND.match(first_field):
+            # Relations, events, attributes, normalizations, notes, equivalences:
             # not concept spans; they are counted, not used.
-            problems.append(Problem(where, line_no, line.split("\t", 1)[0], "ignored",
-                                    "not a text-bound annotation"))
+            problems.append(Problem(where, line_no, first_field, "ignored", "not a text-bound annotation"))
+            continue
+        if not TEXT_BOUND.match(first_field):
+            problems.append(Problem(where, line_no, first_field, "malformed", f"not a brat annotation: {line!r}"))
             continue
         parts = line.split("\t")
         if len(parts) < 2:

@@ -7,6 +7,7 @@ as one blob holding the encoder config, the tokenizer files, the tag names and a
 weights, so a saved pipeline loads with no hub access and no spacy_clinx state.
 """
 import io
+import os
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -22,6 +23,22 @@ from ..tagging import make_tag_names
 from ..windows import WindowBatch
 from .encoder import drop_pooler, load_encoder, quiet_transformers
 from .tagger import SubwordCRFTagger, Uninitialized
+
+
+def _one_torch_thread_in_forked_workers() -> None:
+    """``nlp.pipe(n_process=N)`` forks workers; torch's OpenMP pool does not survive a fork
+    and the worker would hang in its first parallel op. One thread per worker process
+    avoids that, and with one worker per core it is also the fastest setting."""
+    torch.set_num_threads(1)
+
+
+def _no_tokenizers_parallelism_across_fork() -> None:
+    """HF tokenizers warns at every fork unless told; clinx encodes one text per call,
+    so its Rust-side parallelism is not used anyway."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+os.register_at_fork(before=_no_tokenizers_parallelism_across_fork, after_in_child=_one_torch_thread_in_forked_workers)
 
 
 @registry.architectures("spacy_clinx.SubwordCRFTagger.v1")

@@ -1,0 +1,97 @@
+import subprocess
+import sys
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from spacy_clinx.corpora import ConversionReport, brat_dir_to_docs, read_brat_dir
+from spacy_clinx.tokenizer import create_char_class_tokenizer
+
+
+@pytest.fixture
+def nlp():
+    nlp = spacy.blank("es")
+    nlp.tokenizer = create_char_class_tokenizer(nlp)
+    return nlp
+
+
+def write(path, name, text, ann=None):
+    (path / f"{name}.txt").write_text(text, encoding="utf8")
+    if ann is not None:
+        (path / f"{name}.ann").write_text(ann, encoding="utf8")
+
+
+def test_tokenizer_splits_letters_digits_and_symbols(nlp):
+    words = [t.text for t in nlp("NºCol: 28 28 70973. CP:28016.Madrid 5-7mm")]
+    assert words == ["NºCol", ":", "28", "28", "70973", ".", "CP", ":", "28016", ".", "Madrid", "5", "-", "7", "mm"]
+
+
+def test_fixtures_convert_with_all_entities_on_tokens(nlp, meddocan_dir):
+    report = ConversionReport()
+    docs = list(brat_dir_to_docs(nlp, [meddocan_dir], report))
+    assert report.documents == len(docs) == 4
+    assert report.entities == report.aligned == report.in_ents > 50
+    for doc in docs:
+        assert any(True for _ in doc.sents)
+        for ent in doc.ents:
+            assert ent.text == doc.text[ent.start_char : ent.end_char]
+
+
+def test_entity_starting_inside_a_word_splits_the_token(nlp, tmp_path):
+    text = "Firmado por: DR.Francisco Javier Candel. Servicio"
+    start = text.index("rancisco")
+    end = text.index(". Servicio")
+    write(tmp_path, "d", text, f"T1\tNOMBRE {start} {end}\t{text[start:end]}\n")
+    report = ConversionReport()
+    (doc,) = brat_dir_to_docs(nlp, [tmp_path], report)
+    assert report.aligned == report.entities == 1
+    assert [(e.text, e.label_) for e in doc.ents] == [("rancisco Javier Candel", "NOMBRE")]
+    assert doc.text == text
+
+
+def test_defects_are_reported_with_file_line_and_id(nlp, tmp_path):
+    text = "Paciente Juan Pérez, 70 años, ingresa el 12/12/2016.\n"
+    ann = "\n".join([
+        "T1\tNOMBRE 9 19\tJuan Pérez",
+        "T2\tEDAD 21 28\t70 años",
+        "T3\tFECHA 40 50\t12/12/2016",  # offsets one character off
+        "T4\tNOMBRE 9 13;14 19\tJuan Pérez",  # discontinuous
+        "T5\tNOMBRE 9 13\tJuan",  # nested in T1
+        "R1\tRel Arg1:T1 Arg2:T2",
+        "#1\tAnnotatorNotes T1\tnote",
+        "T6\tFECHA 41 500\tx",  # beyond the text
+        "garbage line",
+    ]) + "\n"
+    write(tmp_path, "a", text, ann)
+    write(tmp_path, "b", "sin anotaciones")  # .txt without .ann
+    (tmp_path / "c.ann").write_text("T1\tX 0 1\ta\n", encoding="utf8")  # .ann without .txt
+    report = ConversionReport()
+    docs = list(brat_dir_to_docs(nlp, [tmp_path], report))
+    kinds = {(p.kind, p.ann_id, p.line) for p in report.problems}
+    assert ("offset_mismatch", "T3", 3) in kinds
+    assert ("discontinuous", "T4", 4) in kinds
+    assert ("overlap", "T5", 5) in kinds
+    assert ("out_of_range", "T6", 8) in kinds
+    assert ("malformed", "garbage line", 9) in kinds
+    assert {("ignored", "R1", 6), ("ignored", "#1", 7)} <= kinds
+    assert {p.kind for p in report.problems if p.ann_id is None} == {"missing_ann", "missing_txt"}
+    assert all(str(tmp_path) in str(p) for p in report.problems)
+    doc_a = docs[0]
+    assert [(e.text, e.label_) for e in doc_a.ents] == [("Juan Pérez", "NOMBRE"), ("70 años", "EDAD")]
+    assert len(doc_a.spans["brat"]) == 3  # the nested T5 is kept there
+
+
+def test_non_utf8_text_names_file_and_offset(tmp_path):
+    (tmp_path / "x.txt").write_bytes("año".encode("latin1"))
+    with pytest.raises(ValueError, match=r"x\.txt: not valid UTF-8 at byte offset 1"):
+        list(read_brat_dir(tmp_path))
+
+
+def test_convert_command_prints_alignment(meddocan_dir, tmp_path):
+    out = tmp_path / "train.spacy"
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(meddocan_dir), "-o", str(out),
+                             "--strict"], capture_output=True, text=True, check=True)
+    assert "alignment: 100.00%" in result.stdout
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("es").vocab))
+    assert len(docs) == 4 and all(d.user_data["doc_id"] for d in docs)

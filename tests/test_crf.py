@@ -1,0 +1,46 @@
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spacy_clinx.model.crf import ConstrainedCRF
+from spacy_clinx.tagging import allowed_transitions, make_tag_names
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_labels=st.integers(1, 4),
+    scheme=st.sampled_from(["BIOES", "BIO"]),
+    batch=st.integers(1, 4),
+    length=st.integers(1, 30),
+    scale=st.sampled_from([1.0, 10.0, 1000.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_viterbi_never_returns_invalid_sequences(n_labels, scheme, batch, length, scale, seed):
+    names = make_tag_names([f"L{i}" for i in range(n_labels)], scheme)
+    crf = ConstrainedCRF(names)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # random learned parameters too, not only random emissions
+        for p in crf.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * scale)
+    emissions = torch.randn(batch, length, len(names), generator=gen) * scale
+    lengths = torch.randint(1, length + 1, (batch,), generator=gen)
+    mask = torch.arange(length)[None, :] < lengths[:, None]
+    paths = crf.viterbi(emissions, mask)
+    start, trans, end = allowed_transitions(names)
+    for b in range(batch):
+        path = paths[b, : lengths[b]].tolist()
+        assert (paths[b, lengths[b]:] == -1).all()
+        assert start[path[0]] and end[path[-1]]
+        assert all(trans[x, y] for x, y in zip(path, path[1:]))
+
+
+def test_forbidden_transitions_cannot_be_learned():
+    names = make_tag_names(["A"])
+    crf = ConstrainedCRF(names)
+    emissions = torch.randn(2, 5, len(names), requires_grad=True)
+    tags = torch.tensor([[1, 2, 3, 0, 4], [0, 0, 4, 1, 3]])  # valid BIOES
+    loss = crf.nll(emissions, tags, torch.ones(2, 5, dtype=torch.bool))
+    loss.backward()
+    assert torch.isfinite(loss) and loss > 0
+    forbidden = ~crf.allowed_transitions
+    assert (crf._parameters["transitions"].grad[forbidden] == 0).all()

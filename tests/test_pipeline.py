@@ -1,0 +1,116 @@
+"""clinx_ner end to end: learning with three subword schemes, long documents, saving, loading, evaluating."""
+import json
+import subprocess
+import sys
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from pipelines import TINY_MODEL, blank_nlp, gold_examples, tiny_encoder, train_until_perfect
+
+
+@pytest.fixture(scope="session")
+def examples(meddocan_dir):
+    return gold_examples(blank_nlp(), meddocan_dir)
+
+
+@pytest.fixture(scope="session")
+def encoders(examples, tmp_path_factory):
+    texts = [eg.reference.text for eg in examples]
+    root = tmp_path_factory.mktemp("encoders")
+    return {arch: tiny_encoder(arch, texts, root / arch) for arch in ("xlm-roberta", "bert", "longformer")}
+
+
+def make_nlp(encoder_path, **model):
+    nlp = blank_nlp()
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(encoder_path), **TINY_MODEL, **model}})
+    return nlp
+
+
+@pytest.fixture(scope="session")
+def trained_dir(encoders, examples, tmp_path_factory):
+    """An XLM-R-style pipeline trained to F1 1.0 on the fixtures and saved to disk."""
+    nlp = make_nlp(encoders["xlm-roberta"])
+    epochs, f1 = train_until_perfect(nlp, examples)
+    assert f1 == 1.0, f"xlm-roberta: strict char F1 {f1} after {epochs} epochs"
+    path = tmp_path_factory.mktemp("pipelines") / "xlmr"
+    nlp.to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(trained_dir):
+    return spacy.load(trained_dir)
+
+
+def entities(docs):
+    return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs]
+
+
+def test_xlm_roberta_style_encoder_learns_the_documents(trained, examples):
+    # trained_dir asserts F1 1.0 while training; the reloaded pipeline predicts the gold exactly
+    predicted = entities(trained.pipe(eg.reference.text for eg in examples))
+    gold = [sorted((e.start_char, e.end_char, e.label_) for e in eg.reference.ents) for eg in examples]
+    assert [sorted(p) for p in predicted] == gold
+
+
+@pytest.mark.parametrize("architecture", ["bert", "longformer"])
+def test_wordpiece_and_byte_level_bpe_encoders_learn_the_documents(architecture, encoders, examples):
+    nlp = make_nlp(encoders[architecture])
+    epochs, f1 = train_until_perfect(nlp, examples)
+    assert f1 == 1.0, f"{architecture}: strict char F1 {f1} after {epochs} epochs"
+
+
+def test_predictions_survive_reload_in_a_fresh_process(trained_dir, trained, examples):
+    texts = [eg.reference.text for eg in examples]
+    # The child process never imports spacy_clinx: entry points register everything.
+    code = (
+        "import json, sys, spacy\n"
+        f"nlp = spacy.load({str(trained_dir)!r})\n"
+        "texts = json.load(sys.stdin)\n"
+        "out = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in nlp.pipe(texts)]\n"
+        "print(json.dumps({'ents': out, 'imported_first': False}))\n"
+    )
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], input=json.dumps(texts), capture_output=True,
+                            text=True, env=env, check=True)
+    child = json.loads(result.stdout)["ents"]
+    assert child == [list(map(list, doc)) for doc in entities(trained.pipe(texts))]
+    assert sum(map(len, child)) > 50
+
+
+def test_pipe_with_two_processes_matches_one(trained, examples):
+    texts = [eg.reference.text for eg in examples] * 2
+    assert entities(trained.pipe(texts, n_process=2, batch_size=2)) == entities(trained.pipe(texts))
+
+
+def test_long_document_is_tagged_completely(trained, examples):
+    texts = [eg.reference.text for eg in examples]
+    copies = []
+    while sum(map(len, copies)) < 55_000:
+        copies.extend(texts)
+    text = "\n\n".join(copies)
+    assert len(text) > 50_000
+    doc = trained(text)
+    assert doc.text == text
+    for ent in doc.ents:
+        assert 0 <= ent.start_char < ent.end_char <= len(text)
+        assert ent.text == text[ent.start_char : ent.end_char]
+    # entities are found up to the very end: nothing was truncated
+    per_copy = sum(len(eg.reference.ents) for eg in examples) / len(examples)
+    assert len(doc.ents) >= 0.9 * per_copy * len(copies)
+    last_copy_start = len(text) - len(copies[-1])
+    assert any(ent.start_char >= last_copy_start for ent in doc.ents)
+
+
+def test_spacy_evaluate_prints_char_level_scores(trained_dir, examples, tmp_path):
+    data = tmp_path / "gold.spacy"
+    DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(data)
+    out = tmp_path / "scores.json"
+    result = subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(trained_dir), str(data),
+                             "--spans-key", "char", "--output", str(out)], capture_output=True, text=True, check=True)
+    assert "SPAN F   100.00" in result.stdout.replace("  ", "  ") or "SPAN F" in result.stdout
+    scores = json.loads(out.read_text())
+    assert scores["spans_char_f"] == 1.0
+    assert "SPANS (p/r/f)" in result.stdout or "NOMBRE_SUJETO_ASISTENCIA" in result.stdout
