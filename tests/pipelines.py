@@ -39,7 +39,7 @@ def train_until_perfect(nlp: Language, examples: List[Example], max_epochs: int 
     f1 = 0.0
     for epoch in range(1, max_epochs + 1):
         nlp.update(examples, sgd=optimizer)
-        if epoch % 10 == 0:
+        if epoch % 5 == 0:
             predicted = nlp.pipe(eg.reference.text for eg in examples)
             f1 = char_strict_prf([Example(p, eg.reference) for p, eg in zip(predicted, examples)])["spans_char_f"]
             if f1 == 1.0:

@@ -44,3 +44,28 @@ def test_forbidden_transitions_cannot_be_learned():
     assert torch.isfinite(loss) and loss > 0
     forbidden = ~crf.allowed_transitions
     assert (crf._parameters["transitions"].grad[forbidden] == 0).all()
+
+
+def test_marginals_match_brute_force_enumeration():
+    import itertools
+
+    names = make_tag_names(["A"])
+    crf = ConstrainedCRF(names)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    emissions = torch.randn(2, 4, len(names), generator=gen)
+    mask = torch.tensor([[True] * 4, [True, True, True, False]])
+    marginals = crf.marginals(emissions, mask)
+    for b, length in enumerate([4, 3]):
+        expected = torch.zeros(length, len(names))
+        total = 0.0
+        for path in itertools.product(range(len(names)), repeat=length):
+            tags = torch.tensor([path])
+            weight = torch.exp(-crf.nll(emissions[b : b + 1, :length], tags, torch.ones(1, length, dtype=torch.bool)))
+            total += weight
+            for t, tag in enumerate(path):
+                expected[t, tag] += weight
+        assert torch.allclose(marginals[b, :length], expected / total, atol=1e-5)
+        assert torch.allclose(marginals[b, :length].sum(-1), torch.ones(length), atol=1e-5)

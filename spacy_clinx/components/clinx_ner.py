@@ -9,7 +9,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc
+from spacy.tokens import Doc, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
@@ -20,7 +20,7 @@ from ..tagging import boundary_maps, clip_tags, decode_tags, encode_spans
 from ..windows import SubwordDoc, Window, WindowBatch, group_segments, make_batch, plan_windows, tokenize_text
 from ..scoring import score_clinx_ner
 
-CharSpan = Tuple[int, int, str]
+CharSpan = Tuple[int, int, str, float]  # start char, end char, label, score (nan if not computed)
 
 DEFAULT_MODEL = Config().from_str(
     """
@@ -57,7 +57,8 @@ mixed_precision = false
     },
 )
 def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[str], scorer: Optional[Callable]):
-    """``spans_key``: also store every predicted entity in ``doc.spans[spans_key]``."""
+    """``spans_key``: also store every predicted entity in ``doc.spans[spans_key]``, with its
+    confidence (mean CRF marginal probability of its tags) in ``doc.spans[spans_key].attrs["scores"]``."""
     return ClinxNER(nlp.vocab, model, name, spans_key=spans_key, scorer=scorer)
 
 
@@ -75,7 +76,8 @@ class ClinxNER(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg: Dict = {"labels": [], "spans_key": spans_key}
+        self.spans_key = spans_key  # a runtime setting: not in cfg, which from_disk restores
+        self.cfg: Dict = {"labels": []}
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -138,17 +140,21 @@ class ClinxNER(TrainablePipe):
             scores = numpy.asarray(self.model.predict(self._make_batch(windows, subword_docs)))
             for row, w in zip(scores, windows):
                 emissions[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
-        tag_ids = decode_documents(self.model, emissions)
-        return [to_char_spans(d, [tag_names[t] for t in ids]) for d, ids in zip(subword_docs, tag_ids)]
+        tag_ids, probs = decode_documents(self.model, emissions, with_scores=bool(self.spans_key))
+        probs = probs or [None] * len(docs)
+        return [to_char_spans(d, [tag_names[t] for t in ids], p) for d, ids, p in zip(subword_docs, tag_ids, probs)]
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[CharSpan]]) -> None:
-        spans_key = self.cfg["spans_key"]
+        spans_key = self.spans_key
         for doc, char_spans in zip(docs, predictions):
-            spans = [doc.char_span(s, e, label=label, alignment_mode="expand") for s, e, label in char_spans]
-            spans = [s for s in spans if s is not None]
-            doc.ents = filter_spans(spans)
+            placed = [(doc.char_span(s, e, label=label, alignment_mode="expand"), score)
+                      for s, e, label, score in char_spans]
+            placed = [(span, score) for span, score in placed if span is not None]
+            doc.ents = filter_spans([span for span, _ in placed])
             if spans_key:
-                doc.spans[spans_key] = spans
+                group = SpanGroup(doc, name=spans_key, spans=[span for span, _ in placed])
+                group.attrs["scores"] = [score for _, score in placed]
+                doc.spans[spans_key] = group
 
     # -- training ----------------------------------------------------------
 
@@ -224,12 +230,16 @@ def pack_segments(segments: List[List[Window]], max_windows: int) -> Iterator[Li
         yield batch
 
 
-def to_char_spans(doc: SubwordDoc, tags: Sequence[str]) -> List[CharSpan]:
-    """Character spans of decoded subword spans, ignoring subwords with empty offsets."""
+def to_char_spans(doc: SubwordDoc, tags: Sequence[str], probs: Optional[numpy.ndarray] = None) -> List[CharSpan]:
+    """Character spans of decoded subword spans, ignoring subwords with empty offsets.
+
+    An entity's score is the mean CRF marginal probability of its tags.
+    """
     out = []
     for first, last, label in decode_tags(tags):
         offsets = doc.offsets[first:last]
         offsets = offsets[offsets[:, 1] > offsets[:, 0]]
         if len(offsets):
-            out.append((int(offsets[0, 0]), int(offsets[-1, 1]), label))
+            score = float(numpy.mean(probs[first:last])) if probs is not None else float("nan")
+            out.append((int(offsets[0, 0]), int(offsets[-1, 1]), label, score))
     return out

@@ -101,10 +101,15 @@ def get_tagger(model: Model) -> SubwordCRFTagger:
     return model.layers[0].shims[0]._model
 
 
-def decode_documents(model: Model, emissions: List[numpy.ndarray]) -> List[numpy.ndarray]:
-    """Viterbi tag ids for whole documents from their per-subword emissions."""
+def decode_documents(
+    model: Model, emissions: List[numpy.ndarray], with_scores: bool = False
+) -> "tuple[List[numpy.ndarray], Optional[List[numpy.ndarray]]]":
+    """Viterbi tag ids for whole documents from their per-subword emissions, and with
+    ``with_scores`` the CRF marginal probability of each chosen tag."""
     crf = get_tagger(model).crf
-    out: List[numpy.ndarray] = [numpy.zeros(0, dtype=numpy.int64)] * len(emissions)
+    empty = numpy.zeros(0, dtype=numpy.int64)
+    tags: List[numpy.ndarray] = [empty] * len(emissions)
+    scores: List[numpy.ndarray] = [empty.astype("float32")] * len(emissions)
     order = sorted((i for i, e in enumerate(emissions) if len(e)), key=lambda i: len(emissions[i]))
     size = model.attrs["windows_per_batch"]
     for start in range(0, len(order), size):
@@ -115,11 +120,18 @@ def decode_documents(model: Model, emissions: List[numpy.ndarray]) -> List[numpy
         for row, i in enumerate(chunk):
             padded[row, : len(emissions[i])] = emissions[i]
             mask[row, : len(emissions[i])] = True
+        device = crf.transitions.device
+        padded_t, mask_t = torch.from_numpy(padded).to(device), torch.from_numpy(mask).to(device)
         with torch.no_grad():
-            paths = crf.viterbi(torch.from_numpy(padded).to(crf.transitions.device), torch.from_numpy(mask))
+            paths = crf.viterbi(padded_t, mask_t)
+            probs = crf.marginals(padded_t, mask_t) if with_scores else None
         for row, i in enumerate(chunk):
-            out[i] = paths[row, : len(emissions[i])].cpu().numpy()
-    return out
+            n = len(emissions[i])
+            tags[i] = paths[row, :n].cpu().numpy()
+            if probs is not None:
+                chosen = torch.gather(probs[row, :n], 1, paths[row, :n].to(device).unsqueeze(1)).squeeze(1)
+                scores[i] = chosen.cpu().numpy()
+    return tags, (scores if with_scores else None)
 
 
 def check_window_fits(module: SubwordCRFTagger, context: int, centre: int) -> None:

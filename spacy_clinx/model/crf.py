@@ -52,3 +52,22 @@ class ConstrainedCRF(CRF):
         for b, path in enumerate(paths):
             out[b, : len(path)] = torch.as_tensor(path, dtype=torch.long)
         return out
+
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Posterior probability of every tag at every position (forward-backward), (B, T, K)."""
+        emissions = emissions.float()
+        B, T, K = emissions.shape
+        trans = self.transitions
+        alphas = [self.start_transitions + emissions[:, 0]]
+        for t in range(1, T):
+            step = torch.logsumexp(alphas[-1].unsqueeze(2) + trans, dim=1) + emissions[:, t]
+            alphas.append(torch.where(mask[:, t : t + 1], step, alphas[-1]))
+        end = self.end_transitions.expand(B, K)
+        betas = [end]
+        for t in range(T - 2, -1, -1):
+            step = torch.logsumexp(trans.unsqueeze(0) + (emissions[:, t + 1] + betas[-1]).unsqueeze(1), dim=2)
+            betas.append(torch.where(mask[:, t + 1 : t + 2], step, end))
+        alpha = torch.stack(alphas, dim=1)
+        beta = torch.stack(betas[::-1], dim=1)
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
+        return torch.exp(alpha + beta - log_z[:, None, None]) * mask.unsqueeze(-1)

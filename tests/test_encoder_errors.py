@@ -1,0 +1,43 @@
+"""Encoder problems give an error that says what to do, not a traceback from inside transformers."""
+import pytest
+
+from spacy_clinx.model.encoder import EncoderLoadError, load_encoder
+from pipelines import blank_nlp, gold_examples
+
+
+def test_unavailable_hub_model_suggests_a_local_path():
+    # HF_HUB_OFFLINE=1 (conftest): nothing is downloaded, the name cannot be resolved
+    with pytest.raises(EncoderLoadError, match=r"(?s)no-such-org/no-such-model.*--local-dir DIR"):
+        load_encoder("no-such-org/no-such-model")
+
+
+def test_directory_without_config_is_named(tmp_path):
+    with pytest.raises(EncoderLoadError, match=r"holds no config\.json"):
+        load_encoder(str(tmp_path))
+
+
+def test_initialize_reports_the_encoder_problem(meddocan_dir, tmp_path):
+    nlp = blank_nlp()
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(tmp_path / "missing")}})
+    examples = gold_examples(nlp, meddocan_dir)
+    with pytest.raises(EncoderLoadError, match="Could not load the encoder"):
+        nlp.initialize(lambda: examples)
+
+
+def test_uninitialised_component_says_so():
+    nlp = blank_nlp()
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": "unused"}})
+    with pytest.raises(ValueError, match="not initialised"):
+        nlp("Paciente de 70 años.")
+
+
+def test_window_larger_than_the_encoder_is_rejected(meddocan_dir, tmp_path):
+    from pipelines import tiny_encoder
+
+    examples = gold_examples(blank_nlp(), meddocan_dir)
+    path = tiny_encoder("bert", [eg.reference.text for eg in examples], tmp_path / "bert")  # 128 positions
+    nlp = blank_nlp()
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(path), "context": 100, "centre": 200}})
+    with pytest.raises(ValueError, match=r"exceed the encoder's limit of 128; lower `centre` or `context`"):
+        nlp.initialize(lambda: examples)
+
