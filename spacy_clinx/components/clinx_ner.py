@@ -4,6 +4,7 @@ Data flow per batch of docs: document text -> subwords (HF fast tokenizer, no
 truncation) -> windows (centre + document context) -> model (encoder, emissions,
 constrained CRF) -> BIOES tags per subword -> character spans -> ``doc.ents``.
 """
+from itertools import accumulate
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
@@ -172,9 +173,36 @@ class ClinxNER(TrainablePipe):
         examples = list(examples)
         validate_examples(examples, "ClinxNER.update")
         subword_docs = self._subwords(eg.reference.text for eg in examples)
-        tagger = get_tagger(self.model)
-        tag_index = {t: i for i, t in enumerate(tagger.tag_names)}
-        first, last = boundary_maps(tagger.tag_names)
+        gold = self._gold_tags(examples, subword_docs)
+        windows = self._windows(subword_docs)
+        if not windows:
+            return losses
+        tag_names = get_tagger(self.model).tag_names
+        first, last = boundary_maps(tag_names)
+        # Segments (runs of a document's windows, one CRF sequence each) end where
+        # no gold entity continues, if they can.
+        continues = [numpy.asarray([tag_names[t][:2] in ("I-", "E-") for t in g], dtype=bool) for g in gold]
+        max_windows = self.model.attrs["windows_per_batch"]
+        segments = group_segments(windows, max_windows, lambda w: not continues[w.doc][w.centre_start])
+        total = 0.0
+        d_loss = numpy.asarray(1.0 / len(windows), dtype="float32")
+        for batch_segments in pack_segments(segments, max_windows):
+            batch_windows = [w for seg in batch_segments for w in seg]
+            ends = list(accumulate(len(seg) for seg in batch_segments))
+            positions = [list(range(end - len(seg), end)) for seg, end in zip(batch_segments, ends)]
+            seg_tags = [clip_tags(gold[seg[0].doc][seg[0].centre_start : seg[-1].centre_end], first, last)
+                        for seg in batch_segments]
+            loss, backprop = self.model.begin_update(self._make_batch(batch_windows, subword_docs, positions, seg_tags))
+            backprop(d_loss)
+            total += float(loss)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += total / len(windows)
+        return losses
+
+    def _gold_tags(self, examples: Sequence[Example], subword_docs: Sequence[SubwordDoc]) -> List[numpy.ndarray]:
+        """Gold tag ids per subword from each reference's ``doc.ents`` character offsets."""
+        tag_index = {t: i for i, t in enumerate(get_tagger(self.model).tag_names)}
         gold = []
         for eg, d in zip(examples, subword_docs):
             spans = [(e.start_char, e.end_char, e.label_) for e in eg.reference.ents]
@@ -185,32 +213,7 @@ class ClinxNER(TrainablePipe):
                                  f"model was not initialised with ({list(self.labels)})")
             tags = encode_spans(d.offsets, spans, self.model.attrs["scheme"])
             gold.append(numpy.asarray([tag_index[t] for t in tags], dtype=numpy.int64))
-        windows = self._windows(subword_docs)
-        if not windows:
-            return losses
-        # Segments (runs of a document's windows, one CRF sequence each) end where
-        # no gold entity continues, if they can.
-        continues = [numpy.asarray([tagger.tag_names[t][:2] in ("I-", "E-") for t in g], dtype=bool) for g in gold]
-        max_windows = self.model.attrs["windows_per_batch"]
-        segments = group_segments(windows, max_windows, lambda w: not continues[w.doc][w.centre_start])
-        total = 0.0
-        d_loss = numpy.asarray(1.0 / len(windows), dtype="float32")
-        for batch_segments in pack_segments(segments, max_windows):
-            batch_windows = [w for seg in batch_segments for w in seg]
-            positions, k = [], 0
-            for seg in batch_segments:
-                positions.append(list(range(k, k + len(seg))))
-                k += len(seg)
-            seg_tags = [clip_tags(gold[seg[0].doc][seg[0].centre_start : seg[-1].centre_end], first, last)
-                        for seg in batch_segments]
-            batch = self._make_batch(batch_windows, subword_docs, positions, seg_tags)
-            loss, backprop = self.model.begin_update(batch)
-            backprop(d_loss)
-            total += float(loss)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += total / len(windows)
-        return losses
+        return gold
 
     def get_loss(self, examples, scores):
         raise NotImplementedError("clinx_ner computes its CRF loss inside the model, in update()")
