@@ -41,3 +41,21 @@ def test_window_larger_than_the_encoder_is_rejected(meddocan_dir, tmp_path):
     with pytest.raises(ValueError, match=r"exceed the encoder's limit of 128; lower `centre` or `context`"):
         nlp.initialize(lambda: examples)
 
+
+
+def test_nan_loss_is_reported_before_any_update(meddocan_dir, tmp_path):
+    import torch
+
+    from pipelines import tiny_encoder
+    from spacy_clinx.model.architecture import get_tagger
+
+    examples = gold_examples(blank_nlp(), meddocan_dir)
+    path = tiny_encoder("bert", [eg.reference.text for eg in examples], tmp_path / "bert")
+    nlp = blank_nlp()
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(path), "context": 16, "centre": 32}})
+    optimizer = nlp.initialize(lambda: examples)
+    tagger = get_tagger(nlp.get_pipe("clinx_ner").model)
+    with torch.no_grad():
+        tagger.emission.bias.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"the loss is nan on documents \['S"):
+        nlp.update(examples[:1], sgd=optimizer)

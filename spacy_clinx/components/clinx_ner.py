@@ -193,6 +193,10 @@ class ClinxNER(TrainablePipe):
             seg_tags = [clip_tags(gold[seg[0].doc][seg[0].centre_start : seg[-1].centre_end], first, last)
                         for seg in batch_segments]
             loss, backprop = self.model.begin_update(self._make_batch(batch_windows, subword_docs, positions, seg_tags))
+            if not numpy.isfinite(float(loss)):
+                ids = sorted({str(examples[w.doc].reference.user_data.get("doc_id", w.doc)) for w in batch_windows})
+                raise FloatingPointError(f"{self.name}: the loss is {float(loss)} on documents {ids}; lower the "
+                                         "learning rate or check these documents. No update was applied.")
             backprop(d_loss)
             total += float(loss)
         if sgd is not None:
