@@ -128,3 +128,19 @@ def test_spans_key_stores_entities_with_crf_confidence(trained_dir, examples):
     assert len(scores) == len(group) > 0
     assert all(0.0 < s <= 1.0 + 1e-6 for s in scores)
     assert sum(scores) / len(scores) > 0.5  # trained to F1 1.0 on this document: mostly confident
+
+
+def test_spacy_package_builds_an_installable_pipeline(trained_dir, tmp_path):
+    subprocess.run([sys.executable, "-m", "spacy", "package", str(trained_dir), str(tmp_path),
+                    "--name", "clinx_test", "--version", "0.0.1"], check=True, capture_output=True)
+    meta = json.loads((tmp_path / "es_clinx_test-0.0.1" / "meta.json").read_text())
+    assert any(req.startswith("spacy-clinx") for req in meta["requirements"])
+    (sdist,) = (tmp_path / "es_clinx_test-0.0.1" / "dist").glob("*.tar.gz")
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(sdist)], check=True, capture_output=True)
+    code = ("import spacy; nlp = spacy.load('es_clinx_test'); "
+            "print(len(nlp('Nombre: Ernesto. Apellidos: Rivera Bueno. NHC: 368503.').ents))")
+    env = {"PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(result.stdout) >= 2
