@@ -16,7 +16,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
-from ..model.architecture import decode_documents, get_tagger, special_tokens
+from ..model.architecture import decode_documents, get_tagger
 from ..tagging import boundary_maps, clip_tags, decode_tags, encode_spans
 from ..windows import SubwordDoc, Window, WindowBatch, group_segments, make_batch, plan_windows, tokenize_text
 from ..scoring import score_clinx_ner
@@ -125,10 +125,9 @@ class ClinxNER(TrainablePipe):
             yield ordered[i : i + size]
 
     def _make_batch(self, windows, docs, segments=None, tags=None) -> WindowBatch:
-        tokenizer = get_tagger(self.model).tokenizer
-        prefix, suffix = special_tokens(tokenizer)
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        return make_batch(windows, docs, prefix, suffix, pad, segments, tags)
+        tagger = get_tagger(self.model)
+        pad = tagger.tokenizer.pad_token_id if tagger.tokenizer.pad_token_id is not None else 0
+        return make_batch(windows, docs, tagger.special_prefix, tagger.special_suffix, pad, segments, tags)
 
     # -- prediction --------------------------------------------------------
 

@@ -135,7 +135,7 @@ def decode_documents(
 
 
 def check_window_fits(module: SubwordCRFTagger, context: int, centre: int) -> None:
-    n_special = len(special_tokens(module.tokenizer)[0]) + len(special_tokens(module.tokenizer)[1])
+    n_special = len(module.special_prefix) + len(module.special_suffix)
     limit = max_input_length(module)
     needed = centre + 2 * context + n_special
     if limit is not None and needed > limit:
@@ -154,15 +154,6 @@ def max_input_length(module: SubwordCRFTagger) -> Optional[int]:
     if config.model_type in {"roberta", "xlm-roberta", "longformer", "camembert"}:
         positions -= config.pad_token_id + 1
     return positions
-
-
-def special_tokens(tokenizer) -> "tuple[list[int], list[int]]":
-    """Ids the model expects before and after a sequence (e.g. [CLS] ... [SEP], <s> ... </s>)."""
-    enc = tokenizer("x", add_special_tokens=True, return_special_tokens_mask=True)
-    mask = enc["special_tokens_mask"]
-    first = mask.index(0) if 0 in mask else len(mask)
-    last = len(mask) - list(reversed(mask)).index(0) if 0 in mask else len(mask)
-    return enc["input_ids"][:first], enc["input_ids"][last:]
 
 
 def convert_window_batch(model: Model, batch: WindowBatch, is_train: bool):

@@ -56,3 +56,12 @@ def drop_pooler(model: PreTrainedModel) -> PreTrainedModel:
     if getattr(model, "pooler", None) is not None:
         model.pooler = None
     return model
+
+
+def special_tokens(tokenizer) -> "tuple[list[int], list[int]]":
+    """Ids the model expects before and after a sequence (e.g. [CLS] ... [SEP], <s> ... </s>)."""
+    enc = tokenizer("x", add_special_tokens=True, return_special_tokens_mask=True)
+    mask = enc["special_tokens_mask"]
+    first = mask.index(0) if 0 in mask else len(mask)
+    last = len(mask) - list(reversed(mask)).index(0) if 0 in mask else len(mask)
+    return enc["input_ids"][:first], enc["input_ids"][last:]

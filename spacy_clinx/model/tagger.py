@@ -6,6 +6,7 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from .crf import ConstrainedCRF
+from .encoder import special_tokens
 
 
 class SubwordCRFTagger(nn.Module):
@@ -21,6 +22,7 @@ class SubwordCRFTagger(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.tokenizer = tokenizer
+        self.special_prefix, self.special_suffix = special_tokens(tokenizer)
         self.tag_names = list(tag_names)
         self.dropout = nn.Dropout(dropout)
         self.emission = nn.Linear(encoder.config.hidden_size, len(tag_names))
