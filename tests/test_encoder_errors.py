@@ -1,8 +1,21 @@
 """Encoder problems give an error that says what to do, not a traceback from inside transformers."""
 import pytest
+import torch
 
+from pipelines import blank_nlp, gold_examples, tiny_encoder
+from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.model.encoder import EncoderLoadError, load_encoder
-from pipelines import blank_nlp, gold_examples
+
+
+@pytest.fixture(scope="module")
+def examples(meddocan_dir):
+    return gold_examples(blank_nlp(), meddocan_dir)
+
+
+@pytest.fixture(scope="module")
+def bert_128(examples, tmp_path_factory):
+    """A tiny WordPiece encoder with 128 positions."""
+    return tiny_encoder("bert", [eg.reference.text for eg in examples], tmp_path_factory.mktemp("bert"))
 
 
 def test_unavailable_hub_model_suggests_a_local_path():
@@ -16,10 +29,9 @@ def test_directory_without_config_is_named(tmp_path):
         load_encoder(str(tmp_path))
 
 
-def test_initialize_reports_the_encoder_problem(meddocan_dir, tmp_path):
+def test_initialize_reports_the_encoder_problem(examples, tmp_path):
     nlp = blank_nlp()
     nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(tmp_path / "missing")}})
-    examples = gold_examples(nlp, meddocan_dir)
     with pytest.raises(EncoderLoadError, match="Could not load the encoder"):
         nlp.initialize(lambda: examples)
 
@@ -31,28 +43,17 @@ def test_uninitialised_component_says_so():
         nlp("Paciente de 70 años.")
 
 
-def test_window_larger_than_the_encoder_is_rejected(meddocan_dir, tmp_path):
-    from pipelines import tiny_encoder
-
-    examples = gold_examples(blank_nlp(), meddocan_dir)
-    path = tiny_encoder("bert", [eg.reference.text for eg in examples], tmp_path / "bert")  # 128 positions
+def test_window_larger_than_the_encoder_is_rejected(examples, bert_128):
     nlp = blank_nlp()
-    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(path), "context": 100, "centre": 200}})
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(bert_128), "context": 100, "centre": 200}})
     with pytest.raises(ValueError, match=r"exceed the encoder's limit of 128; lower `centre` or `context`"):
         nlp.initialize(lambda: examples)
 
 
 
-def test_nan_loss_is_reported_before_any_update(meddocan_dir, tmp_path):
-    import torch
-
-    from pipelines import tiny_encoder
-    from spacy_clinx.model.architecture import get_tagger
-
-    examples = gold_examples(blank_nlp(), meddocan_dir)
-    path = tiny_encoder("bert", [eg.reference.text for eg in examples], tmp_path / "bert")
+def test_nan_loss_is_reported_before_any_update(examples, bert_128):
     nlp = blank_nlp()
-    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(path), "context": 16, "centre": 32}})
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(bert_128), "context": 16, "centre": 32}})
     optimizer = nlp.initialize(lambda: examples)
     tagger = get_tagger(nlp.get_pipe("clinx_ner").model)
     with torch.no_grad():
