@@ -21,7 +21,10 @@ setup(
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
     entry_points={
-        "spacy_factories": ["clinx_ner = spacy_clinx.components.clinx_ner:make_clinx_ner"],
+        "spacy_factories": [
+            "clinx_ner = spacy_clinx.components.clinx_ner:make_clinx_ner",
+            "clinx_ensemble = spacy_clinx.components.clinx_ensemble:make_clinx_ensemble",
+        ],
         "spacy_architectures": [
             "spacy_clinx.SubwordCRFTagger.v1 = spacy_clinx.model.architecture:build_subword_crf_tagger"
         ],

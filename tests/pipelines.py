@@ -21,6 +21,12 @@ def blank_nlp() -> Language:
     return nlp
 
 
+def make_nlp(encoder_path, **model) -> Language:
+    nlp = blank_nlp()
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(encoder_path), **TINY_MODEL, **model}})
+    return nlp
+
+
 def gold_examples(nlp: Language, brat_dir: Path) -> List[Example]:
     docs = list(brat_dir_to_docs(nlp, [brat_dir], ConversionReport()))
     return [Example(nlp.make_doc(d.text), d) for d in docs]

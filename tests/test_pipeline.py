@@ -8,41 +8,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from pipelines import TINY_MODEL, blank_nlp, gold_examples, tiny_encoder, train_until_perfect
-
-
-@pytest.fixture(scope="session")
-def examples(meddocan_dir):
-    return gold_examples(blank_nlp(), meddocan_dir)
-
-
-@pytest.fixture(scope="session")
-def encoders(examples, tmp_path_factory):
-    texts = [eg.reference.text for eg in examples]
-    root = tmp_path_factory.mktemp("encoders")
-    return {arch: tiny_encoder(arch, texts, root / arch) for arch in ("xlm-roberta", "bert", "longformer")}
-
-
-def make_nlp(encoder_path, **model):
-    nlp = blank_nlp()
-    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(encoder_path), **TINY_MODEL, **model}})
-    return nlp
-
-
-@pytest.fixture(scope="session")
-def trained_dir(encoders, examples, tmp_path_factory):
-    """An XLM-R-style pipeline trained to F1 1.0 on the fixtures and saved to disk."""
-    nlp = make_nlp(encoders["xlm-roberta"])
-    epochs, f1 = train_until_perfect(nlp, examples)
-    assert f1 == 1.0, f"xlm-roberta: strict char F1 {f1} after {epochs} epochs"
-    path = tmp_path_factory.mktemp("pipelines") / "xlmr"
-    nlp.to_disk(path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def trained(trained_dir):
-    return spacy.load(trained_dir)
+from pipelines import make_nlp, train_until_perfect
 
 
 def entities(docs):

@@ -107,13 +107,13 @@ class ClinxNER(TrainablePipe):
 
     # -- shared by training and prediction ---------------------------------
 
-    def _subwords(self, texts: Iterable[str]) -> List[SubwordDoc]:
+    def subwords(self, texts: Iterable[str]) -> List[SubwordDoc]:
         tokenizer = get_tagger(self.model).tokenizer
         if tokenizer is None:
             raise ValueError(f"{self.name} is not initialised: call nlp.initialize() or load a trained pipeline")
         return [tokenize_text(tokenizer, text) for text in texts]
 
-    def _windows(self, docs: Sequence[SubwordDoc]) -> List[Window]:
+    def windows_for(self, docs: Sequence[SubwordDoc]) -> List[Window]:
         context, centre = self.model.attrs["context"], self.model.attrs["centre"]
         return [w for i, d in enumerate(docs) for w in plan_windows(i, d.breaks, context, centre)]
 
@@ -132,29 +132,34 @@ class ClinxNER(TrainablePipe):
     # -- prediction --------------------------------------------------------
 
     def predict(self, docs: Iterable[Doc]) -> List[List[CharSpan]]:
-        docs = list(docs)
-        subword_docs = self._subwords(doc.text for doc in docs)
+        subword_docs = self.subwords(doc.text for doc in docs)
+        tag_ids, probs = self.decode(subword_docs, self.emissions(subword_docs), with_scores=bool(self.spans_key))
         tag_names = get_tagger(self.model).tag_names
-        emissions = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
-        for windows in self._batches(self._windows(subword_docs)):
-            scores = numpy.asarray(self.model.predict(self._make_batch(windows, subword_docs)))
-            for row, w in zip(scores, windows):
-                emissions[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
-        tag_ids, probs = decode_documents(self.model, emissions, with_scores=bool(self.spans_key))
-        probs = probs or [None] * len(docs)
+        probs = probs or [None] * len(subword_docs)
         return [to_char_spans(d, [tag_names[t] for t in ids], p) for d, ids, p in zip(subword_docs, tag_ids, probs)]
 
+    def emissions(self, subword_docs: Sequence[SubwordDoc], windows: Optional[List[Window]] = None) -> List[numpy.ndarray]:
+        """Per-subword tag scores of each document, each subword scored in the centre of one window."""
+        tag_names = get_tagger(self.model).tag_names
+        out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
+        for batch in self._batches(self.windows_for(subword_docs) if windows is None else windows):
+            scores = numpy.asarray(self.model.predict(self._make_batch(batch, subword_docs)))
+            for row, w in zip(scores, batch):
+                out[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
+        return out
+
+    def decode(self, subword_docs, emissions, with_scores: bool = False):
+        """Whole-document Viterbi tag ids (and CRF marginals of the chosen tags)."""
+        return decode_documents(self.model, emissions, with_scores=with_scores)
+
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[CharSpan]]) -> None:
-        spans_key = self.spans_key
         for doc, char_spans in zip(docs, predictions):
-            placed = [(doc.char_span(s, e, label=label, alignment_mode="expand"), score)
-                      for s, e, label, score in char_spans]
-            placed = [(span, score) for span, score in placed if span is not None]
-            doc.ents = filter_spans([span for span, _ in placed])
-            if spans_key:
-                group = SpanGroup(doc, name=spans_key, spans=[span for span, _ in placed])
-                group.attrs["scores"] = [score for _, score in placed]
-                doc.spans[spans_key] = group
+            spans, scores = place_spans(doc, char_spans)
+            doc.ents = filter_spans(spans)
+            if self.spans_key:
+                group = SpanGroup(doc, name=self.spans_key, spans=spans)
+                group.attrs["scores"] = scores
+                doc.spans[self.spans_key] = group
 
     # -- training ----------------------------------------------------------
 
@@ -171,9 +176,9 @@ class ClinxNER(TrainablePipe):
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "ClinxNER.update")
-        subword_docs = self._subwords(eg.reference.text for eg in examples)
+        subword_docs = self.subwords(eg.reference.text for eg in examples)
         gold = self._gold_tags(examples, subword_docs)
-        windows = self._windows(subword_docs)
+        windows = self.windows_for(subword_docs)
         if not windows:
             return losses
         tag_names = get_tagger(self.model).tag_names
@@ -234,6 +239,13 @@ def pack_segments(segments: List[List[Window]], max_windows: int) -> Iterator[Li
         size += len(seg)
     if batch:
         yield batch
+
+
+def place_spans(doc: Doc, char_spans: Sequence[CharSpan]) -> Tuple[List, List[float]]:
+    """Spans of ``doc`` for character spans (grown to token boundaries), and their scores."""
+    placed = [(doc.char_span(s, e, label=label, alignment_mode="expand"), score) for s, e, label, score in char_spans]
+    placed = [(span, score) for span, score in placed if span is not None]
+    return [span for span, _ in placed], [score for _, score in placed]
 
 
 def to_char_spans(doc: SubwordDoc, tags: Sequence[str], probs: Optional[numpy.ndarray] = None) -> List[CharSpan]:

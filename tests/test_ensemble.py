@@ -1,0 +1,90 @@
+"""clinx_ensemble: majority vote over member pipelines, checks on members, saving with members inside."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy
+import pytest
+import spacy
+
+from pipelines import blank_nlp, make_nlp
+from spacy_clinx.components.clinx_ensemble import EnsembleError
+from spacy_clinx.tagging import majority_vote
+
+
+def entities(docs):
+    return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs]
+
+
+def test_outside_wins_with_half_the_votes_else_the_most_frequent_entity_tag():
+    members = [numpy.array(t) for t in ([0, 1, 2, 0, 3], [0, 1, 3, 1, 4], [1, 0, 3, 0, 4], [2, 2, 0, 0, 3], [1, 0, 0, 0, 0])]
+    voted, agreement = majority_vote(members, n_tags=5)
+    # O has 2 of 5 votes in the first three positions: not enough (needs 3)
+    assert voted.tolist() == [1, 1, 3, 0, 3]  # last: 3 and 4 tie with 2 votes; member 0 voted 3
+    assert agreement.tolist() == pytest.approx([0.4, 0.4, 0.4, 0.8, 0.4])
+    # with two members one O vote is half: O wins
+    assert majority_vote([numpy.array([0]), numpy.array([2])], n_tags=3)[0].tolist() == [0]
+
+
+@pytest.fixture(scope="module")
+def untrained_dir(encoders, examples, tmp_path_factory):
+    """Same encoder and labels as ``trained_dir``, but never trained: its votes are noise."""
+    nlp = make_nlp(encoders["xlm-roberta"])
+    nlp.initialize(lambda: examples)
+    path = tmp_path_factory.mktemp("pipelines") / "untrained"
+    nlp.to_disk(path)
+    return path
+
+
+def ensemble_nlp(members, **config):
+    nlp = blank_nlp()
+    nlp.add_pipe("clinx_ensemble", config={"members": [str(m) for m in members], **config})
+    nlp.initialize()
+    return nlp
+
+
+def test_two_trained_members_outvote_an_untrained_one(trained, trained_dir, untrained_dir, examples):
+    texts = [eg.reference.text for eg in examples]
+    nlp = ensemble_nlp([untrained_dir, trained_dir, trained_dir], member_spans_prefix="member")
+    docs = list(nlp.pipe(texts))
+    assert entities(docs) == entities(trained.pipe(texts))
+    assert sum(map(len, entities(docs))) > 50
+    # each member's own entities are kept for inspection
+    for doc, expected in zip(docs, entities(trained.pipe(texts))):
+        assert [(s.start_char, s.end_char, s.label_) for s in doc.spans["member1"]] == expected
+        assert set(doc.spans) == {"member0", "member1", "member2"}
+
+
+def test_members_with_other_labels_or_tokenizer_are_refused(trained_dir, encoders, examples, tmp_path):
+    other_labels = make_nlp(encoders["xlm-roberta"])
+    other_labels.get_pipe("clinx_ner").initialize(lambda: examples, labels=["FECHAS"])
+    other_labels.to_disk(tmp_path / "labels")
+    with pytest.raises(EnsembleError, match="labels/tagging scheme"):
+        ensemble_nlp([trained_dir, tmp_path / "labels"])
+    other_tokenizer = make_nlp(encoders["bert"])
+    other_tokenizer.initialize(lambda: examples)
+    other_tokenizer.to_disk(tmp_path / "bert")
+    with pytest.raises(EnsembleError, match="different subword tokenizer"):
+        ensemble_nlp([trained_dir, tmp_path / "bert"])
+    with pytest.raises(EnsembleError, match="Cannot load ensemble member"):
+        ensemble_nlp([trained_dir, tmp_path / "missing"])
+    with pytest.raises(EnsembleError, match="no members"):
+        ensemble_nlp([])
+
+
+def test_saved_ensemble_carries_its_members(trained, trained_dir, untrained_dir, examples, tmp_path):
+    members = [shutil.copytree(d, tmp_path / f"m{i}") for i, d in enumerate([trained_dir, untrained_dir, trained_dir])]
+    ensemble_nlp(members).to_disk(tmp_path / "ensemble")
+    for member in members:
+        shutil.rmtree(member)  # the saved ensemble must not need the original paths
+    texts = [eg.reference.text for eg in examples]
+    code = ("import json, sys, spacy\n"
+            f"nlp = spacy.load({str(tmp_path / 'ensemble')!r})\n"
+            "out = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in nlp.pipe(json.load(sys.stdin))]\n"
+            "print(json.dumps(out))\n")
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], input=json.dumps(texts), capture_output=True, text=True,
+                            env=env, check=True)
+    assert json.loads(result.stdout) == [list(map(list, d)) for d in entities(trained.pipe(texts))]
+    assert spacy.load(tmp_path / "ensemble").get_pipe("clinx_ensemble").labels == trained.get_pipe("clinx_ner").labels
