@@ -33,7 +33,10 @@ setup(
             "spacy_clinx.char_strict_scorer.v1 = spacy_clinx.scoring:make_char_strict_scorer",
         ],
         "spacy_tokenizers": ["spacy_clinx.CharClassTokenizer.v1 = spacy_clinx.tokenizer:make_char_class_tokenizer"],
-        "spacy_readers": ["spacy_clinx.BratCorpus.v1 = spacy_clinx.corpora.reader:create_brat_corpus_reader"],
+        "spacy_readers": [
+            "spacy_clinx.BratCorpus.v1 = spacy_clinx.corpora.reader:create_brat_corpus_reader",
+            "spacy_clinx.labels.v1 = spacy_clinx.corpora.reader:read_label_list",
+        ],
         "console_scripts": ["clinx = spacy_clinx.__main__:app"],
     },
 )

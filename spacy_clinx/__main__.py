@@ -1,4 +1,5 @@
 """Command line: ``python -m spacy_clinx COMMAND`` (also installed as ``clinx``)."""
+import os
 from pathlib import Path
 from typing import List
 
@@ -75,6 +76,188 @@ def init_encoder(
                   num_heads=num_heads, intermediate_size=intermediate_size, seed=seed)
     typer.echo(f"{architecture} encoder ({num_layers} layers, {hidden_size} hidden, vocab {len(tokenizer)}) "
                f"trained on {len(files)} texts: {output}")
+
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(message, fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def _texts(dirs: List[Path]) -> List[str]:
+    files = sorted(f for d in dirs for f in Path(d).rglob("*.txt"))
+    if not files:
+        _fail(f"No .txt files under {', '.join(map(str, dirs))}")
+    return [f.read_text(encoding="utf8") for f in files]
+
+
+@app.command("fetch-corpus")
+def fetch_corpus_command(
+    name: str = typer.Argument(..., help="meddocan or ncbi_disease"),
+    output: Path = typer.Argument(..., help="folder to write train/, dev/, test/ to"),
+    local: str = typer.Option("", "--local", help="folder holding NAME/ (default: $CLINX_CORPORA)"),
+    url: str = typer.Option("", "--url", help="archive to download instead of the official one"),
+) -> None:
+    """Copy a corpus from a local folder, or download its official release, and check its digest."""
+    from .workflow.corpora import CorpusUnavailable, fetch_corpus
+
+    local_dir = local or os.environ.get("CLINX_CORPORA") or None
+    try:
+        origin, official = fetch_corpus(name, output, Path(local_dir) if local_dir else None, url or None)
+    except CorpusUnavailable as err:
+        _fail(str(err))
+    typer.echo(f"{name}: {origin} -> {output}")
+    if not official:
+        typer.secho(f"{name}: the content differs from the official release (a partial or corrected copy)",
+                    fg="yellow")
+
+
+@app.command("encoder")
+def encoder_command(
+    output: Path = typer.Argument(..., help="folder to write the adapted encoder to"),
+    texts: List[Path] = typer.Option(..., "--texts", "-t", help="folders of .txt files (never test documents)"),
+    profile: Path = typer.Option(Path("configs/profiles/cpu.cfg"), help="workflow profile"),
+    lang: str = typer.Option("es", help="language, picks the profile's base model"),
+    base_model: str = typer.Option("", help="HF hub name or local path; overrides the profile"),
+    seed: int = typer.Option(0),
+) -> None:
+    """The encoder for the workflow: the profile's base model (or a bootstrapped small one)
+    after masked-LM training on clinical text. Resumes an interrupted MLM run."""
+    from .workflow.mlm import train_mlm
+    from .workflow.profiles import BOOTSTRAP, load_profile
+
+    prof = load_profile(profile, seed)
+    base = prof.base_model(lang, base_model)
+    corpus = _texts(texts)
+    if base == BOOTSTRAP:
+        from .encoders import build_encoder, train_tokenizer
+
+        base = str(output.with_name(output.name + "-init"))
+        if not (Path(base) / "config.json").exists():
+            enc = prof.encoder
+            tokenizer = train_tokenizer(corpus, enc["architecture"], enc["vocab_size"])
+            build_encoder(tokenizer, enc["architecture"], base, hidden_size=enc["hidden_size"],
+                          num_layers=enc["num_layers"], num_heads=enc["num_heads"],
+                          intermediate_size=enc["intermediate_size"], seed=seed)
+            typer.echo(f"bootstrapped a {enc['num_layers']}-layer, {enc['hidden_size']}-hidden {enc['architecture']} "
+                       f"encoder with a {len(tokenizer)}-subword vocabulary from {len(corpus)} texts: {base}")
+    if prof.mlm.steps == 0:
+        from .model.encoder import load_masked_lm
+
+        model, tokenizer = load_masked_lm(base)
+        model.save_pretrained(output)
+        tokenizer.save_pretrained(output)
+        typer.echo(f"no MLM steps in profile {prof.name}: saved {base} as it is to {output}")
+        return
+    report = train_mlm(base, corpus, output, prof.mlm)
+    before = report.get("heldout_loss_before")
+    typer.echo(f"MLM: {prof.mlm.steps} steps on {report['train_blocks']} blocks; held-out loss "
+               f"{'' if before is None else f'{before:.3f} -> '}{report['heldout_loss_after']:.3f}; saved to {output}")
+
+
+@app.command("splits")
+def splits_command(
+    train: Path = typer.Argument(..., help="training DocBin"),
+    dev: Path = typer.Argument(..., help="development DocBin"),
+    output: Path = typer.Argument(..., help="folder for split*/train.spacy, dev.spacy"),
+    scheme: str = typer.Option("random", help="random (n parts of train+dev), standard, or all"),
+    n_parts: int = typer.Option(5, "--n-parts", "-n"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Training splits (paper 3.3): n random parts of train+dev, each one the dev set of one split."""
+    import json
+    import shutil
+
+    from .workflow.splits import write_splits
+
+    shutil.rmtree(output, ignore_errors=True)
+    try:
+        summary = write_splits(train, dev, output, scheme, n_parts, seed)
+    except ValueError as err:
+        _fail(str(err))
+    (output / "splits.json").write_text(json.dumps({"scheme": scheme, "seed": seed, "splits": summary}, indent=1))
+    for s in summary:
+        typer.echo(f"split{s['split']}: {len(s['train'])} training / {len(s['dev'])} model-selection documents")
+
+
+@app.command("train-splits")
+def train_splits_command(
+    config: Path = typer.Argument(..., help="clinx_ner training config"),
+    splits_dir: Path = typer.Argument(..., help="output of the splits step"),
+    output: Path = typer.Argument(..., help="folder for one trained pipeline per split"),
+    encoder: str = typer.Option(..., help="encoder to fine-tune (output of the encoder step)"),
+    profile: Path = typer.Option(Path("configs/profiles/cpu.cfg")),
+    seed: int = typer.Option(0),
+    gpu_id: int = typer.Option(-1),
+) -> None:
+    """Train one clinx_ner per split, skipping those already trained."""
+    import json
+
+    from .workflow.folds import selection, train_splits
+    from .workflow.profiles import load_profile
+
+    scheme = json.loads((splits_dir / "splits.json").read_text())["scheme"]
+    train_splits(config, splits_dir, output, encoder, load_profile(profile, seed).train, seed,
+                 selection(scheme), gpu_id, echo=typer.echo)
+
+
+@app.command("ensemble")
+def ensemble_command(
+    training: Path = typer.Argument(..., help="output of train-splits (holds members.json)"),
+    output: Path = typer.Argument(..., help="folder to save the ensemble pipeline to"),
+    name: str = typer.Option("clinx_ner", help="pipeline name in meta.json"),
+    version: str = typer.Option("0.1.0"),
+) -> None:
+    """A pipeline whose clinx_ensemble votes over the split models (saved inside it)."""
+    from .workflow.folds import read_members
+
+    members = read_members(training)
+    first = spacy.load(members[0])
+    nlp = spacy.blank(first.lang, config={"nlp": {"tokenizer": first.config["nlp"]["tokenizer"]}})
+    nlp.add_pipe("clinx_ensemble", config={"members": members})
+    nlp.initialize()
+    nlp.meta.update({"name": name, "version": version, "description": f"CLIN-X ensemble of {len(members)} "
+                     "clinx_ner models trained on random splits (majority vote per subword)"})
+    nlp.to_disk(output)
+    typer.echo(f"ensemble of {len(members)} members -> {output}")
+
+
+@app.command("evaluate-models")
+def evaluate_models_command(
+    training: Path = typer.Argument(..., help="output of train-splits (holds members.json)"),
+    ensemble: Path = typer.Argument(..., help="the ensemble pipeline"),
+    data: Path = typer.Argument(..., help="test DocBin"),
+    output: Path = typer.Argument(..., help="metrics JSON to write (a .md table goes next to it)"),
+    title: str = typer.Option("Test scores"),
+) -> None:
+    """Strict char-level scores of every split model and of the ensemble."""
+    from .workflow.folds import read_members
+    from .workflow.report import evaluate_models, summary, write_report
+
+    members = read_members(training)
+    models = [(Path(m).parent.name, Path(m)) for m in members] + [("ensemble", ensemble)]
+    results = evaluate_models(models, data, echo=typer.echo)
+    stats = summary(results, [name for name, _ in models[:-1]])
+    detail = (f"Median member F1 {100 * stats['median_member_f']:.2f}, best {100 * stats['best_member_f']:.2f}, "
+              f"ensemble {100 * results['ensemble']['spans_char_f']:.2f}. Data: {data}.")
+    write_report(results, stats, output, output.with_suffix(".md"), title, detail)
+    typer.echo(detail)
+
+
+@app.command("package")
+def package_command(
+    model: Path = typer.Argument(..., help="pipeline to package"),
+    output: Path = typer.Argument(..., help="folder for the package source and sdist"),
+    name: str = typer.Option("clinx_ner", help="package name without the language prefix"),
+    version: str = typer.Option("0.1.0"),
+    sample: str = typer.Option("Paciente de 45 años atendido el 3 de marzo de 2019 en Madrid por el Dr. Juan Pérez.",
+                               help="text tagged by the installed package as a check"),
+    target: str = typer.Option("", help="pip install --target this folder instead of this environment"),
+) -> None:
+    """spacy package, pip install, then spacy.load(NAME) and nlp.pipe in a fresh, offline process."""
+    from .workflow.package import build_and_check
+
+    build_and_check(model, output, name, version, sample, Path(target) if target else None, echo=typer.echo)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pipelines import blank_nlp, gold_examples, make_nlp, tiny_encoder, train_un
 torch.set_num_threads(1)
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MEDDOCAN = FIXTURES / "meddocan"
+MEDDOCAN = FIXTURES / "corpora" / "meddocan" / "train"
 
 
 @pytest.fixture(scope="session")

@@ -92,7 +92,12 @@ class ClinxEnsemble(Pipe):
             for key, what in (("tokenizer", "subword tokenizer"), ("tag_names", "labels/tagging scheme"),
                               ("windows", "context/centre window sizes")):
                 if other[key] != first[key]:
-                    detail = "" if key == "tokenizer" else f": {first[key]} vs {other[key]}"
+                    detail = ""
+                    if key == "tag_names":
+                        detail = (f" (only in {names[0]}: {sorted(set(first[key]) - set(other[key]))}; only in "
+                                  f"{name}: {sorted(set(other[key]) - set(first[key]))})")
+                    elif key == "windows":
+                        detail = f" ({first[key]} vs {other[key]})"
                     raise EnsembleError(f"{self.name}: member {name} has a different {what} than member "
                                         f"{names[0]}{detail}. Ensemble members must be trained from the same "
                                         "encoder with the same labels and window sizes.")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Tuple
 
 import transformers
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
+from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
 
 
 class EncoderLoadError(OSError):
@@ -27,6 +27,17 @@ def quiet_transformers():
 
 
 def load_encoder(name_or_path: str) -> Tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """The bare encoder (no task head) and its fast tokenizer."""
+    model, tokenizer = load_pretrained(name_or_path, AutoModel)
+    return drop_pooler(model), tokenizer
+
+
+def load_masked_lm(name_or_path: str) -> Tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """The encoder with its masked-LM head, for domain adaptation."""
+    return load_pretrained(name_or_path, AutoModelForMaskedLM)
+
+
+def load_pretrained(name_or_path: str, auto_class) -> Tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     local = Path(name_or_path).expanduser()
     if local.is_dir() and not (local / "config.json").exists():
         raise EncoderLoadError(
@@ -36,7 +47,7 @@ def load_encoder(name_or_path: str) -> Tuple[PreTrainedModel, PreTrainedTokenize
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True)
-            model = drop_pooler(AutoModel.from_pretrained(str(name_or_path)))
+            model = auto_class.from_pretrained(str(name_or_path))
     except (OSError, ValueError) as err:
         hint = "" if local.exists() else (
             " If this machine cannot reach the Hugging Face hub, download the model elsewhere "

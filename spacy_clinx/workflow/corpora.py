@@ -1,0 +1,117 @@
+"""Get a corpus into ``assets/NAME/{train,dev,test}``: from a local copy, or from its
+official public source, checked against a digest of its contents.
+
+The digest is a SHA-256 over every file's split, name and content SHA-256, in sorted
+order, so it verifies the corpus itself whatever archive or folder it came from.
+Digests here were computed from the copies named in each corpus's PROVENANCE.txt.
+"""
+import hashlib
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class CorpusSource:
+    name: str
+    lang: str
+    url: str  # a .tar.gz archive of the official release
+    archive_dirs: Dict[str, str]  # split -> folder inside the archive (after its top folder)
+    local_dirs: Dict[str, str]  # split -> folder inside a local copy
+    digest: str
+    files: int
+
+
+SOURCES = {
+    "meddocan": CorpusSource(
+        "meddocan", "es",
+        "https://github.com/PlanTL-GOB-ES/SPACCC_MEDDOCAN/archive/783a6df385c975b328c99bcffb54196a9ba4078a.tar.gz",
+        {"train": "corpus/train/brat", "dev": "corpus/dev/brat", "test": "corpus/test/brat"},
+        {"train": "train", "dev": "dev", "test": "test"},
+        digest="8f0e7bd9551b21ecf6361ff1a0c0f34bfb1dd0ed4c4af306345a529707777cfc", files=2000,
+    ),
+    "ncbi_disease": CorpusSource(
+        "ncbi_disease", "en",
+        "https://github.com/spyysalo/ncbi-disease/archive/5a266c6fc76fb2b5184cfa397ff0a5ecdb133aec.tar.gz",
+        {"train": "standoff/train", "dev": "standoff/devel", "test": "standoff/test"},
+        {"train": "train", "dev": "devel", "test": "test"},
+        digest="741f1bee12f56a4b5f87eb1981ae24411f2b4df7601e3866dc95d2cc0fa4df88", files=1586,
+    ),
+}
+
+
+class CorpusUnavailable(RuntimeError):
+    """Neither a local copy nor the official source could be used."""
+
+
+def corpus_digest(root: Path) -> "tuple[str, int]":
+    """Digest of the .txt/.ann files under ``root/{train,dev,test}`` and their number."""
+    lines = []
+    for split in SPLITS:
+        for path in sorted((root / split).rglob("*")):
+            if path.is_file() and path.suffix in (".txt", ".ann"):
+                content = hashlib.sha256(path.read_bytes()).hexdigest()
+                lines.append(f"{split}/{path.relative_to(root / split).as_posix()}\t{content}\n")
+    return hashlib.sha256("".join(lines).encode("utf8")).hexdigest(), len(lines)
+
+
+def fetch_corpus(name: str, output: Path, local: Optional[Path] = None, url: Optional[str] = None) -> "tuple[str, bool]":
+    """Copy or download corpus ``name`` to ``output/{train,dev,test}``.
+
+    Returns where it came from and whether it is the official release. A download that
+    is not fails; a local copy that is not (a corrected or partial copy) is used as it is.
+    """
+    if name not in SOURCES:
+        raise CorpusUnavailable(f"Unknown corpus {name!r}; known: {sorted(SOURCES)}. For another brat corpus, "
+                                "convert its folders directly with `python -m spacy_clinx convert`.")
+    source = SOURCES[name]
+    output = Path(output)
+    tmp = output.with_name(output.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if local is not None and (Path(local) / name).is_dir():
+        origin = str(Path(local) / name)
+        for split, folder in source.local_dirs.items():
+            if not (Path(local) / name / folder).is_dir():
+                raise CorpusUnavailable(f"{Path(local) / name / folder} is missing: a local copy of {name} needs "
+                                        f"the folders {sorted(source.local_dirs.values())}")
+            shutil.copytree(Path(local) / name / folder, tmp / split)
+    else:
+        origin = url or source.url
+        try:
+            download_archive(origin, source.archive_dirs, tmp)
+        except OSError as err:
+            where = f"{Path(local) / name} does not exist, and " if local is not None else ""
+            raise CorpusUnavailable(
+                f"Cannot get corpus {name}: {where}downloading {origin} failed ({err}). Set the corpora "
+                f"directory (project var corpora_dir or the environment variable CLINX_CORPORA) to a folder "
+                f"holding {name}/{{{','.join(source.local_dirs.values())}}}.") from None
+    digest, files = corpus_digest(tmp)
+    official = digest == source.digest
+    if not official and origin == (url or source.url):
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CorpusUnavailable(f"{name} from {origin} does not match the official release: content digest "
+                                f"{digest} ({files} files) instead of {source.digest} ({source.files} files)")
+    shutil.rmtree(output, ignore_errors=True)
+    tmp.rename(output)
+    return origin, official
+
+
+def download_archive(url: str, dirs: Dict[str, str], output: Path) -> None:
+    """Download a .tar.gz and extract ``dirs`` (relative to its single top folder) to ``output/split``."""
+    with tempfile.TemporaryDirectory() as workdir:
+        archive = Path(workdir) / "corpus.tar.gz"
+        with urllib.request.urlopen(url, timeout=60) as response, archive.open("wb") as out:
+            shutil.copyfileobj(response, out)
+        with tarfile.open(archive) as tar:
+            tar.extractall(workdir, filter="data")
+        (top,) = [p for p in Path(workdir).iterdir() if p.is_dir()]
+        for split, folder in dirs.items():
+            if not (top / folder).is_dir():
+                raise OSError(f"the archive has no folder {folder}")
+            shutil.copytree(top / folder, output / split)

@@ -1,0 +1,151 @@
+"""Masked-LM domain adaptation (paper 3.1): continue MLM training of any Hugging Face
+masked LM on plain clinical text, with checkpoints that an interrupted run resumes from.
+
+The texts are tokenised once, joined into one stream (documents separated by the
+tokenizer's separator) and cut into blocks of ``block_size`` subwords; each step masks
+15% of a batch of blocks (BERT's 80/10/10 rule, via transformers' collator). The batch
+order is a function of the seed and epoch, and the RNG states are checkpointed, so a
+resumed run takes exactly the steps an uninterrupted one would.
+"""
+import json
+import random
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, List, Sequence
+
+import numpy
+import torch
+from tqdm import tqdm
+from transformers import DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
+
+from ..model.encoder import load_masked_lm, quiet_transformers, special_tokens
+
+CHECKPOINT = "checkpoint"
+
+
+@dataclass
+class MLMSettings:
+    steps: int = 1000
+    batch_size: int = 16
+    block_size: int = 128
+    learn_rate: float = 5e-4
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    mask_probability: float = 0.15
+    save_every: int = 200
+    heldout_fraction: float = 0.02
+    seed: int = 0
+
+
+def text_blocks(tokenizer, texts: Iterable[str], block_size: int) -> List[List[int]]:
+    """Blocks of ``block_size`` ids (special tokens included) from the concatenated texts."""
+    prefix, suffix = special_tokens(tokenizer)
+    body = block_size - len(prefix) - len(suffix)
+    if body < 8:
+        raise ValueError(f"block_size {block_size} leaves no room for text")
+    separator = [tokenizer.sep_token_id] if tokenizer.sep_token_id is not None else []
+    stream: List[int] = []
+    for text in texts:
+        stream.extend(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"] + separator)
+    return [prefix + stream[i : i + body] + suffix for i in range(0, len(stream) - body // 2, body)]
+
+
+def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLMSettings,
+              progress: bool = True) -> dict:
+    """Train, resuming from ``output/checkpoint`` if it exists; save the model to ``output``."""
+    output = Path(output)
+    checkpoint = output / CHECKPOINT
+    resume = (checkpoint / "state.json").exists()
+    model, tokenizer = load_masked_lm(str(checkpoint if resume else base_model))
+    blocks = text_blocks(tokenizer, texts, settings.block_size)
+    random.Random(settings.seed).shuffle(blocks)
+    n_heldout = max(1, int(len(blocks) * settings.heldout_fraction))
+    heldout, blocks = blocks[:n_heldout], blocks[n_heldout:]
+    if len(blocks) < settings.batch_size:
+        raise ValueError(f"{len(texts)} texts give only {len(blocks)} training blocks of {settings.block_size} "
+                         f"subwords; give more text or lower block_size/batch_size")
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learn_rate, weight_decay=settings.weight_decay)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup * settings.steps), settings.steps)
+    step, losses = 0, []
+    torch.manual_seed(settings.seed)
+    if resume:
+        state = json.loads((checkpoint / "state.json").read_text())
+        if state["settings"] != asdict(settings):
+            raise ValueError(f"{checkpoint} was written with other settings ({state['settings']}); delete it "
+                             "to start over, or run with the same settings to resume")
+        step, losses = state["step"], state["losses"]
+        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
+        torch.set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
+    per_epoch = len(blocks) // settings.batch_size
+    heldout_before = heldout_loss(model, collator, heldout, settings) if step == 0 else None
+    model.train()
+    bar = tqdm(total=settings.steps, initial=step, desc="MLM", unit="step", disable=not progress)
+    while step < settings.steps:
+        epoch, index = divmod(step, per_epoch)
+        order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
+        batch = [{"input_ids": blocks[j]} for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
+        loss = model(**collator(batch)).loss
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"MLM loss is {loss.item()} at step {step}; lower the learning rate")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        step += 1
+        losses.append(round(loss.item(), 4))
+        bar.update(1)
+        bar.set_postfix(loss=f"{numpy.mean(losses[-50:]):.3f}")
+        if step % settings.save_every == 0 and step < settings.steps:
+            save_checkpoint(model, tokenizer, optimizer, scheduler, checkpoint, step, losses, settings)
+    bar.close()
+    report = {
+        "base_model": base_model,
+        "texts": len(texts),
+        "train_blocks": len(blocks),
+        "heldout_blocks": len(heldout),
+        "settings": asdict(settings),
+        "heldout_loss_after": heldout_loss(model, collator, heldout, settings),
+        "loss_last_50": float(numpy.mean(losses[-50:])),
+    }
+    if heldout_before is not None:
+        report["heldout_loss_before"] = heldout_before
+    with quiet_transformers():
+        model.save_pretrained(output)
+        tokenizer.save_pretrained(output)
+    (output / "mlm.json").write_text(json.dumps(report, indent=2), encoding="utf8")
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    return report
+
+
+@torch.no_grad()
+def heldout_loss(model, collator, blocks: List[List[int]], settings: MLMSettings) -> float:
+    """Mean masked-LM loss on held-out blocks, with masks drawn from a fixed seed."""
+    state = torch.get_rng_state()
+    torch.manual_seed(settings.seed + 1)
+    model.eval()
+    losses = []
+    for i in range(0, len(blocks), settings.batch_size):
+        losses.append(model(**collator([{"input_ids": b} for b in blocks[i : i + settings.batch_size]])).loss.item())
+    model.train()
+    torch.set_rng_state(state)
+    return float(numpy.mean(losses))
+
+
+def save_checkpoint(model, tokenizer, optimizer, scheduler, checkpoint: Path, step: int, losses: List[float],
+                    settings: MLMSettings) -> None:
+    """Write to a temporary folder and rename it: a kill mid-save leaves the previous checkpoint."""
+    partial = checkpoint.with_name(CHECKPOINT + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    torch.save(optimizer.state_dict(), partial / "optimizer.pt")
+    torch.save(scheduler.state_dict(), partial / "scheduler.pt")
+    torch.save(torch.get_rng_state(), partial / "rng.pt")
+    (partial / "state.json").write_text(json.dumps({"step": step, "losses": losses, "settings": asdict(settings)}))
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    partial.rename(checkpoint)

@@ -1,0 +1,44 @@
+"""Build an installable pipeline package with ``spacy package``, install it, and check that
+it loads by name and tags text in a fresh process with the Hugging Face hub switched off."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import srsly
+
+CHECK = """
+import json, sys, spacy
+nlp = spacy.load(sys.argv[1])
+docs = list(nlp.pipe([sys.argv[2]] * 3, batch_size=2))
+print(json.dumps([[e.text, e.label_] for e in docs[0].ents]))
+"""
+
+
+def build_and_check(model: Path, output: Path, name: str, version: str, sample: str,
+                    target: Optional[Path] = None, echo=print) -> str:
+    """Returns the installed package name (``{lang}_{name}``)."""
+    lang = srsly.read_json(model / "meta.json")["lang"]
+    package = f"{lang}_{name}"
+    output.mkdir(parents=True, exist_ok=True)
+    built = subprocess.run([sys.executable, "-m", "spacy", "package", str(model), str(output), "--name", name,
+                            "--version", version, "--force"], capture_output=True, text=True)
+    if built.returncode != 0:
+        raise RuntimeError(f"spacy package failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}")
+    sdist = output / f"{package}-{version}" / "dist" / f"{package}-{version}.tar.gz"
+    if not sdist.exists():
+        raise FileNotFoundError(f"spacy package did not write {sdist}")
+    install = [sys.executable, "-m", "pip", "install", "--no-deps", "--force-reinstall", str(sdist)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if target is not None:
+        install += ["--target", str(target), "--upgrade"]
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(target).resolve()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    subprocess.run(install + ["--quiet"], check=True)
+    result = subprocess.run([sys.executable, "-c", CHECK, package, sample], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"The installed package {package} failed to load or run:\n{result.stderr}")
+    echo(f"installed {package} {version}; spacy.load({package!r}) in a fresh process found "
+         f"{json.loads(result.stdout)} in the sample")
+    return package
