@@ -1,0 +1,155 @@
+"""Workflow steps: corpus fetching, random splits, MLM with resume, split training budgets, and
+the smoke workflow end to end through ``spacy project run``."""
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from spacy.tokens import DocBin
+from transformers import AutoModelForMaskedLM
+
+from pipelines import blank_nlp, tiny_encoder
+from spacy_clinx.corpora import ConversionReport, brat_dir_to_docs
+from spacy_clinx.workflow import corpora
+from spacy_clinx.workflow.corpora import CorpusSource, CorpusUnavailable, corpus_digest, fetch_corpus
+from spacy_clinx.workflow.folds import training_overrides
+from spacy_clinx.workflow.splits import random_parts, write_splits
+
+ROOT = Path(__file__).parent.parent
+CORPORA = Path(__file__).parent / "fixtures" / "corpora"
+
+
+def test_random_parts_deal_every_document_once_and_follow_the_seed():
+    parts = random_parts(23, 5, seed=0)
+    assert sorted(i for part in parts for i in part) == list(range(23))
+    assert sorted(map(len, parts)) == [4, 4, 5, 5, 5]
+    assert random_parts(23, 5, seed=0) == parts
+    assert random_parts(23, 5, seed=1) != parts
+    with pytest.raises(ValueError, match="each part needs a document"):
+        random_parts(3, 5, seed=0)
+
+
+def test_splits_hold_out_each_document_once_and_share_all_labels(tmp_path):
+    nlp = blank_nlp()
+    for split in ("train", "dev"):
+        docs = list(brat_dir_to_docs(nlp, [CORPORA / "meddocan" / split], ConversionReport()))
+        DocBin(docs=docs, store_user_data=True).to_disk(tmp_path / f"{split}.spacy")
+    summary = write_splits(tmp_path / "train.spacy", tmp_path / "dev.spacy", tmp_path / "splits", "random", 3, seed=0)
+    held_out = [doc_id for s in summary for doc_id in s["dev"]]
+    assert sorted(held_out) == sorted({d for s in summary for d in s["train"] + s["dev"]})
+    assert len(held_out) == 6 and len(set(held_out)) == 6
+    for s in summary:
+        assert not set(s["train"]) & set(s["dev"])
+    labels = json.loads((tmp_path / "splits" / "labels.json").read_text())
+    per_split = [{e.label_ for d in DocBin().from_disk(tmp_path / "splits" / f"split{i}" / "train.spacy").get_docs(nlp.vocab)
+                  for e in d.ents} for i in range(3)]
+    assert set(labels) == set.union(*per_split) and any(s != set(labels) for s in per_split)
+
+
+def make_archive(tmp_path: Path) -> str:
+    """A .tar.gz laid out like the official MEDDOCAN repository, holding the fixture documents."""
+    top = tmp_path / "src" / "SPACCC_MEDDOCAN-abc"
+    for split in ("train", "dev", "test"):
+        shutil.copytree(CORPORA / "meddocan" / split, top / "corpus" / split / "brat")
+    archive = tmp_path / "meddocan.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(top, arcname=top.name)
+    return archive.as_uri()
+
+
+def test_corpus_comes_from_a_local_copy_or_a_verified_download(tmp_path, monkeypatch):
+    origin, official = fetch_corpus("meddocan", tmp_path / "local", local=CORPORA)
+    assert origin == str(CORPORA / "meddocan") and not official  # 8 of the 1,000 documents
+    assert sorted(p.name for p in (tmp_path / "local").iterdir()) == ["dev", "test", "train"]
+    url = make_archive(tmp_path)
+    with pytest.raises(CorpusUnavailable, match="does not match the official release"):
+        fetch_corpus("meddocan", tmp_path / "download", url=url)
+    assert not (tmp_path / "download").exists()
+    digest, files = corpus_digest(tmp_path / "local")
+    assert files == 16
+    fixture_source = CorpusSource("meddocan", "es", url, corpora.SOURCES["meddocan"].archive_dirs,
+                                  corpora.SOURCES["meddocan"].local_dirs, digest, files)
+    monkeypatch.setitem(corpora.SOURCES, "meddocan", fixture_source)
+    assert fetch_corpus("meddocan", tmp_path / "download") == (url, True)
+    assert corpus_digest(tmp_path / "download") == (digest, files)
+
+
+def test_unavailable_corpus_says_how_to_provide_it(tmp_path):
+    missing = (tmp_path / "nothing.tar.gz").as_uri()
+    with pytest.raises(CorpusUnavailable, match="CLINX_CORPORA"):
+        fetch_corpus("meddocan", tmp_path / "out", local=tmp_path / "empty", url=missing)
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "fetch-corpus", "meddocan", str(tmp_path / "o"),
+                             "--local", str(tmp_path), "--url", missing], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "CLINX_CORPORA" in result.stderr
+    with pytest.raises(CorpusUnavailable, match="Unknown corpus"):
+        fetch_corpus("i2b2", tmp_path / "out")
+
+
+def test_training_budget_decays_the_learning_rate_to_zero_at_the_last_step():
+    overrides = training_overrides({"batch_size": 4, "max_epochs": 3, "learn_rate": 5e-4, "warmup": 0.1,
+                                    "eval_frequency": 75}, n_train_docs=601, seed=3)
+    assert overrides["training.optimizer.learn_rate.total_steps"] == 151 * 3
+    assert overrides["training.optimizer.learn_rate.warmup_steps"] == 45
+    assert overrides["system.seed"] == 3
+
+
+MLM_RUN = """
+import sys, torch
+torch.set_num_threads(1)
+from pathlib import Path
+from spacy_clinx.workflow.mlm import MLMSettings, train_mlm
+texts = [p.read_text() for p in sorted(Path(sys.argv[2]).glob('*.txt'))]
+train_mlm(sys.argv[1], texts, Path(sys.argv[3]), MLMSettings(steps=30, batch_size=4, block_size=64, save_every=3),
+          progress=False)
+"""
+
+
+def run_mlm(base: Path, output: Path, kill_at_checkpoint: bool = False) -> None:
+    texts = CORPORA / "meddocan" / "train"
+    proc = subprocess.Popen([sys.executable, "-c", MLM_RUN, str(base), str(texts), str(output)])
+    if kill_at_checkpoint:
+        while not (output / "checkpoint" / "state.json").exists():
+            assert proc.poll() is None, "MLM finished before its first checkpoint"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=600) == (-signal.SIGKILL if kill_at_checkpoint else 0)
+
+
+def test_killed_mlm_resumes_to_exactly_the_uninterrupted_model(tmp_path, examples):
+    base = tiny_encoder("xlm-roberta", [eg.reference.text for eg in examples], tmp_path / "base")
+    run_mlm(base, tmp_path / "straight")
+    run_mlm(base, tmp_path / "resumed", kill_at_checkpoint=True)
+    step = json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["step"]
+    assert 0 < step < 30
+    run_mlm(base, tmp_path / "resumed")
+    assert not (tmp_path / "resumed" / "checkpoint").exists()
+    straight = AutoModelForMaskedLM.from_pretrained(tmp_path / "straight").state_dict()
+    resumed = AutoModelForMaskedLM.from_pretrained(tmp_path / "resumed").state_dict()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    report = json.loads((tmp_path / "straight" / "mlm.json").read_text())
+    assert report["heldout_loss_after"] < report["heldout_loss_before"]
+
+
+def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "project.yml", project)
+    shutil.copytree(ROOT / "configs", project / "configs")
+    shutil.copytree(CORPORA, project / "tests" / "fixtures" / "corpora")
+    run = lambda: subprocess.run([sys.executable, "-m", "spacy", "project", "run", "smoke", str(project)],  # noqa: E731
+                                 cwd=project, capture_output=True, text=True)
+    first = run()
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    metrics = json.loads((project / "metrics" / "smoke-meddocan-random-test.json").read_text())
+    assert list(metrics["models"]) == [f"split{i}" for i in range(5)] + ["ensemble"]
+    assert (project / "metrics" / "smoke-meddocan-random-test.md").read_text().count("\n| ensemble |") == 1
+    assert "spacy.load('es_clinx_smoke') in a fresh process" in first.stdout
+    second = run()
+    assert second.returncode == 0
+    assert second.stdout.count("nothing changed") == 8, second.stdout
