@@ -8,6 +8,10 @@ from spacy.tokens import DocBin
 from spacy_clinx.corpora import ConversionReport, brat_dir_to_docs, read_brat_dir
 from spacy_clinx.tokenizer import create_char_class_tokenizer
 
+from conftest import MEDDOCAN as MEDDOCAN_TRAIN
+
+MEDDOCAN_ROOT = MEDDOCAN_TRAIN.parent
+
 
 @pytest.fixture
 def nlp():
@@ -55,7 +59,7 @@ def test_defects_are_reported_with_file_line_and_id(nlp, tmp_path):
     ann = "\n".join([
         "T1\tNOMBRE 9 19\tJuan Pérez",
         "T2\tEDAD 21 28\t70 años",
-        "T3\tFECHA 40 50\t12/12/2016",  # offsets one character off
+        "T3\tFECHA 30 40\t12/12/2016",  # offsets that do not fit
         "T4\tNOMBRE 9 13;14 19\tJuan Pérez",  # discontinuous
         "T5\tNOMBRE 9 13\tJuan",  # nested in T1
         "R1\tRel Arg1:T1 Arg2:T2",
@@ -95,3 +99,57 @@ def test_convert_command_prints_alignment(meddocan_dir, tmp_path):
     assert "alignment: 100.00%" in result.stdout
     docs = list(DocBin().from_disk(out).get_docs(spacy.blank("es").vocab))
     assert len(docs) == 4 and all(d.user_data["doc_id"] for d in docs)
+
+
+def test_official_pharmaconer_offset_defects_are_reported(nlp):
+    folder = MEDDOCAN_ROOT.parent / "pharmaconer" / "train"
+    report = ConversionReport()
+    (doc,) = brat_dir_to_docs(nlp, [folder], report)
+    repaired = {p.ann_id: p.message for p in report.problems if p.kind == "offset_repaired"}
+    assert sorted(repaired) == ["T10", "T11", "T5", "T7", "T9"] and len(report.problems) == 5
+    assert all(p.line and "S0211-69952015000200015-1.ann" in p.path for p in report.problems)
+    assert "'catecolaminas' is at 1914-1927" in repaired["T11"]
+    assert report.entities == report.aligned == len(doc.spans["brat"]) == 12  # nothing lost
+    assert "offset_repaired: 5" in report.summary()
+
+
+ANN = "T1\tNOMBRE 9 19\tJuan Pérez\nT2\tFECHA 41 51\t12/12/2016\n"
+TEXT = "Paciente Juan Pérez.\r\nEdad 70 años.\r\nIngresa 12/12/2016.\r\n"
+
+
+@pytest.mark.parametrize("prefix,newline,expected_kind", [
+    ("\ufeff", "\r\n", "text_normalized"),  # a BOM the annotation tool did not count, CRLF it counted as LF
+    ("", "\r\n", "text_normalized"),  # CRLF counted as LF
+    ("\ufeff", "\n", "text_normalized"),  # a BOM not counted
+    ("", "\n", None),  # as it is
+])
+def test_bom_and_crlf_are_read_the_way_the_offsets_were_counted(nlp, tmp_path, prefix, newline, expected_kind):
+    text = prefix + TEXT.replace("\r\n", newline)
+    lf_text = TEXT.replace("\r\n", "\n")
+    ann = "T1\tNOMBRE 9 19\tJuan Pérez\n" + f"T2\tFECHA {lf_text.index('12/')} {lf_text.index('12/') + 10}\t12/12/2016\n"
+    (tmp_path / "d.txt").write_bytes(text.encode("utf8"))
+    (tmp_path / "d.ann").write_text(ann, encoding="utf8")
+    report = ConversionReport()
+    (doc,) = brat_dir_to_docs(nlp, [tmp_path], report)
+    assert [e.text for e in doc.ents] == ["Juan Pérez", "12/12/2016"]
+    assert [p.kind for p in report.problems] == ([expected_kind] if expected_kind else [])
+    if expected_kind:
+        assert "d.ann" in str(report.problems[0]) and "mismatches" in report.problems[0].message
+
+
+def test_bom_counted_by_the_annotations_is_kept(nlp, tmp_path):
+    text = "\ufeffPaciente Juan Pérez."
+    write(tmp_path, "d", text, "T1\tNOMBRE 10 20\tJuan Pérez\n")
+    report = ConversionReport()
+    (doc,) = brat_dir_to_docs(nlp, [tmp_path], report)
+    assert doc.text == text and [e.text for e in doc.ents] == ["Juan Pérez"] and not report.problems
+
+
+def test_empty_files_are_loaded_and_reported(nlp, tmp_path):
+    write(tmp_path, "empty", "", "")
+    write(tmp_path, "no_entities", "Sin hallazgos.", "")
+    report = ConversionReport()
+    docs = list(brat_dir_to_docs(nlp, [tmp_path], report))
+    assert [d.text for d in docs] == ["", "Sin hallazgos."]
+    assert [(p.kind, p.path.endswith("empty.txt")) for p in report.problems] == [("empty_text", True)]
+    assert report.documents == 2

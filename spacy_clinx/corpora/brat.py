@@ -101,24 +101,81 @@ def parse_ann(ann_path: Path, text: str) -> "tuple[List[BratEntity], List[Proble
             continue
         found = text[start:end]
         if ann_text is not None and found != ann_text:
-            problems.append(Problem(where, line_no, ann_id, "offset_mismatch",
-                                    f"{label} {start}-{end}: .ann says {ann_text!r}, .txt has {found!r}"))
-            continue
+            shifted = nearest_occurrence(text, ann_text, start)
+            if shifted is None:
+                problems.append(Problem(where, line_no, ann_id, "offset_mismatch",
+                                        f"{label} {start}-{end}: .ann says {ann_text!r}, .txt has {found!r}"))
+                continue
+            problems.append(Problem(where, line_no, ann_id, "offset_repaired",
+                                    f"{label} {start}-{end}: .txt has {found!r} there; {ann_text!r} is at "
+                                    f"{shifted}-{shifted + len(ann_text)}, used instead"))
+            start, end, found = shifted, shifted + len(ann_text), ann_text
         entities.append(BratEntity(ann_id, label, start, end, found, line_no))
     return entities, problems
+
+
+MAX_SHIFT = 3
+
+
+def nearest_occurrence(text: str, needle: str, start: int) -> Optional[int]:
+    """Where ``needle`` occurs within ``MAX_SHIFT`` characters of ``start`` (nearest first):
+    annotation offsets a character or two off (a known defect of some releases)."""
+    for shift in sorted(range(-MAX_SHIFT, MAX_SHIFT + 1), key=abs):
+        at = start + shift
+        if shift and 0 <= at and text[at : at + len(needle)] == needle:
+            return at
+    return None
 
 
 def read_brat_document(txt_path: Union[str, Path]) -> BratDocument:
     txt_path = Path(txt_path)
     text = read_text(txt_path)
     doc = BratDocument(id=txt_path.stem, text=text, path=str(txt_path))
+    if not text:
+        doc.problems.append(Problem(str(txt_path), None, None, "empty_text", "the .txt is empty"))
     ann_path = txt_path.with_suffix(".ann")
     if not ann_path.exists():
         doc.problems.append(Problem(str(txt_path), None, None, "missing_ann",
                                     "no .ann beside this .txt; read as a document without entities"))
         return doc
-    doc.entities, doc.problems = parse_ann(ann_path, text)
+    doc.text, doc.entities, problems = read_with_matching_text(ann_path, text)
+    doc.problems.extend(problems)
     return doc
+
+
+OFFSET_PROBLEMS = ("offset_mismatch", "offset_repaired", "out_of_range")
+
+
+def text_readings(text: str) -> List["tuple[str, str]"]:
+    """The texts an annotation tool may have counted offsets in: the file as it is, without its
+    byte-order mark, with CRLF line ends read as LF."""
+    readings = [("as it is", text)]
+    no_bom = text[1:] if text.startswith("\ufeff") else None
+    if no_bom is not None:
+        readings.append(("without its byte-order mark", no_bom))
+    if "\r\n" in text:
+        readings.append(("with CRLF line ends read as LF", text.replace("\r\n", "\n")))
+        if no_bom is not None:
+            readings.append(("without its byte-order mark and with CRLF read as LF", no_bom.replace("\r\n", "\n")))
+    return readings
+
+
+def read_with_matching_text(ann_path: Path, text: str) -> "tuple[str, List[BratEntity], List[Problem]]":
+    """Parse the .ann against the reading of the text its offsets fit best (the file as it is
+    on a tie), and say so when that is not the file as it is."""
+    best = None
+    for how, reading in text_readings(text):
+        entities, problems = parse_ann(ann_path, reading)
+        misses = sum(p.kind in OFFSET_PROBLEMS for p in problems)
+        if best is None or misses < best[0]:
+            best = (misses, how, reading, entities, problems)
+    misses, how, reading, entities, problems = best
+    if reading is not text:
+        original = sum(p.kind in OFFSET_PROBLEMS for p in parse_ann(ann_path, text)[1])
+        problems.insert(0, Problem(str(ann_path), None, None, "text_normalized",
+                                   f"offsets fit the .txt read {how} ({original} mismatches as it is, {misses} "
+                                   f"so); the document text is read that way"))
+    return reading, entities, problems
 
 
 def read_brat_dir(path: Union[str, Path]) -> Iterator[BratDocument]:
