@@ -5,6 +5,7 @@ truncation) -> windows (centre + document context) -> model (encoder, emissions,
 constrained CRF) -> BIOES tags per subword -> character spans -> ``doc.ents``.
 """
 from itertools import accumulate
+from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
@@ -20,6 +21,10 @@ from ..model.architecture import decode_documents, get_tagger
 from ..tagging import boundary_maps, clip_tags, decode_tags, encode_spans
 from ..windows import SubwordDoc, Window, WindowBatch, group_segments, make_batch, plan_windows, tokenize_text
 from ..scoring import score_clinx_ner
+
+class PipelineLoadError(OSError):
+    """A saved clinx_ner cannot be loaded: a missing or damaged model file."""
+
 
 CharSpan = Tuple[int, int, str, float]  # start char, end char, label, score (nan if not computed)
 
@@ -222,6 +227,20 @@ class ClinxNER(TrainablePipe):
             tags = encode_spans(d.offsets, spans, self.model.attrs["scheme"])
             gold.append(numpy.asarray([tag_index[t] for t in tags], dtype=numpy.int64))
         return gold
+
+    def from_disk(self, path, *, exclude: Iterable[str] = ()) -> "ClinxNER":
+        """As TrainablePipe's, with an error naming the file when the model data is missing or damaged."""
+        model_file = Path(path) / "model"
+        if "model" not in exclude and not model_file.exists():
+            raise PipelineLoadError(f"{model_file} is missing: the pipeline folder is incomplete. Save it again "
+                                    "with nlp.to_disk, or reinstall the pipeline package.")
+        try:
+            return super().from_disk(path, exclude=exclude)
+        except (ValueError, RuntimeError, EOFError, KeyError, TypeError, OSError) as err:
+            size = model_file.stat().st_size if model_file.exists() else 0
+            raise PipelineLoadError(f"{model_file} ({size:,} bytes) could not be read: {type(err).__name__}: "
+                                    f"{str(err)[:200]}. The file is damaged or incomplete (an interrupted copy or "
+                                    "download?); save the pipeline again or reinstall its package.") from None
 
     def get_loss(self, examples, scores):
         raise NotImplementedError("clinx_ner computes its CRF loss inside the model, in update()")

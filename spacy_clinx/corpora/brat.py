@@ -66,7 +66,7 @@ def parse_ann(ann_path: Path, text: str) -> "tuple[List[BratEntity], List[Proble
     entities: List[BratEntity] = []
     problems: List[Problem] = []
     where = str(ann_path)
-    for line_no, raw in enumerate(read_text(ann_path).splitlines(), start=1):
+    for line_no, raw in enumerate(read_text(ann_path).split("\n"), start=1):
         line = raw.rstrip("\r")
         if not line.strip():
             continue
@@ -100,7 +100,7 @@ def parse_ann(ann_path: Path, text: str) -> "tuple[List[BratEntity], List[Proble
                                     f"{label} {start}-{end} outside text of length {len(text)}"))
             continue
         found = text[start:end]
-        if ann_text is not None and found != ann_text:
+        if ann_text is not None and one_line(found) != ann_text:
             shifted = nearest_occurrence(text, ann_text, start)
             if shifted is None:
                 problems.append(Problem(where, line_no, ann_id, "offset_mismatch",
@@ -115,6 +115,11 @@ def parse_ann(ann_path: Path, text: str) -> "tuple[List[BratEntity], List[Proble
 
 
 MAX_SHIFT = 3
+
+
+def one_line(text: str) -> str:
+    """An entity's text as brat's tab- and line-delimited text field shows it."""
+    return text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
 
 
 def nearest_occurrence(text: str, needle: str, start: int) -> Optional[int]:

@@ -1,0 +1,64 @@
+"""Predictions out of spaCy: brat standoff (.txt + .ann) and JSON lines, and readers of them.
+
+Both formats keep exact character offsets into the document text, so they round-trip:
+reading what was written gives the same (label, start, end, text) entities. In brat's
+text field, line breaks and tabs inside an entity are written as spaces (the format is
+line- and tab-delimited); the reader accepts that.
+"""
+import json
+from pathlib import Path
+from typing import Iterable, Iterator, List, Optional, Union
+
+from spacy.tokens import Doc
+
+from .brat import one_line, read_text
+
+
+def doc_entities(doc: Doc, spans_key: Optional[str] = None) -> List[dict]:
+    """Entities of ``doc.ents`` with their confidence when ``doc.spans[spans_key]`` has scores."""
+    scores = {}
+    if spans_key and spans_key in doc.spans:
+        group = doc.spans[spans_key]
+        scores = {(s.start_char, s.end_char, s.label_): sc for s, sc in zip(group, group.attrs.get("scores", []))}
+    return [{"label": e.label_, "start": e.start_char, "end": e.end_char, "text": e.text,
+             "score": scores.get((e.start_char, e.end_char, e.label_))} for e in doc.ents]
+
+
+def ann_text(doc_text: str, entities: Iterable[dict]) -> str:
+    lines = []
+    for i, e in enumerate(sorted(entities, key=lambda e: (e["start"], e["end"], e["label"])), start=1):
+        lines.append(f"T{i}\t{e['label']} {e['start']} {e['end']}\t{one_line(doc_text[e['start'] : e['end']])}\n")
+    return "".join(lines)
+
+
+def write_brat(folder: Union[str, Path], doc_id: str, text: str, entities: Iterable[dict]) -> None:
+    """``folder/doc_id.txt`` (the text, byte for byte) and ``folder/doc_id.ann``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{doc_id}.txt").write_bytes(text.encode("utf8"))
+    (folder / f"{doc_id}.ann").write_bytes(ann_text(text, entities).encode("utf8"))
+
+
+def jsonl_line(doc_id: str, entities: Iterable[dict], text: Optional[str] = None) -> str:
+    record = {"id": doc_id, "entities": list(entities)}
+    if text is not None:
+        record["text"] = text
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def read_jsonl(path: Union[str, Path], require: Iterable[str] = ("id",)) -> Iterator[dict]:
+    """Records of a JSON-lines file; a bad line is an error naming the file and line."""
+    path = Path(path)
+    for line_no, line in enumerate(read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}:{line_no}: not valid JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
+        missing = [key for key in require if key not in record]
+        if missing:
+            raise ValueError(f"{path}:{line_no}: the record has no {', '.join(map(repr, missing))}")
+        yield record
