@@ -24,7 +24,8 @@ def convert(
     output: Path = typer.Option(..., "--output", "-o", help="DocBin file to write (.spacy)"),
     lang: str = typer.Option("es", "--lang", "-l", help="spaCy language code"),
     problems: Path = typer.Option(None, "--problems", help="also write every problem as TSV here"),
-    strict: bool = typer.Option(False, "--strict", help="exit with status 1 if any gold entity was not placed"),
+    strict: bool = typer.Option(False, "--strict", help="exit with status 1 if any gold entity was not placed "
+                                "or any document could not be read"),
 ) -> None:
     """Convert brat standoff to a spaCy DocBin, reporting every entity that could not be placed."""
     nlp = spacy.blank(lang)
@@ -48,7 +49,7 @@ def convert(
     typer.echo(report.summary())
     typer.echo(f"alignment: {100 * report.alignment_rate:.2f}% of {report.entities} gold entities on token "
                f"boundaries; wrote {report.documents} documents to {output}")
-    if strict and report.aligned < report.entities:
+    if strict and (report.aligned < report.entities or report.skipped_documents):
         raise typer.Exit(1)
 
 
@@ -89,6 +90,26 @@ def _texts(dirs: List[Path]) -> List[str]:
     if not files:
         _fail(f"No .txt files under {', '.join(map(str, dirs))}")
     return [f.read_text(encoding="utf8") for f in files]
+
+
+@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train_command(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="training config"),
+    output: Path = typer.Option(..., "--output", "-o", help="folder for model-best, model-last, checkpoint"),
+    gpu_id: int = typer.Option(-1),
+) -> None:
+    """Like `spacy train` (same config and --section.key overrides), but resumable: run it again
+    after an interruption and it continues from its last checkpoint."""
+    from spacy.cli._util import parse_config_overrides
+    from thinc.api import require_gpu
+
+    from .workflow.resumable_train import train
+
+    if gpu_id >= 0:
+        require_gpu(gpu_id)
+    output.mkdir(parents=True, exist_ok=True)
+    train(config, output, parse_config_overrides(ctx.args), use_gpu=gpu_id)
 
 
 @app.command("fetch-corpus")

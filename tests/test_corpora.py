@@ -5,7 +5,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from spacy_clinx.corpora import ConversionReport, brat_dir_to_docs, read_brat_dir
+from spacy_clinx.corpora import ConversionReport, brat_dir_to_docs
 from spacy_clinx.tokenizer import create_char_class_tokenizer
 
 from conftest import MEDDOCAN as MEDDOCAN_TRAIN
@@ -86,10 +86,27 @@ def test_defects_are_reported_with_file_line_and_id(nlp, tmp_path):
     assert len(doc_a.spans["brat"]) == 3  # the nested T5 is kept there
 
 
-def test_non_utf8_text_names_file_and_offset(tmp_path):
+def test_non_utf8_text_names_file_and_offset_and_the_rest_is_read(nlp, tmp_path):
     (tmp_path / "x.txt").write_bytes("año".encode("latin1"))
-    with pytest.raises(ValueError, match=r"x\.txt: not valid UTF-8 at byte offset 1"):
-        list(read_brat_dir(tmp_path))
+    (tmp_path / "x.ann").write_text("T1\tX 0 1\ta\n", encoding="utf8")
+    write(tmp_path, "y", "Juan", "T1\tNOMBRE 0 4\tJuan\n")
+    report = ConversionReport()
+    docs = list(brat_dir_to_docs(nlp, [tmp_path], report))
+    assert [d.text for d in docs] == ["Juan"] and report.skipped_documents == 1
+    (problem,) = report.problems
+    assert problem.kind == "unreadable" and "x.txt: not valid UTF-8 at byte offset 1" in problem.message
+    assert "and 1 unreadable, skipped" in report.summary()
+
+
+def test_duplicate_texts_are_reported_and_kept(nlp, tmp_path):
+    # NCBI-disease train holds PMID 8528200 twice (8528200.txt and 8528200.1.txt)
+    write(tmp_path, "8528200", "Same abstract.", "")
+    write(tmp_path, "8528200.1", "Same abstract.", "")
+    report = ConversionReport()
+    assert len(list(brat_dir_to_docs(nlp, [tmp_path], report))) == 2
+    (problem,) = report.problems
+    assert problem.kind == "duplicate_text" and problem.path.endswith("8528200.txt")
+    assert problem.message.startswith("same text as") and "8528200.1.txt" in problem.message
 
 
 def test_convert_command_prints_alignment(meddocan_dir, tmp_path):

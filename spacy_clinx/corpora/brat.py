@@ -46,6 +46,7 @@ class BratDocument:
     entities: List[BratEntity] = field(default_factory=list)
     problems: List[Problem] = field(default_factory=list)
     path: str = ""
+    readable: bool = True  # False: the text could not be read; no Doc is made from it
 
 
 def read_text(path: Path) -> str:
@@ -186,8 +187,8 @@ def read_with_matching_text(ann_path: Path, text: str) -> "tuple[str, List[BratE
 def read_brat_dir(path: Union[str, Path]) -> Iterator[BratDocument]:
     """All documents of a brat directory (recursively), in a stable order.
 
-    An .ann without its .txt cannot be read; it is yielded as an empty document
-    carrying a ``missing_txt`` problem so that reports count it.
+    A .txt that is not UTF-8, or an .ann without its .txt, cannot be read; it is yielded
+    as an unreadable record carrying its problem, so that reports count it.
     """
     path = Path(path)
     if not path.is_dir():
@@ -195,8 +196,12 @@ def read_brat_dir(path: Union[str, Path]) -> Iterator[BratDocument]:
     txts = sorted(path.rglob("*.txt"))
     stems = {p.with_suffix("") for p in txts}
     for txt in txts:
-        yield read_brat_document(txt)
+        try:
+            yield read_brat_document(txt)
+        except ValueError as err:  # not UTF-8: the other documents are still read
+            yield BratDocument(id=txt.stem, text="", path=str(txt), readable=False,
+                               problems=[Problem(str(txt), None, None, "unreadable", str(err))])
     for ann in sorted(path.rglob("*.ann")):
         if ann.with_suffix("") not in stems:
-            yield BratDocument(id=ann.stem, text="", path=str(ann), problems=[
+            yield BratDocument(id=ann.stem, text="", path=str(ann), readable=False, problems=[
                 Problem(str(ann), None, None, "missing_txt", "no .txt beside this .ann; its entities are not used")])

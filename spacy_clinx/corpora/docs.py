@@ -4,10 +4,11 @@ Every gold entity ends up in ``doc.spans["brat"]`` (nested ones too); ``doc.ents
 holds the non-overlapping subset a tagger can learn. Each entity that could not
 be placed is a :class:`~spacy_clinx.corpora.brat.Problem` in the report.
 """
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, List, Union
+from typing import Dict, Iterable, Iterator, List, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -22,6 +23,7 @@ GOLD_SPANS_KEY = "brat"
 @dataclass
 class ConversionReport:
     documents: int = 0
+    skipped_documents: int = 0  # unreadable: not UTF-8, or an .ann without its .txt
     entities: int = 0  # text-bound annotations found in the .ann files
     aligned: int = 0  # placed on token boundaries
     in_ents: int = 0  # in doc.ents (after removing overlaps)
@@ -36,7 +38,8 @@ class ConversionReport:
 
     def summary(self) -> str:
         lines = [
-            f"documents: {self.documents}",
+            f"documents: {self.documents}" + (f" (and {self.skipped_documents} unreadable, skipped)"
+                                              if self.skipped_documents else ""),
             f"gold entities: {self.entities}, aligned to tokens: {self.aligned} "
             f"({100 * self.alignment_rate:.2f}%), in doc.ents: {self.in_ents}",
         ]
@@ -125,6 +128,17 @@ def brat_to_doc(nlp: Language, record: BratDocument, report: ConversionReport) -
 
 
 def brat_dir_to_docs(nlp: Language, paths: Iterable[Union[str, Path]], report: ConversionReport) -> Iterator[Doc]:
+    """Docs of every readable document; unreadable ones and duplicate texts are reported."""
+    seen: Dict[str, str] = {}
     for path in paths:
         for record in read_brat_dir(path):
+            if not record.readable:
+                report.skipped_documents += 1
+                report.problems.extend(record.problems)
+                continue
+            digest = hashlib.sha1(record.text.encode("utf8")).hexdigest()
+            if record.text and digest in seen:
+                report.problems.append(Problem(record.path, None, None, "duplicate_text",
+                                               f"same text as {seen[digest]}; both are kept"))
+            seen.setdefault(digest, record.path)
             yield brat_to_doc(nlp, record, report)

@@ -1,8 +1,9 @@
-"""Train one ``clinx_ner`` model per split with ``spacy train``, skipping finished ones.
+"""Train one ``clinx_ner`` model per split, skipping finished ones.
 
-Each split trains in its own process (memory is returned between splits) and is marked
-finished, with its config hash and settings, only when ``spacy train`` exits cleanly: an
-interrupted run restarts at the first unfinished split, and a changed setting retrains.
+Each split trains in its own process (memory is returned between splits) with the resumable
+``spacy train`` of :mod:`.resumable_train`, and is marked finished, with its config hash and
+settings, only when training exits cleanly: an interrupted run continues the unfinished split
+from its last checkpoint, and a changed setting retrains.
 """
 import hashlib
 import json
@@ -55,7 +56,8 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
             continue
         (out / DONE).unlink(missing_ok=True)
         echo(f"{name}: training -> {out}")
-        command = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(out), "--gpu-id", str(gpu_id)]
+        command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
+                   "--gpu-id", str(gpu_id)]
         for key, value in overrides.items():
             command += [f"--{key}", json.dumps(value) if isinstance(value, bool) else str(value)]
         subprocess.run(command, check=True)

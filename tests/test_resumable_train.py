@@ -1,0 +1,58 @@
+"""Training killed mid-run and started again ends with exactly the model of an uninterrupted run."""
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import spacy
+import torch
+from spacy.tokens import DocBin
+
+from pipelines import TINY_MODEL
+from spacy_clinx.model.architecture import get_tagger
+
+CONFIG = Path(__file__).parent.parent / "configs" / "es_clinx_ner.cfg"
+
+
+def command(data, encoder, output):
+    overrides = {"paths.train": data, "paths.dev": data, "paths.encoder": encoder, "training.max_epochs": 3,
+                 "training.eval_frequency": 2, "training.batcher.size": 1, "training.logger.progress_bar": "false",
+                 "training.optimizer.learn_rate.initial_rate": 0.002, "training.optimizer.learn_rate.warmup_steps": 2,
+                 "training.optimizer.learn_rate.total_steps": 12, "training.dropout": 0.1,
+                 **{f"components.clinx_ner.model.{k}": v for k, v in TINY_MODEL.items()}}
+    args = [sys.executable, "-m", "spacy_clinx", "train", str(CONFIG), "--output", str(output)]
+    for key, value in overrides.items():
+        args += [f"--{key}", str(value)]
+    return args
+
+
+def weights(path):
+    return get_tagger(spacy.load(path).get_pipe("clinx_ner").model).state_dict()
+
+
+def test_killed_training_resumes_to_the_uninterrupted_model(examples, encoders, tmp_path):
+    data = tmp_path / "train.spacy"
+    DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(data)
+    encoder = encoders["xlm-roberta"]
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    subprocess.run(command(data, encoder, tmp_path / "straight"), check=True, capture_output=True, env=env)
+
+    resumed = tmp_path / "resumed"
+    proc = subprocess.Popen(command(data, encoder, resumed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+    state = resumed / "checkpoint" / "state.pickle"
+    while not state.exists():
+        assert proc.poll() is None, "training ended before its first checkpoint"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = pickle.loads(state.read_bytes())["step"]
+    assert 0 < step < 12
+    result = subprocess.run(command(data, encoder, resumed), check=True, capture_output=True, text=True, env=env)
+    assert f"Resuming from {resumed / 'checkpoint'} after step {step}" in result.stdout
+    assert not (resumed / "checkpoint").exists()
+    for name in ("model-last", "model-best"):
+        a, b = weights(tmp_path / "straight" / name), weights(resumed / name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
