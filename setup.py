@@ -19,7 +19,7 @@ setup(
         "typer>=0.9",
         "numpy",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6"], "ray": ["ray[data]>=2.9"]},
     entry_points={
         "spacy_factories": [
             "clinx_ner = spacy_clinx.components.clinx_ner:make_clinx_ner",

@@ -281,5 +281,30 @@ def package_command(
     build_and_check(model, output, name, version, sample, Path(target) if target else None, echo=typer.echo)
 
 
+@app.command("annotate")
+def annotate_command(
+    model: str = typer.Argument(..., help="pipeline folder or installed package name"),
+    input: Path = typer.Argument(..., help="folder of .txt files (brat folders too) or JSONL of {id, text}"),
+    output: Path = typer.Argument(..., help="JSONL file, or folder for --format brat"),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl or brat"),
+    batch_size: int = typer.Option(32, help="documents per batch"),
+    n_process: int = typer.Option(1, help="local worker processes (engine local)"),
+    engine: str = typer.Option("local", help="local or ray"),
+    workers: int = typer.Option(2, help="Ray actors, one CPU each (engine ray)"),
+    address: str = typer.Option("", help="Ray cluster address; empty: start a local Ray"),
+) -> None:
+    """Annotate notes with a pipeline. Rerun after an interruption: documents already in OUTPUT
+    are skipped and none is written twice."""
+    import json
+
+    from .annotate.run import annotate
+
+    try:
+        stats = annotate(model, input, output, fmt, batch_size, n_process, engine, workers, address or None)
+    except (ValueError, FileNotFoundError, ImportError) as err:
+        _fail(str(err))
+    typer.echo(json.dumps(stats))
+
+
 if __name__ == "__main__":
     app()

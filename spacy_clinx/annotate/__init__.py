@@ -1,0 +1,1 @@
+"""``clinx annotate``: a trained pipeline over many notes, resumable with exactly-once output."""

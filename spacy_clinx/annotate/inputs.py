@@ -1,0 +1,33 @@
+"""Notes to annotate: a folder of .txt files (brat folders included; .ann files are ignored),
+or a JSON-lines file of {"id": ..., "text": ...} records. Ids must be unique: they are what
+makes a resumed run write each document exactly once."""
+from pathlib import Path
+from typing import Iterator, Tuple
+
+from ..corpora.brat import read_text
+from ..corpora.outputs import read_jsonl
+
+
+def read_notes(source: Path) -> Iterator[Tuple[str, str]]:
+    """(id, text) pairs in a stable order; a duplicate id is an error naming where it occurs."""
+    source = Path(source)
+    seen = {}
+    if source.is_dir():
+        files = sorted(source.rglob("*.txt"))
+        if not files:
+            raise ValueError(f"{source}: no .txt files in this folder")
+        pairs = ((f.relative_to(source).with_suffix("").as_posix(), f) for f in files)
+        for doc_id, path in pairs:
+            yield doc_id, read_text(path)
+    elif source.is_file():
+        for line_no, record in enumerate(read_jsonl(source, require=("id", "text")), start=1):
+            doc_id, text = str(record["id"]), record["text"]
+            if not isinstance(text, str):
+                raise ValueError(f"{source}: record {doc_id!r}: 'text' must be a string")
+            if doc_id in seen:
+                raise ValueError(f"{source}: id {doc_id!r} occurs twice (records {seen[doc_id]} and {line_no}); "
+                                 "ids must be unique")
+            seen[doc_id] = line_no
+            yield doc_id, text
+    else:
+        raise FileNotFoundError(f"{source}: no such folder or JSONL file")

@@ -1,0 +1,44 @@
+"""The annotate command's loop: skip what the output already holds, annotate the rest with the
+chosen engine, write in batches, show documents/s and words/s."""
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Dict, Optional
+
+from tqdm import tqdm
+
+from .engines import annotate_locally, annotate_on_ray, load_for_annotation
+from .inputs import read_notes
+from .sinks import open_sink
+
+
+def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_size: int = 32, n_process: int = 1,
+             engine: str = "local", workers: int = 2, address: Optional[str] = None, progress: bool = True) -> Dict:
+    sink = open_sink(output, fmt)
+    done = set(sink.done)
+    total = sum(1 for doc_id, _ in read_notes(source) if doc_id not in done)
+    pending = ((doc_id, text) for doc_id, text in read_notes(source) if doc_id not in done)
+    if engine == "local":
+        results = annotate_locally(load_for_annotation(model), pending, batch_size, n_process)
+    elif engine == "ray":
+        results = annotate_on_ray(model, pending, batch_size, workers, address)
+    else:
+        raise ValueError(f"unknown engine {engine!r}: use local or ray")
+    start, written, words = time.perf_counter(), 0, 0
+    bar = tqdm(total=total, unit="doc", desc="annotate", disable=not progress)
+    try:
+        while True:
+            chunk = list(islice(results, batch_size))
+            if not chunk:
+                break
+            sink.write(chunk)
+            written += len(chunk)
+            words += sum(len(text.split()) for _, text, _ in chunk)
+            bar.update(len(chunk))
+            bar.set_postfix(words_per_s=f"{words / max(time.perf_counter() - start, 1e-9):.0f}")
+    finally:
+        bar.close()
+        sink.close()
+    seconds = time.perf_counter() - start
+    return {"skipped_already_done": len(done), "written": written, "words": words, "seconds": seconds,
+            "docs_per_s": written / seconds if seconds else 0.0, "words_per_s": words / seconds if seconds else 0.0}

@@ -1,0 +1,74 @@
+"""Where annotations go, each able to say which documents it already holds, so a restarted
+run skips them, and each writing a document in one step, so a kill never leaves half of one.
+
+JSONL: one line per document, appended with a single write and flushed per batch; a torn
+last line (a kill mid-write) is cut off on restart. brat: ``id.txt`` then ``id.ann`` written
+aside and renamed; a document counts as written once its .ann exists.
+"""
+import json
+import os
+from pathlib import Path
+from typing import List, Set, Tuple
+
+from ..corpora.outputs import ann_text, jsonl_line
+
+
+class JsonlSink:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.done = self._recover()
+        self.file = self.path.open("a", encoding="utf8")
+
+    def _recover(self) -> Set[str]:
+        if not self.path.exists():
+            return set()
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) < len(data):  # a torn last line from an interrupted run
+            with self.path.open("r+b") as f:
+                f.truncate(len(complete))
+        done = set()
+        for line_no, line in enumerate(complete.decode("utf8").split("\n"), start=1):
+            if line.strip():
+                try:
+                    done.add(str(json.loads(line)["id"]))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise ValueError(f"{self.path}:{line_no}: not an annotation record; is this the output of "
+                                     "an earlier annotate run?") from None
+        return done
+
+    def write(self, results: List[Tuple[str, str, list]]) -> None:
+        self.file.write("".join(jsonl_line(doc_id, entities) for doc_id, _, entities in results))
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class BratSink:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.done = {p.relative_to(self.folder).with_suffix("").as_posix() for p in self.folder.rglob("*.ann")}
+
+    def write(self, results: List[Tuple[str, str, list]]) -> None:
+        for doc_id, text, entities in results:
+            txt = self.folder / f"{doc_id}.txt"
+            txt.parent.mkdir(parents=True, exist_ok=True)
+            txt.write_bytes(text.encode("utf8"))
+            partial = txt.with_suffix(".ann.partial")
+            partial.write_bytes(ann_text(text, entities).encode("utf8"))
+            partial.rename(txt.with_suffix(".ann"))
+
+    def close(self) -> None:
+        pass
+
+
+def open_sink(output: Path, fmt: str):
+    if fmt == "jsonl":
+        return JsonlSink(output)
+    if fmt == "brat":
+        return BratSink(output)
+    raise ValueError(f"unknown output format {fmt!r}: use jsonl or brat")

@@ -1,0 +1,102 @@
+"""clinx annotate: JSONL and brat output, exactly once across a kill and restart, several
+processes, and Ray, all giving the same entities document by document."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from spacy_clinx.annotate.run import annotate
+from spacy_clinx.corpora import read_brat_dir
+from spacy_clinx.corpora.outputs import read_jsonl
+
+
+@pytest.fixture(scope="module")
+def notes(examples, tmp_path_factory):
+    texts = [eg.reference.text for eg in examples]
+    path = tmp_path_factory.mktemp("notes") / "notes.jsonl"
+    records = [{"id": f"note{i:04d}", "text": texts[i % len(texts)][: 200 + 37 * i % 600]} for i in range(120)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf8")
+    return path, records
+
+
+@pytest.fixture(scope="module")
+def reference(trained, notes):
+    """What one process writes: id -> entities."""
+    _, records = notes
+    return {r["id"]: [(e.label_, e.start_char, e.end_char, e.text) for e in doc.ents]
+            for r, doc in zip(records, trained.pipe(r["text"] for r in records))}
+
+
+def written(path):
+    records = list(read_jsonl(path))
+    return [r["id"] for r in records], {r["id"]: [(e["label"], e["start"], e["end"], e["text"]) for e in r["entities"]]
+                                        for r in records}
+
+
+def test_jsonl_output_with_scores(trained_dir, notes, reference, tmp_path):
+    stats = annotate(str(trained_dir), notes[0], tmp_path / "out.jsonl", progress=False)
+    ids, entities = written(tmp_path / "out.jsonl")
+    assert ids == sorted(reference) and entities == reference
+    assert stats["written"] == 120 and stats["docs_per_s"] > 0
+    first = next(r for r in read_jsonl(tmp_path / "out.jsonl") if r["entities"])
+    assert all(0 < e["score"] <= 1.0001 for e in first["entities"])
+
+
+def test_killed_run_resumes_and_writes_every_document_exactly_once(trained_dir, notes, reference, tmp_path):
+    out = tmp_path / "out.jsonl"
+    args = [sys.executable, "-m", "spacy_clinx", "annotate", str(trained_dir), str(notes[0]), str(out),
+            "--batch-size", "2"]
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    while not out.exists() or out.read_text(encoding="utf8").count("\n") < 20:
+        assert proc.poll() is None, "annotate finished before it could be killed"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = out.read_bytes()
+    assert 20 <= before.count(b"\n") < 120
+    with out.open("ab") as f:  # as if killed in the middle of writing a line
+        f.write(b'{"id": "note9999", "entit')
+    result = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
+    stats = json.loads(result.stdout.strip().splitlines()[-1])
+    assert stats["skipped_already_done"] == before.count(b"\n") and stats["written"] == 120 - stats["skipped_already_done"]
+    ids, entities = written(out)
+    assert sorted(ids) == sorted(reference) and len(ids) == len(set(ids)) == 120
+    assert entities == reference
+
+
+def test_brat_output_and_several_processes(trained_dir, notes, reference, tmp_path):
+    annotate(str(trained_dir), notes[0], tmp_path / "brat", fmt="brat", n_process=2, batch_size=8, progress=False)
+    got = {d.id: [(e.label, e.start, e.end, e.text) for e in d.entities] for d in read_brat_dir(tmp_path / "brat")}
+    assert got == reference
+    assert all(not d.problems for d in read_brat_dir(tmp_path / "brat"))
+    # a rerun finds everything done
+    assert annotate(str(trained_dir), notes[0], tmp_path / "brat", fmt="brat", progress=False)["written"] == 0
+
+
+def test_ray_engine_matches_one_process(trained_dir, notes, reference, tmp_path):
+    import ray  # installed by scripts/setup.sh (the "ray" extra)
+
+    try:
+        annotate(str(trained_dir), notes[0], tmp_path / "ray.jsonl", engine="ray", workers=2, batch_size=16,
+                 progress=False)
+    finally:
+        ray.shutdown()
+    ids, entities = written(tmp_path / "ray.jsonl")
+    assert sorted(ids) == sorted(reference) and len(ids) == 120
+    assert entities == reference
+
+
+def test_bad_input_is_named(trained_dir, tmp_path):
+    notes = tmp_path / "dup.jsonl"
+    notes.write_text('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', encoding="utf8")
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "annotate", str(trained_dir), str(notes),
+                             str(tmp_path / "o.jsonl")], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "id 'a' occurs twice (records 1 and 2)" in result.stderr
+    notes.write_text('{"id": "a"}\n', encoding="utf8")
+    with pytest.raises(ValueError, match=r"dup\.jsonl:1: the record has no 'text'"):
+        annotate(str(trained_dir), notes, tmp_path / "o.jsonl", progress=False)
