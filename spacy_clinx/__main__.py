@@ -8,6 +8,7 @@ import typer
 from spacy.tokens import DocBin
 
 from .corpora import ConversionReport, brat_dir_to_docs
+from .corpora.brat import read_text
 from .tokenizer import create_char_class_tokenizer
 
 app = typer.Typer(help="spacy-clinx: CLIN-X clinical concept extraction for spaCy", no_args_is_help=True)
@@ -66,18 +67,13 @@ def init_encoder(
     seed: int = typer.Option(0),
 ) -> None:
     """Train a subword tokenizer on clinical text and save a randomly initialised encoder with it."""
-    from .encoders import build_encoder, train_tokenizer
+    from .encoders import bootstrap_encoder
 
-    files = sorted(f for d in texts for f in Path(d).rglob("*.txt"))
-    if not files:
-        typer.secho(f"No .txt files under {', '.join(map(str, texts))}", fg="red", err=True)
-        raise typer.Exit(2)
-    tokenizer = train_tokenizer((f.read_text(encoding="utf8") for f in files), architecture, vocab_size)
-    build_encoder(tokenizer, architecture, output, hidden_size=hidden_size, num_layers=num_layers,
-                  num_heads=num_heads, intermediate_size=intermediate_size, seed=seed)
-    typer.echo(f"{architecture} encoder ({num_layers} layers, {hidden_size} hidden, vocab {len(tokenizer)}) "
-               f"trained on {len(files)} texts: {output}")
-
+    corpus = _texts(texts)
+    vocab = bootstrap_encoder(corpus, architecture, output, vocab_size, hidden_size=hidden_size, num_layers=num_layers,
+                              num_heads=num_heads, intermediate_size=intermediate_size, seed=seed)
+    typer.echo(f"{architecture} encoder ({num_layers} layers, {hidden_size} hidden, vocab {vocab}) "
+               f"trained on {len(corpus)} texts: {output}")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -89,7 +85,7 @@ def _texts(dirs: List[Path]) -> List[str]:
     files = sorted(f for d in dirs for f in Path(d).rglob("*.txt"))
     if not files:
         _fail(f"No .txt files under {', '.join(map(str, dirs))}")
-    return [f.read_text(encoding="utf8") for f in files]
+    return [read_text(f) for f in files]
 
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -151,17 +147,15 @@ def encoder_command(
     base = prof.base_model(lang, base_model)
     corpus = _texts(texts)
     if base == BOOTSTRAP:
-        from .encoders import build_encoder, train_tokenizer
+        from .encoders import bootstrap_encoder
 
         base = str(output.with_name(output.name + "-init"))
         if not (Path(base) / "config.json").exists():
             enc = prof.encoder
-            tokenizer = train_tokenizer(corpus, enc["architecture"], enc["vocab_size"])
-            build_encoder(tokenizer, enc["architecture"], base, hidden_size=enc["hidden_size"],
-                          num_layers=enc["num_layers"], num_heads=enc["num_heads"],
-                          intermediate_size=enc["intermediate_size"], seed=seed)
+            sizes = {k: enc[k] for k in ("hidden_size", "num_layers", "num_heads", "intermediate_size")}
+            vocab = bootstrap_encoder(corpus, enc["architecture"], base, enc["vocab_size"], seed=seed, **sizes)
             typer.echo(f"bootstrapped a {enc['num_layers']}-layer, {enc['hidden_size']}-hidden {enc['architecture']} "
-                       f"encoder with a {len(tokenizer)}-subword vocabulary from {len(corpus)} texts: {base}")
+                       f"encoder with a {vocab}-subword vocabulary from {len(corpus)} texts: {base}")
     if prof.mlm.steps == 0:
         from .model.encoder import load_masked_lm
 
@@ -230,11 +224,13 @@ def ensemble_command(
     version: str = typer.Option("0.1.0"),
 ) -> None:
     """A pipeline whose clinx_ensemble votes over the split models (saved inside it)."""
+    from spacy.util import load_config
+
     from .workflow.folds import read_members
 
     members = read_members(training)
-    first = spacy.load(members[0])
-    nlp = spacy.blank(first.lang, config={"nlp": {"tokenizer": first.config["nlp"]["tokenizer"]}})
+    first = load_config(Path(members[0]) / "config.cfg")  # the members' language and tokenizer
+    nlp = spacy.blank(first["nlp"]["lang"], config={"nlp": {"tokenizer": first["nlp"]["tokenizer"]}})
     nlp.add_pipe("clinx_ensemble", config={"members": members})
     nlp.initialize()
     nlp.meta.update({"name": name, "version": version, "description": f"CLIN-X ensemble of {len(members)} "

@@ -5,12 +5,11 @@ JSONL: one line per document, appended with a single write and flushed per batch
 last line (a kill mid-write) is cut off on restart. brat: ``id.txt`` then ``id.ann`` written
 aside and renamed; a document counts as written once its .ann exists.
 """
-import json
 import os
 from pathlib import Path
 from typing import List, Set, Tuple
 
-from ..corpora.outputs import ann_text, jsonl_line
+from ..corpora.outputs import ann_text, jsonl_line, read_jsonl
 
 
 class JsonlSink:
@@ -28,15 +27,7 @@ class JsonlSink:
         if len(complete) < len(data):  # a torn last line from an interrupted run
             with self.path.open("r+b") as f:
                 f.truncate(len(complete))
-        done = set()
-        for line_no, line in enumerate(complete.decode("utf8").split("\n"), start=1):
-            if line.strip():
-                try:
-                    done.add(str(json.loads(line)["id"]))
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise ValueError(f"{self.path}:{line_no}: not an annotation record; is this the output of "
-                                     "an earlier annotate run?") from None
-        return done
+        return {str(record["id"]) for record in read_jsonl(self.path)}
 
     def write(self, results: List[Tuple[str, str, list]]) -> None:
         self.file.write("".join(jsonl_line(doc_id, entities) for doc_id, _, entities in results))

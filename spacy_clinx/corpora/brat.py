@@ -169,17 +169,14 @@ def text_readings(text: str) -> List["tuple[str, str]"]:
 def read_with_matching_text(ann_path: Path, text: str) -> "tuple[str, List[BratEntity], List[Problem]]":
     """Parse the .ann against the reading of the text its offsets fit best (the file as it is
     on a tie), and say so when that is not the file as it is."""
-    best = None
+    results = []
     for how, reading in text_readings(text):
         entities, problems = parse_ann(ann_path, reading)
-        misses = sum(p.kind in OFFSET_PROBLEMS for p in problems)
-        if best is None or misses < best[0]:
-            best = (misses, how, reading, entities, problems)
-    misses, how, reading, entities, problems = best
+        results.append((sum(p.kind in OFFSET_PROBLEMS for p in problems), how, reading, entities, problems))
+    misses, how, reading, entities, problems = min(results, key=lambda r: r[0])  # the first of equals: as it is
     if reading is not text:
-        original = sum(p.kind in OFFSET_PROBLEMS for p in parse_ann(ann_path, text)[1])
         problems.insert(0, Problem(str(ann_path), None, None, "text_normalized",
-                                   f"offsets fit the .txt read {how} ({original} mismatches as it is, {misses} "
+                                   f"offsets fit the .txt read {how} ({results[0][0]} mismatches as it is, {misses} "
                                    f"so); the document text is read that way"))
     return reading, entities, problems
 

@@ -1,4 +1,4 @@
 """Building encoders locally: tokenizers and small transformer models trained from scratch."""
-from .bootstrap import ARCHITECTURES, build_encoder, train_tokenizer
+from .bootstrap import ARCHITECTURES, bootstrap_encoder, build_encoder, train_tokenizer
 
-__all__ = ["ARCHITECTURES", "build_encoder", "train_tokenizer"]
+__all__ = ["ARCHITECTURES", "bootstrap_encoder", "build_encoder", "train_tokenizer"]

@@ -10,7 +10,7 @@ The result is a directory that ``AutoModel``/``AutoTokenizer.from_pretrained`` l
 with a masked-LM head so that MLM training can continue from it.
 """
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, List, Union
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
@@ -112,3 +112,12 @@ def build_encoder(
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
+
+
+def bootstrap_encoder(texts: List[str], architecture: str, output_dir: Union[str, Path], vocab_size: int = 8000,
+                      **sizes) -> int:
+    """Train a tokenizer on ``texts`` and save a randomly initialised encoder of ``sizes``
+    (``hidden_size``, ``num_layers``, ...: see :func:`build_encoder`) with it; returns the vocabulary size."""
+    tokenizer = train_tokenizer(texts, architecture, vocab_size)
+    build_encoder(tokenizer, architecture, output_dir, **sizes)
+    return len(tokenizer)

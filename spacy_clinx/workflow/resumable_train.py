@@ -99,12 +99,12 @@ def save_checkpoint(nlp: Language, optimizer: Optimizer, folder: Path, step: int
     partial.rename(folder)
 
 
-def train(config_path: Path, output_path: Path, overrides: Dict = {}, use_gpu: int = -1, stdout=sys.stdout,
+def train(config_path: Path, output_path: Path, overrides: Optional[Dict] = None, use_gpu: int = -1, stdout=sys.stdout,
           stderr=sys.stderr) -> Path:
     """Train like ``spacy train CONFIG --output OUTPUT``, resuming from ``OUTPUT/checkpoint``."""
     output_path = Path(output_path)
     output_path.mkdir(parents=True, exist_ok=True)
-    config = load_config(config_path, overrides=overrides, interpolate=False)
+    config = load_config(config_path, overrides=overrides or {}, interpolate=False)
     config_hash = hashlib.sha256(config.to_str().encode("utf8")).hexdigest()
     checkpoint = output_path / CHECKPOINT
     state = srsly.pickle_loads((checkpoint / "state.pickle").read_bytes()) if (checkpoint / "state.pickle").exists() else None
