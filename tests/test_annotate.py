@@ -81,8 +81,9 @@ def test_ray_engine_matches_one_process(trained_dir, notes, reference, tmp_path)
     import ray  # installed by scripts/setup.sh (the "ray" extra)
 
     try:
+        # 120 notes in chunks of 60: two Ray datasets, the driver holding one chunk at a time
         annotate(str(trained_dir), notes[0], tmp_path / "ray.jsonl", engine="ray", workers=2, batch_size=16,
-                 progress=False)
+                 chunk_docs=60, progress=False)
     finally:
         ray.shutdown()
     ids, entities = written(tmp_path / "ray.jsonl")
@@ -100,3 +101,18 @@ def test_bad_input_is_named(trained_dir, tmp_path):
     notes.write_text('{"id": "a"}\n', encoding="utf8")
     with pytest.raises(ValueError, match=r"dup\.jsonl:1: the record has no 'text'"):
         annotate(str(trained_dir), notes, tmp_path / "o.jsonl", progress=False)
+
+
+def test_ensemble_entity_score_is_the_share_of_members_that_found_it():
+    import spacy
+    from spacy.tokens import Span, SpanGroup
+
+    from spacy_clinx.annotate.engines import MEMBERS_PREFIX, scored_entities
+
+    doc = spacy.blank("es")("Juan Pérez vive en Madrid")
+    doc.ents = [Span(doc, 0, 2, "NOMBRE"), Span(doc, 4, 5, "CALLE")]
+    members = [[Span(doc, 0, 2, "NOMBRE")], [Span(doc, 0, 2, "NOMBRE"), Span(doc, 4, 5, "CALLE")],
+               [Span(doc, 0, 1, "NOMBRE")]]
+    for i, spans in enumerate(members):
+        doc.spans[f"{MEMBERS_PREFIX}{i}"] = SpanGroup(doc, spans=spans)
+    assert [(e["text"], e["score"]) for e in scored_entities(doc)] == [("Juan Pérez", 2 / 3), ("Madrid", 1 / 3)]

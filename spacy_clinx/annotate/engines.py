@@ -5,33 +5,53 @@ Both engines yield ``(id, text, entities)`` per document; the driver alone write
 so exactly-once writing does not depend on the engine.
 """
 import json
+from collections import Counter
+from itertools import islice
 from typing import Iterable, Iterator, List, Optional, Tuple
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
+from ..components.clinx_ensemble import ClinxEnsemble
 from ..components.clinx_ner import ClinxNER
 from ..corpora.outputs import doc_entities
 
 SCORES_KEY = "clinx_scores"
+MEMBERS_PREFIX = "clinx_member"
 
 Result = Tuple[str, str, list]
 
 
 def load_for_annotation(model: str) -> Language:
-    """The pipeline, with clinx_ner keeping entity confidences (CRF marginals) for the output."""
+    """The pipeline, keeping what the output's entity scores are made of: clinx_ner's CRF
+    marginals, or each ensemble member's entities."""
     nlp = spacy.load(model)
     for _, pipe in nlp.pipeline:
         if isinstance(pipe, ClinxNER):
             pipe.spans_key = SCORES_KEY
+        elif isinstance(pipe, ClinxEnsemble):
+            pipe.member_spans_prefix = MEMBERS_PREFIX
     return nlp
+
+
+def scored_entities(doc: Doc) -> list:
+    """``doc.ents`` as output records; ``score``: the CRF marginal of a single model, or for an
+    ensemble the share of members that found the same entity (label, start, end)."""
+    entities = doc_entities(doc, SCORES_KEY)
+    members = [group for key, group in doc.spans.items() if key.startswith(MEMBERS_PREFIX)]
+    if members:
+        found = Counter((s.label_, s.start_char, s.end_char) for group in members for s in group)
+        for e in entities:
+            e["score"] = found[(e["label"], e["start"], e["end"])] / len(members)
+    return entities
 
 
 def annotate_locally(nlp: Language, notes: Iterable[Tuple[str, str]], batch_size: int,
                      n_process: int = 1) -> Iterator[Result]:
     pairs = ((text, doc_id) for doc_id, text in notes)
     for doc, doc_id in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, n_process=n_process):
-        yield doc_id, doc.text, doc_entities(doc, SCORES_KEY)
+        yield doc_id, doc.text, scored_entities(doc)
 
 
 class RayAnnotator:
@@ -47,11 +67,13 @@ class RayAnnotator:
         texts = [str(t) for t in batch["text"]]
         docs = self.nlp.pipe(texts, batch_size=len(texts))
         return {"id": batch["id"], "text": texts,
-                "entities": [json.dumps(doc_entities(doc, SCORES_KEY), ensure_ascii=False) for doc in docs]}
+                "entities": [json.dumps(scored_entities(doc), ensure_ascii=False) for doc in docs]}
 
 
 def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: int, workers: int,
-                    address: Optional[str] = None) -> Iterator[Result]:
+                    address: Optional[str] = None, chunk_docs: int = 4096) -> Iterator[Result]:
+    """Notes go to Ray ``chunk_docs`` at a time, so the driver never holds more than one chunk
+    of texts and results; each chunk is one Ray dataset through the same actor pool size."""
     try:
         import ray
     except ImportError:
@@ -61,11 +83,14 @@ def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: in
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    items: List[dict] = [{"id": doc_id, "text": text} for doc_id, text in notes]
-    if not items:
-        return
-    dataset = ray.data.from_items(items).map_batches(
-        RayAnnotator, fn_constructor_args=(str(model),), batch_size=batch_size, concurrency=workers, num_cpus=1)
-    for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
-        for doc_id, text, entities in zip(batch["id"], batch["text"], batch["entities"]):
-            yield str(doc_id), str(text), json.loads(str(entities))
+    notes = iter(notes)
+    while True:
+        items: List[dict] = [{"id": doc_id, "text": text} for doc_id, text in islice(notes, chunk_docs)]
+        if not items:
+            return
+        dataset = ray.data.from_items(items).map_batches(
+            RayAnnotator, fn_constructor_args=(str(model),), batch_size=batch_size, concurrency=workers, num_cpus=1)
+        del items
+        for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
+            for doc_id, text, entities in zip(batch["id"], batch["text"], batch["entities"]):
+                yield str(doc_id), str(text), json.loads(str(entities))

@@ -8,6 +8,14 @@ from ..corpora.brat import read_text
 from ..corpora.outputs import read_jsonl
 
 
+def note_ids(source: Path) -> Iterator[str]:
+    """The ids ``read_notes`` will yield, without reading the texts of a folder (for the progress total)."""
+    source = Path(source)
+    if source.is_dir():
+        return (f.relative_to(source).with_suffix("").as_posix() for f in sorted(source.rglob("*.txt")))
+    return (doc_id for doc_id, _ in read_notes(source))
+
+
 def read_notes(source: Path) -> Iterator[Tuple[str, str]]:
     """(id, text) pairs in a stable order; a duplicate id is an error naming where it occurs."""
     source = Path(source)

@@ -8,20 +8,21 @@ from typing import Dict, Optional
 from tqdm import tqdm
 
 from .engines import annotate_locally, annotate_on_ray, load_for_annotation
-from .inputs import read_notes
+from .inputs import note_ids, read_notes
 from .sinks import open_sink
 
 
 def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_size: int = 32, n_process: int = 1,
-             engine: str = "local", workers: int = 2, address: Optional[str] = None, progress: bool = True) -> Dict:
+             engine: str = "local", workers: int = 2, address: Optional[str] = None, chunk_docs: int = 4096,
+             progress: bool = True) -> Dict:
     sink = open_sink(output, fmt)
     done = set(sink.done)
-    total = sum(1 for doc_id, _ in read_notes(source) if doc_id not in done)
+    total = sum(1 for doc_id in note_ids(source) if doc_id not in done)
     pending = ((doc_id, text) for doc_id, text in read_notes(source) if doc_id not in done)
     if engine == "local":
         results = annotate_locally(load_for_annotation(model), pending, batch_size, n_process)
     elif engine == "ray":
-        results = annotate_on_ray(model, pending, batch_size, workers, address)
+        results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs)
     else:
         raise ValueError(f"unknown engine {engine!r}: use local or ray")
     start, written, words = time.perf_counter(), 0, 0
