@@ -91,6 +91,22 @@ def test_unavailable_corpus_says_how_to_provide_it(tmp_path):
         fetch_corpus("i2b2", tmp_path / "out")
 
 
+def test_study_corpora_hold_out_a_fixed_test_set_from_local_copies_only(tmp_path):
+    track = tmp_path / "corpora" / "meddoprof" / "train" / "ner"
+    track.mkdir(parents=True)
+    for i in range(10):
+        (track / f"doc{i:02d}.txt").write_text(f"texto {i}", encoding="utf8")
+        (track / f"doc{i:02d}.ann").write_text("", encoding="utf8")
+    origin, official = fetch_corpus("meddoprof_ner", tmp_path / "out", local=tmp_path / "corpora")
+    assert origin == str(tmp_path / "corpora" / "meddoprof") and not official
+    names = {split: sorted(p.stem for p in (tmp_path / "out" / split).glob("*.txt")) for split in ("train", "dev", "test")}
+    assert names == {"train": ["doc00", "doc01", "doc02", "doc05", "doc06", "doc07"], "dev": ["doc03", "doc08"],
+                     "test": ["doc04", "doc09"]}
+    assert all((tmp_path / "out" / split / f"{n}.ann").exists() for split, ns in names.items() for n in ns)
+    with pytest.raises(CorpusUnavailable, match="local copy only"):
+        fetch_corpus("meddoprof_class", tmp_path / "out2", local=tmp_path / "nowhere")
+
+
 def test_training_budget_decays_the_learning_rate_to_zero_at_the_last_step():
     overrides = training_overrides({"batch_size": 4, "max_epochs": 3, "learn_rate": 5e-4, "warmup": 0.1,
                                     "eval_frequency": 75}, n_train_docs=601, seed=3)

@@ -12,21 +12,29 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple, Union
 
 SPLITS = ("train", "dev", "test")
+
+# A split of a local copy: a folder, or (folder, remainders, n): the documents of the folder,
+# sorted by name, whose index modulo n is one of the remainders (a documented, fixed hold-out).
+LocalSplit = Union[str, Tuple[str, Tuple[int, ...], int]]
 
 
 @dataclass(frozen=True)
 class CorpusSource:
     name: str
     lang: str
-    url: str  # a .tar.gz archive of the official release
+    url: Optional[str]  # a .tar.gz archive of the official release; None: local copies only
     archive_dirs: Dict[str, str]  # split -> folder inside the archive (after its top folder)
-    local_dirs: Dict[str, str]  # split -> folder inside a local copy
+    local_dirs: Dict[str, LocalSplit]  # split -> its documents in a local copy
     digest: str
     files: int
 
+
+# Digests of the derived splits of the copies named in PROVENANCE.txt.
+DIGESTS = {"ner": "ad957d18d5d784b66b56f0391b0ee56989dc2879729d33ee0ee4aaef7717ee93",
+           "class": "ea982499c2d7ea1fec48be01abbeca9db7959b8fa406affdedf7b3195546e477"}
 
 SOURCES = {
     "meddocan": CorpusSource(
@@ -43,7 +51,25 @@ SOURCES = {
         {"train": "train", "dev": "devel", "test": "test"},
         digest="741f1bee12f56a4b5f87eb1981ae24411f2b4df7601e3866dc95d2cc0fa4df88", files=1586,
     ),
+    # No document-level test gold is public for these: the test set is held out of the training
+    # data (docs/transfer.md). MEDDOPROF's two tracks annotate the same texts and share the split.
+    "pharmaconer": CorpusSource(
+        "pharmaconer", "es", None, {},
+        {"train": "train", "dev": ("dev", (0,), 2), "test": ("dev", (1,), 2)},
+        digest="1b404daf520b391ec8e4af3e3d996bb1eb2b63c7b14e1d51f176bfba46dab397", files=1500,
+    ),
+    **{
+        f"meddoprof_{track}": CorpusSource(
+            f"meddoprof_{track}", "es", None, {},
+            {"train": (f"train/{track}", (0, 1, 2), 5), "dev": (f"train/{track}", (3,), 5),
+             "test": (f"train/{track}", (4,), 5)},
+            digest=DIGESTS[track], files=3000,
+        )
+        for track in ("ner", "class")
+    },
 }
+
+LOCAL_FOLDER = {"meddoprof_ner": "meddoprof", "meddoprof_class": "meddoprof"}
 
 
 class CorpusUnavailable(RuntimeError):
@@ -74,23 +100,27 @@ def fetch_corpus(name: str, output: Path, local: Optional[Path] = None, url: Opt
     output = Path(output)
     tmp = output.with_name(output.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    if local is not None and (Path(local) / name).is_dir():
-        origin = str(Path(local) / name)
-        for split, folder in source.local_dirs.items():
-            if not (Path(local) / name / folder).is_dir():
-                raise CorpusUnavailable(f"{Path(local) / name / folder} is missing: a local copy of {name} needs "
-                                        f"the folders {sorted(source.local_dirs.values())}")
-            shutil.copytree(Path(local) / name / folder, tmp / split)
+    folder = Path(local) / LOCAL_FOLDER.get(name, name) if local is not None else None
+    if folder is not None and folder.is_dir():
+        origin = str(folder)
+        for split, spec in source.local_dirs.items():
+            copy_local_split(folder, spec, tmp / split)
+    elif source.url is None:
+        where = f"{folder} does not exist. " if folder is not None else ""
+        raise CorpusUnavailable(
+            f"Corpus {name} is read from a local copy only (no public archive with its test gold): {where}Set the "
+            f"corpora directory (project var corpora_dir or CLINX_CORPORA) to a folder holding "
+            f"{LOCAL_FOLDER.get(name, name)}/.")
     else:
         origin = url or source.url
         try:
             download_archive(origin, source.archive_dirs, tmp)
         except OSError as err:
-            where = f"{Path(local) / name} does not exist, and " if local is not None else ""
+            where = f"{folder} does not exist, and " if folder is not None else ""
             raise CorpusUnavailable(
                 f"Cannot get corpus {name}: {where}downloading {origin} failed ({err}). Set the corpora "
                 f"directory (project var corpora_dir or the environment variable CLINX_CORPORA) to a folder "
-                f"holding {name}/{{{','.join(source.local_dirs.values())}}}.") from None
+                f"holding {name}/{{{','.join(str(v) for v in source.local_dirs.values())}}}.") from None
     digest, files = corpus_digest(tmp)
     official = digest == source.digest
     if not official and origin == (url or source.url):
@@ -100,6 +130,22 @@ def fetch_corpus(name: str, output: Path, local: Optional[Path] = None, url: Opt
     shutil.rmtree(output, ignore_errors=True)
     tmp.rename(output)
     return origin, official
+
+
+def copy_local_split(root: Path, spec: LocalSplit, output: Path) -> None:
+    folder, keep = (spec, None) if isinstance(spec, str) else (spec[0], spec[1:])
+    if not (root / folder).is_dir():
+        raise CorpusUnavailable(f"{root / folder} is missing from the local copy")
+    if keep is None:
+        shutil.copytree(root / folder, output)
+        return
+    remainders, n = keep
+    output.mkdir(parents=True)
+    for i, txt in enumerate(sorted((root / folder).glob("*.txt"))):
+        if i % n in remainders:
+            for path in (txt, txt.with_suffix(".ann")):
+                if path.exists():
+                    shutil.copy2(path, output / path.name)
 
 
 def download_archive(url: str, dirs: Dict[str, str], output: Path) -> None:

@@ -1,0 +1,146 @@
+"""Which source model to transfer from: model similarity (Lange et al. 2021b, "To share or not
+to share"), with vocabulary overlap as the text-similarity baseline.
+
+Both the target model and each source model embed the same target training texts. Their
+features are pooled per whitespace word (mean of the word's subwords), so models with different
+tokenizers compare word for word. A ridge-regression map from source to target features is fit
+on the first half of the texts and scored on the second half by R^2, the share of the target
+features' variance the mapped source features explain (1.0: the source encodes what the target
+encodes, up to a linear map). Everything is computed in float64 in a fixed order, so the ranking
+is deterministic.
+"""
+import re
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy
+import torch
+
+from ..model.architecture import max_input_length
+from ..model.encoder import load_encoder
+
+WORD = re.compile(r"\S+")
+
+
+def load_any_encoder(model: str):
+    """(encoder, tokenizer) of a trained clinx pipeline folder or of a Hugging Face encoder."""
+    if (Path(model) / "config.cfg").exists():
+        import spacy
+
+        from .encoder_export import find_tagger
+
+        tagger = find_tagger(spacy.load(model))
+        return tagger.encoder, tagger.tokenizer
+    return load_encoder(model)
+
+
+def word_features(encoder, tokenizer, texts: Sequence[str], max_words: int = 20_000,
+                  batch_size: int = 16) -> numpy.ndarray:
+    """One vector per whitespace word of ``texts`` (in order, at most ``max_words``): the mean of
+    the last hidden states of the subwords that end inside the word."""
+    limit = min(max_input_length(encoder.config) or 512, 512)
+    encoder.eval()
+    rows: List[numpy.ndarray] = []
+    total = 0
+    for text in texts:
+        words = [m.span() for m in WORD.finditer(text)][: max_words - total]
+        if not words:
+            continue
+        encoded = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=limit,
+                            stride=limit // 4, return_overflowing_tokens=True, padding=True,
+                            return_tensors="pt")
+        offsets = encoded.pop("offset_mapping")
+        encoded.pop("overflow_to_sample_mapping", None)
+        hidden = []
+        with torch.inference_mode():
+            for start in range(0, len(encoded["input_ids"]), batch_size):
+                batch = {k: v[start : start + batch_size] for k, v in encoded.items()}
+                hidden.append(encoder(**batch).last_hidden_state.double())
+        hidden_t = torch.cat(hidden).numpy()
+        sums = numpy.zeros((len(words), hidden_t.shape[-1]))
+        counts = numpy.zeros(len(words))
+        seen = set()
+        starts = numpy.array([s for s, _ in words])
+        for w_i, (offs, mask) in enumerate(zip(offsets.tolist(), encoded["attention_mask"].tolist())):
+            for t_i, ((a, b), m) in enumerate(zip(offs, mask)):
+                if not m or a == b or (a, b) in seen:  # special/padding tokens; a subword seen in an earlier window
+                    continue
+                seen.add((a, b))
+                # by its last character: SentencePiece offsets may start at the space before the word
+                word = int(numpy.searchsorted(starts, b - 1, side="right")) - 1
+                if word >= 0 and b - 1 < words[word][1]:
+                    sums[word] += hidden_t[w_i, t_i]
+                    counts[word] += 1
+        if not counts.all():
+            missing = [text[s:e] for (s, e), c in zip(words, counts) if not c][:3]
+            raise ValueError(f"{len(words) - int(counts.astype(bool).sum())} words got no subword from the "
+                             f"tokenizer, e.g. {missing}")
+        rows.append(sums / counts[:, None])
+        total += len(words)
+        if total >= max_words:
+            break
+    if not rows:
+        raise ValueError("no words in the target texts")
+    return numpy.concatenate(rows)
+
+
+def mapping_r2(source: numpy.ndarray, target: numpy.ndarray, ridge: float = 1e-3) -> float:
+    """R^2 on the second half of the words of a ridge map fit on the first half (source -> target)."""
+    if source.shape[0] != target.shape[0]:
+        raise ValueError(f"feature rows differ: {source.shape[0]} source words, {target.shape[0]} target words")
+    half = source.shape[0] // 2
+    if half < 2:
+        raise ValueError("too few words to fit and test the mapping")
+    s_mean, t_mean = source[:half].mean(0), target[:half].mean(0)
+    s_fit, t_fit = source[:half] - s_mean, target[:half] - t_mean
+    s_test, t_test = source[half:] - s_mean, target[half:] - t_mean
+    gram = s_fit.T @ s_fit
+    weights = numpy.linalg.solve(gram + ridge * numpy.trace(gram) / len(gram) * numpy.eye(len(gram)),
+                                 s_fit.T @ t_fit)
+    residual = ((s_test @ weights - t_test) ** 2).sum()
+    spread = ((t_test - t_test.mean(0)) ** 2).sum()
+    return float(1.0 - residual / spread)
+
+
+def vocabulary_overlap(target_texts: Sequence[str], source_texts: Sequence[str]) -> float:
+    """Jaccard overlap of the lowercased word types of two corpora."""
+    target = {w.lower() for t in target_texts for w in WORD.findall(t)}
+    source = {w.lower() for t in source_texts for w in WORD.findall(t)}
+    return len(target & source) / len(target | source) if target | source else 0.0
+
+
+def rank_sources(target_model: str, target_texts: Sequence[str], sources: Dict[str, str],
+                 source_texts: Optional[Dict[str, Sequence[str]]] = None, max_words: int = 20_000,
+                 echo=None) -> List[Dict]:
+    """Sources best first by model similarity; each row also has the vocabulary overlap when
+    the source's training texts are given."""
+    encoder, tokenizer = load_any_encoder(target_model)
+    target = word_features(encoder, tokenizer, target_texts, max_words)
+    rows = []
+    for name, model in sources.items():
+        if echo:
+            echo(f"{name}: features of {target.shape[0]} words from {model}")
+        encoder, tokenizer = load_any_encoder(model)
+        row = {"source": name, "model": str(model),
+               "model_similarity": mapping_r2(word_features(encoder, tokenizer, target_texts, max_words), target)}
+        if source_texts and name in source_texts:
+            row["vocabulary_overlap"] = vocabulary_overlap(target_texts, source_texts[name])
+        rows.append(row)
+    return sorted(rows, key=lambda r: (-r["model_similarity"], r["source"]))
+
+
+def ranking_table(rows: List[Dict]) -> str:
+    lines = ["| rank | source | model similarity (R^2) | vocabulary overlap |", "|---:|---|---:|---:|"]
+    for i, row in enumerate(rows, 1):
+        overlap = row.get("vocabulary_overlap")
+        lines.append(f"| {i} | {row['source']} | {row['model_similarity']:.4f} | "
+                     f"{'' if overlap is None else f'{overlap:.4f}'} |")
+    return "\n".join(lines)
+
+
+def split_name(spec: str) -> Tuple[str, str]:
+    """``NAME=PATH`` or ``PATH`` (named after the folder)."""
+    if "=" in spec:
+        name, path = spec.split("=", 1)
+        return name, path
+    return Path(spec).name or spec, spec

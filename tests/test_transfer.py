@@ -1,0 +1,92 @@
+"""Cross-task transfer: the target starts from the source's encoder with a new head; low-resource
+subsets are corpus-order prefixes; the similarity ranking is deterministic and puts an identical
+model first."""
+import json
+import subprocess
+import sys
+
+import pytest
+import spacy
+import torch
+from spacy.tokens import DocBin
+
+from pipelines import TINY_MODEL, make_nlp
+from spacy_clinx.model.architecture import get_tagger
+from spacy_clinx.transfer import export_encoder, find_tagger, first_sentences, rank_sources
+from spacy_clinx.transfer.low_resource import n_sentences
+from spacy_clinx.transfer.target import prepare_encoder
+from spacy_clinx.transfer.similarity import vocabulary_overlap
+
+from test_resumable_train import CONFIG
+
+
+def test_target_keeps_the_source_encoder_and_gets_a_new_head(trained, examples, tmp_path):
+    source = find_tagger(trained)
+    export_encoder(trained, tmp_path / "encoder")
+    target = make_nlp(tmp_path / "encoder")
+    target.get_pipe("clinx_ner").initialize(lambda: examples, labels=["PROFESION", "ACTIVIDAD"])
+    tagger = get_tagger(target.get_pipe("clinx_ner").model)
+    before = source.encoder.state_dict()
+    after = tagger.encoder.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert tagger.tokenizer.get_vocab() == source.tokenizer.get_vocab()
+    assert tagger.tag_names == ["O"] + [f"{p}-{label}" for label in ("ACTIVIDAD", "PROFESION") for p in "BIES"]
+    assert tagger.emission.out_features == 9 != source.emission.out_features
+    assert tagger.crf.num_tags == 9
+
+
+def test_transfer_command_trains_from_the_source_encoder(trained_dir, examples, tmp_path):
+    data = tmp_path / "train.spacy"
+    DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(data)
+    args = [sys.executable, "-m", "spacy_clinx", "transfer", str(trained_dir), str(CONFIG), "--output",
+            str(tmp_path / "target"), "--paths.train", str(data), "--paths.dev", str(data),
+            "--training.max_steps", "2", "--training.eval_frequency", "1", "--training.logger.progress_bar", "false",
+            *[a for k, v in TINY_MODEL.items() for a in (f"--components.clinx_ner.model.{k}", str(v))]]
+    subprocess.run(args, check=True, capture_output=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
+                                                               "OMP_NUM_THREADS": "1"})
+    assert json.loads((tmp_path / "target" / "transfer.json").read_text())["source"] == str(trained_dir.resolve())
+    config = spacy.load(tmp_path / "target" / "model-last").config
+    assert config["paths"]["encoder"] == str(tmp_path / "target" / "source-encoder")
+
+
+def test_first_sentences_is_a_corpus_order_prefix(examples):
+    docs = [eg.reference for eg in examples]
+    counts = [n_sentences(d) for d in docs]
+    n = counts[0] + counts[1] // 2
+    subset = list(first_sentences(docs, n))
+    assert len(subset) == 2 and subset[0].text == docs[0].text
+    assert sum(n_sentences(d) for d in subset) == n
+    cut = subset[1]
+    assert docs[1].text.startswith(cut.text) and len(cut.text) < len(docs[1].text)
+    kept = [(e.start_char, e.end_char, e.label_) for e in docs[1].ents if e.end_char <= len(cut.text)]
+    assert [(e.start_char, e.end_char, e.label_) for e in cut.ents] == kept and kept
+    assert [d.text for d in first_sentences(docs, sum(counts) + 100)] == [d.text for d in docs]
+    with pytest.raises(ValueError):
+        list(first_sentences(docs, 0))
+
+
+def test_an_identical_model_ranks_first_and_the_ranking_is_deterministic(trained_dir, encoders, examples):
+    texts = [eg.reference.text for eg in examples]
+    sources = {"untrained-bert": str(encoders["bert"]), "same": str(trained_dir),
+               "untrained-xlmr": str(encoders["xlm-roberta"])}
+    first = rank_sources(str(trained_dir), texts, sources, {"same": texts}, max_words=1500)
+    assert [r["source"] for r in first][0] == "same"
+    assert first[0]["model_similarity"] > 0.99 > first[1]["model_similarity"]
+    assert first[0]["vocabulary_overlap"] == 1.0
+    assert rank_sources(str(trained_dir), texts, sources, {"same": texts}, max_words=1500) == first
+
+
+def test_vocabulary_overlap():
+    assert vocabulary_overlap(["a b c"], ["A b d"]) == pytest.approx(2 / 4)
+    assert vocabulary_overlap([""], [""]) == 0.0
+
+
+def test_a_new_source_starts_the_run_over_and_an_encoder_folder_is_used_as_it_is(trained_dir, encoders, tmp_path):
+    run = tmp_path / "run"
+    assert prepare_encoder(encoders["bert"], run) == encoders["bert"]
+    (run / "checkpoint").mkdir()
+    assert prepare_encoder(trained_dir, run, echo=lambda _: None) == run / "source-encoder"
+    assert (run / "source-encoder" / "config.json").exists() and not (run / "checkpoint").exists()
+    with pytest.raises(ValueError, match="neither a trained pipeline"):
+        prepare_encoder(tmp_path, tmp_path / "other")
