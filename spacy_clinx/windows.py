@@ -9,7 +9,7 @@ about twice (the paper's sentence-plus-context inputs encode it once per sentenc
 that sees it).
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy
 
@@ -20,9 +20,43 @@ class SubwordDoc:
     ids: numpy.ndarray  # (n,) int64
     offsets: numpy.ndarray  # (n, 2) int64, whitespace trimmed
     breaks: numpy.ndarray  # (n,) int8: 2 = starts a line, 1 = starts a word, 0 = inside a word
+    sentences: Optional[numpy.ndarray] = None  # (n,) bool: starts a sentence (sentence windows only)
+    units: Optional[numpy.ndarray] = None  # word-level tagging: indices of the tagged (first) subwords
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def tagged(self) -> numpy.ndarray:
+        """Indices of the subwords that carry a tag: all of them, or each word's first."""
+        return numpy.arange(len(self.ids)) if self.units is None else self.units
+
+    @property
+    def tagged_offsets(self) -> numpy.ndarray:
+        """Character extent of each tagged position: a subword, or a word (first subword up to
+        the last non-empty subword before the next word)."""
+        if self.units is None:
+            return self.offsets
+        out = numpy.zeros((len(self.units), 2), dtype=numpy.int64)
+        bounds = list(self.units) + [len(self.ids)]
+        for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            span = self.offsets[a:b]
+            span = span[span[:, 1] > span[:, 0]]
+            out[k] = (span[0, 0], span[-1, 1]) if len(span) else self.offsets[a]
+        return out
+
+
+def first_subwords(offsets: numpy.ndarray, words: Sequence[Tuple[int, int]]) -> numpy.ndarray:
+    """Index of the first subword overlapping each word (character start, end), once each: the
+    tagged positions of word-level tagging (the paper's "- subword" ablation)."""
+    nonempty = numpy.flatnonzero(offsets[:, 1] > offsets[:, 0])
+    ends = offsets[nonempty, 1]
+    found = []
+    for start, end in words:
+        k = int(numpy.searchsorted(ends, start, side="right"))
+        if k < len(nonempty) and offsets[nonempty[k], 0] < end:
+            found.append(int(nonempty[k]))
+    return numpy.unique(numpy.asarray(found, dtype=numpy.int64))
 
 
 @dataclass(frozen=True)
@@ -34,7 +68,7 @@ class Window:
     end: int  # one past the last subword encoded
 
 
-def tokenize_text(tokenizer, text: str) -> SubwordDoc:
+def tokenize_text(tokenizer, text: str, with_sentences: bool = False) -> SubwordDoc:
     """Subword a whole document (no truncation) with a Hugging Face fast tokenizer."""
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(
@@ -45,34 +79,85 @@ def tokenize_text(tokenizer, text: str) -> SubwordDoc:
     ids = numpy.asarray(enc["input_ids"], dtype=numpy.int64)
     offsets = numpy.asarray(enc["offset_mapping"], dtype=numpy.int64).reshape(-1, 2)
     offsets = trim_offsets(text, offsets)
-    return SubwordDoc(ids, offsets, cut_preferences(text, offsets))
+    sentences = sentence_starts(text, offsets) if with_sentences else None
+    return SubwordDoc(ids, offsets, cut_preferences(text, offsets), sentences)
+
+
+# Every code point for which str.isspace() holds (all lie below U+3001).
+SPACE_CODES = numpy.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype=numpy.uint32)
+
+
+def _code_points(text: str) -> numpy.ndarray:
+    return numpy.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=numpy.uint32)
 
 
 def trim_offsets(text: str, offsets: numpy.ndarray) -> numpy.ndarray:
-    """Drop whitespace that some tokenizers (byte-level BPE, SentencePiece) count in a subword."""
+    """Drop whitespace that some tokenizers (byte-level BPE, SentencePiece) count in a subword.
+
+    Vectorised over the document (a per-subword Python loop cost as much as the encoder on
+    long documents): for each character, the next and the last non-space character."""
     out = offsets.copy()
-    for i, (s, e) in enumerate(offsets):
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        out[i] = (s, e)
+    n = len(text)
+    if not len(offsets) or not n:
+        return out
+    space = numpy.isin(_code_points(text), SPACE_CODES)
+    positions = numpy.arange(n)
+    next_solid = numpy.append(numpy.minimum.accumulate(numpy.where(space, n, positions)[::-1])[::-1], n)
+    last_solid = numpy.maximum.accumulate(numpy.where(space, -1, positions))
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    new_starts = numpy.minimum(next_solid[starts], ends)
+    trimmed = ends > new_starts
+    out[:, 0] = new_starts
+    out[:, 1] = numpy.where(trimmed, numpy.maximum(last_solid[numpy.maximum(ends - 1, 0)] + 1, new_starts), ends)
     return out
 
 
 def cut_preferences(text: str, offsets: numpy.ndarray) -> numpy.ndarray:
+    """Per subword: 2 = starts a line (or the text), 1 = starts a word, 0 = inside a word;
+    judged by the gap since the previous non-empty subword. Empty subwords get 0."""
     breaks = numpy.zeros(len(offsets), dtype=numpy.int8)
-    prev_end = 0
-    for i, (s, e) in enumerate(offsets):
-        if e == s:  # empty subword: cut after it, not before
-            continue
-        gap = text[prev_end:s]
-        if i == 0 or "\n" in gap:
-            breaks[i] = 2
-        elif gap:
-            breaks[i] = 1
-        prev_end = e
+    solid = numpy.flatnonzero(offsets[:, 1] > offsets[:, 0])
+    if not len(solid):
+        return breaks
+    starts = offsets[solid, 0]
+    previous_ends = numpy.concatenate([[0], offsets[solid[:-1], 1]])
+    newlines = numpy.concatenate([[0], numpy.cumsum(_code_points(text) == 10)])
+    gap = starts > previous_ends
+    line = gap & (newlines[starts] > newlines[numpy.minimum(previous_ends, starts)])
+    breaks[solid] = numpy.where(line, 2, numpy.where(gap, 1, 0))
+    if solid[0] == 0:
+        breaks[0] = 2
     return breaks
+
+
+FINAL_PUNCT = ".!?;"
+
+
+def sentence_starts(text: str, offsets: numpy.ndarray) -> numpy.ndarray:
+    """Subwords that start a sentence, by the converter's rules (``corpora/sentences.py``): the
+    first, one after a line break, or one after final punctuation and a space."""
+    starts = numpy.zeros(len(offsets), dtype=bool)
+    prev_end = None
+    for i, (s, e) in enumerate(offsets):
+        if e == s:
+            continue
+        gap = text[prev_end:s] if prev_end is not None else ""
+        starts[i] = prev_end is None or "\n" in gap or (bool(gap) and text[prev_end - 1] in FINAL_PUNCT)
+        prev_end = e
+    return starts
+
+
+def plan_sentence_windows(doc: int, sentences: numpy.ndarray, breaks: Sequence[int], centre: int) -> List[Window]:
+    """One window per sentence, without context (the "- context" ablation); a sentence longer
+    than ``centre`` subwords is cut as :func:`plan_windows` cuts a document."""
+    bounds = [int(i) for i in numpy.flatnonzero(sentences)] + [len(sentences)]
+    if not bounds or bounds[0] != 0:
+        bounds = [0] + bounds
+    windows: List[Window] = []
+    for a, b in zip(bounds, bounds[1:]):
+        windows += [Window(doc, a + w.start, a + w.centre_start, a + w.centre_end, a + w.end)
+                    for w in plan_windows(doc, breaks[a:b], 0, centre)]
+    return windows
 
 
 def plan_windows(doc: int, breaks: Sequence[int], context: int, centre: int) -> List[Window]:
@@ -150,11 +235,13 @@ def make_batch(
     pad_id: int,
     segments: Optional[Sequence[Sequence[int]]] = None,
     tags: Optional[Sequence[numpy.ndarray]] = None,
+    tagged: Optional[Sequence[numpy.ndarray]] = None,
 ) -> WindowBatch:
     """Pad windows into arrays; ``prefix``/``suffix`` are the model's special tokens (CLS/SEP).
 
     For training, ``segments`` lists runs of consecutive windows (positions in
-    ``windows``) and ``tags`` the gold tag ids of each run's joined centres.
+    ``windows``) and ``tags`` the gold tag ids of each run's joined centres; ``tagged``, per
+    window, the centre positions that carry a tag (default: all).
     """
     lengths = [w.end - w.start + len(prefix) + len(suffix) for w in windows]
     centres = [w.centre_end - w.centre_start for w in windows]
@@ -172,7 +259,8 @@ def make_batch(
         centre_mask[b, : centres[b]] = True
     batch = WindowBatch(input_ids, attention_mask, centre_index, centre_mask)
     if segments is not None:
-        rows = [numpy.concatenate([b * C + numpy.arange(centres[b]) for b in seg]) for seg in segments]
+        picks = tagged if tagged is not None else [numpy.arange(c) for c in centres]
+        rows = [numpy.concatenate([b * C + picks[b] for b in seg]) for seg in segments]
         T = max(len(r) for r in rows)
         batch.segment_index = numpy.zeros((len(rows), T), dtype=numpy.int64)
         batch.segment_mask = numpy.zeros((len(rows), T), dtype=bool)

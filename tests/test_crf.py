@@ -69,3 +69,20 @@ def test_marginals_match_brute_force_enumeration():
                 expected[t, tag] += weight
         assert torch.allclose(marginals[b, :length], expected / total, atol=1e-5)
         assert torch.allclose(marginals[b, :length].sum(-1), torch.ones(length), atol=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_labels=st.integers(1, 4), batch=st.integers(1, 4), length=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_numpy_viterbi_matches_pytorch_crf_decode(n_labels, batch, length, seed):
+    names = make_tag_names([f"L{i}" for i in range(n_labels)], "BIOES")
+    crf = ConstrainedCRF(names)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    emissions = torch.randn(batch, length, len(names), generator=gen)
+    lengths = torch.randint(1, length + 1, (batch,), generator=gen)
+    mask = torch.arange(length)[None, :] < lengths[:, None]
+    paths = crf.viterbi(emissions, mask)
+    expected = crf.decode(emissions, mask)  # pytorch-crf's own Viterbi
+    assert [paths[b, : lengths[b]].tolist() for b in range(batch)] == expected

@@ -110,3 +110,35 @@ def test_spacy_package_builds_an_installable_pipeline(trained_dir, tmp_path):
     env = {"PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert int(result.stdout) >= 2
+
+
+@pytest.mark.parametrize("setting", [{"head": "softmax"}, {"windows": "sentence"}, {"tag_units": "first_subword"}])
+def test_ablations_learn_and_survive_reload(setting, encoders, examples, tmp_path):
+    """The paper's ablations: "- CRF" (softmax head), "- context" (one sentence per window, no
+    context) and "- subword" (word-level tagging on each token's first subword)."""
+    from spacy_clinx.model.architecture import get_tagger
+
+    nlp = make_nlp(encoders["xlm-roberta"], **setting)
+    epochs, f1 = train_until_perfect(nlp, examples, max_epochs=100)
+    assert f1 >= 0.9, f"{setting}: strict char F1 {f1} after {epochs} epochs"
+    nlp.to_disk(tmp_path / "ablation")
+    reloaded = spacy.load(tmp_path / "ablation")
+    (key, value), = setting.items()
+    module = get_tagger(reloaded.get_pipe("clinx_ner").model)
+    assert reloaded.get_pipe("clinx_ner").model.attrs[key] == value and (key != "head" or module.head == value)
+    texts = [eg.reference.text for eg in examples]
+    assert entities(reloaded.pipe(texts)) == entities(nlp.pipe(texts))
+    with pytest.raises(ValueError, match="Unknown"):
+        make_nlp(encoders["xlm-roberta"], **{key: "something-else"})
+
+
+def test_bf16_inference_option_keeps_the_predictions_close(trained_dir, examples):
+    from spacy.training import Example
+
+    from spacy_clinx.scoring import char_strict_prf
+
+    nlp = spacy.load(trained_dir, config={"components.clinx_ner.cpu_bf16": True})
+    assert nlp.get_pipe("clinx_ner").cpu_bf16 is True
+    predicted = nlp.pipe(eg.reference.text for eg in examples)
+    f1 = char_strict_prf([Example(p, eg.reference) for p, eg in zip(predicted, examples)])["spans_char_f"]
+    assert f1 >= 0.95  # fp32 gets 1.0 on these documents

@@ -58,3 +58,73 @@ def test_batch_arrays_point_at_centres():
         centre = batch.input_ids[b][batch.centre_index[b][batch.centre_mask[b]]]
         assert centre.tolist() == ids[w.centre_start : w.centre_end].tolist()
         assert batch.input_ids[b][0] == 1 and 2 in batch.input_ids[b]
+
+
+def test_sentence_windows_hold_one_sentence_each_without_context():
+    import re
+
+    from spacy_clinx.windows import plan_sentence_windows, sentence_starts
+
+    text = "Paciente de 45 años. Vive en Madrid\nAlta el 3 de marzo; sin cambios. Fin"
+    offsets = numpy.asarray([m.span() for m in re.finditer(r"\w+|[^\w\s]", text)])
+    starts = sentence_starts(text, offsets)
+    words = [text[s:e] for s, e in offsets]
+    assert [w for w, st in zip(words, starts) if st] == ["Paciente", "Vive", "Alta", "sin", "Fin"]
+    windows = plan_sentence_windows(0, starts, [1] * len(words), centre=4)
+    assert all(w.start == w.centre_start and w.end == w.centre_end for w in windows)  # no context
+    assert [w.centre_start for w in windows if starts[w.centre_start]] == list(numpy.flatnonzero(starts))
+    assert all(not starts[i] for w in windows for i in range(w.centre_start + 1, w.centre_end))  # never two
+    assert max(w.centre_end - w.centre_start for w in windows) <= 4
+    assert sum(w.centre_end - w.centre_start for w in windows) == len(words)
+
+
+def test_word_level_tagging_tags_each_words_first_subword():
+    from spacy_clinx.windows import SubwordDoc, first_subwords
+
+    #          "Dr"  "."  "Pérez" as "Pé" "rez", then "12/03" as "12/" "03"
+    offsets = numpy.asarray([(0, 2), (2, 3), (4, 6), (6, 9), (10, 13), (13, 15)])
+    words = [(0, 2), (2, 3), (4, 9), (10, 12), (12, 13), (13, 15)]  # spaCy tokens: Dr . Pérez 12 / 03
+    units = first_subwords(offsets, words)
+    assert units.tolist() == [0, 1, 2, 4, 5]  # "/" shares its subword with "12"
+    doc = SubwordDoc(numpy.arange(6), offsets, numpy.zeros(6, dtype=numpy.int8), units=units)
+    assert doc.tagged_offsets.tolist() == [[0, 2], [2, 3], [4, 9], [10, 13], [13, 15]]
+    assert SubwordDoc(numpy.arange(6), offsets, numpy.zeros(6, dtype=numpy.int8)).tagged.tolist() == list(range(6))
+
+
+def _trim_reference(text, offsets):
+    out = offsets.copy()
+    for i, (s, e) in enumerate(offsets):
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        out[i] = (s, e)
+    return out
+
+
+def _breaks_reference(text, offsets):
+    breaks = numpy.zeros(len(offsets), dtype=numpy.int8)
+    prev_end = 0
+    for i, (s, e) in enumerate(offsets):
+        if e == s:
+            continue
+        gap = text[prev_end:s]
+        if i == 0 or "\n" in gap:
+            breaks[i] = 2
+        elif gap:
+            breaks[i] = 1
+        prev_end = e
+    return breaks
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("ab \n\t\u00a0\u2028\u3000é"), max_size=60), data=st.data())
+def test_vectorised_offsets_match_the_plain_loops(text, data):
+    from spacy_clinx.windows import cut_preferences, trim_offsets
+
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=20)))
+    offsets = numpy.asarray([(a, b) for a, b in zip(cuts, cuts[1:])] or numpy.zeros((0, 2)), dtype=numpy.int64)
+    offsets = offsets.reshape(-1, 2)
+    trimmed = trim_offsets(text, offsets)
+    assert trimmed.tolist() == _trim_reference(text, offsets).tolist()
+    assert cut_preferences(text, trimmed).tolist() == _breaks_reference(text, trimmed).tolist()

@@ -19,7 +19,8 @@ from thinc.api import Config, Model, Optimizer
 
 from ..model.architecture import decode_documents, get_tagger
 from ..tagging import boundary_maps, clip_tags, decode_tags, encode_spans
-from ..windows import SubwordDoc, Window, WindowBatch, group_segments, make_batch, plan_windows, tokenize_text
+from ..windows import (SubwordDoc, Window, WindowBatch, first_subwords, group_segments, make_batch,
+                       plan_sentence_windows, plan_windows, tokenize_text)
 from ..scoring import score_clinx_ner
 
 class PipelineLoadError(OSError):
@@ -49,6 +50,7 @@ mixed_precision = false
     default_config={
         "model": DEFAULT_MODEL,
         "spans_key": None,
+        "cpu_bf16": False,
         "scorer": {"@scorers": "spacy_clinx.ner_scorer.v1"},
     },
     default_score_weights={
@@ -62,10 +64,14 @@ mixed_precision = false
         "spans_char_per_type": None,
     },
 )
-def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[str], scorer: Optional[Callable]):
+def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[str], cpu_bf16: bool,
+                   scorer: Optional[Callable]):
     """``spans_key``: also store every predicted entity in ``doc.spans[spans_key]``, with its
-    confidence (mean CRF marginal probability of its tags) in ``doc.spans[spans_key].attrs["scores"]``."""
-    return ClinxNER(nlp.vocab, model, name, spans_key=spans_key, scorer=scorer)
+    confidence (mean CRF marginal probability of its tags) in ``doc.spans[spans_key].attrs["scores"]``.
+    ``cpu_bf16``: run the encoder under bfloat16 autocast when predicting on CPU (a speed option for
+    CPUs with bf16 instructions; training is unaffected). Both are runtime settings, not saved weights:
+    ``spacy.load(path, config={"components.clinx_ner.cpu_bf16": True})``."""
+    return ClinxNER(nlp.vocab, model, name, spans_key=spans_key, cpu_bf16=cpu_bf16, scorer=scorer)
 
 
 class ClinxNER(TrainablePipe):
@@ -76,13 +82,15 @@ class ClinxNER(TrainablePipe):
         name: str = "clinx_ner",
         *,
         spans_key: Optional[str] = None,
+        cpu_bf16: bool = False,
         scorer: Optional[Callable] = score_clinx_ner,
     ):
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.spans_key = spans_key  # a runtime setting: not in cfg, which from_disk restores
+        self.spans_key = spans_key  # runtime settings: not in cfg, which from_disk restores
+        self.cpu_bf16 = cpu_bf16
         self.cfg: Dict = {"labels": []}
 
     @property
@@ -112,14 +120,25 @@ class ClinxNER(TrainablePipe):
 
     # -- shared by training and prediction ---------------------------------
 
-    def subwords(self, texts: Iterable[str]) -> List[SubwordDoc]:
+    def subwords(self, texts: Iterable[str], token_docs: Optional[Sequence[Doc]] = None) -> List[SubwordDoc]:
+        """Subwords of each text; word-level tagging also needs the texts' spaCy tokens (``token_docs``)."""
         tokenizer = get_tagger(self.model).tokenizer
         if tokenizer is None:
             raise ValueError(f"{self.name} is not initialised: call nlp.initialize() or load a trained pipeline")
-        return [tokenize_text(tokenizer, text) for text in texts]
+        sentences = self.model.attrs["windows"] == "sentence"
+        docs = [tokenize_text(tokenizer, text, with_sentences=sentences) for text in texts]
+        if self.model.attrs["tag_units"] == "first_subword":
+            if token_docs is None:
+                raise ValueError(f"{self.name}: word-level tagging (tag_units = first_subword) needs the spaCy "
+                                 "tokens of the texts; it cannot be an ensemble member")
+            for d, doc in zip(docs, token_docs):
+                d.units = first_subwords(d.offsets, [(t.idx, t.idx + len(t)) for t in doc if not t.is_space])
+        return docs
 
     def windows_for(self, docs: Sequence[SubwordDoc]) -> List[Window]:
         context, centre = self.model.attrs["context"], self.model.attrs["centre"]
+        if self.model.attrs["windows"] == "sentence":
+            return [w for i, d in enumerate(docs) for w in plan_sentence_windows(i, d.sentences, d.breaks, centre)]
         return [w for i, d in enumerate(docs) for w in plan_windows(i, d.breaks, context, centre)]
 
     def _batches(self, windows: List[Window]) -> Iterator[List[Window]]:
@@ -129,15 +148,16 @@ class ClinxNER(TrainablePipe):
         for i in range(0, len(ordered), size):
             yield ordered[i : i + size]
 
-    def _make_batch(self, windows, docs, segments=None, tags=None) -> WindowBatch:
+    def _make_batch(self, windows, docs, segments=None, tags=None, tagged=None) -> WindowBatch:
         tagger = get_tagger(self.model)
         pad = tagger.tokenizer.pad_token_id if tagger.tokenizer.pad_token_id is not None else 0
-        return make_batch(windows, docs, tagger.special_prefix, tagger.special_suffix, pad, segments, tags)
+        return make_batch(windows, docs, tagger.special_prefix, tagger.special_suffix, pad, segments, tags, tagged)
 
     # -- prediction --------------------------------------------------------
 
     def predict(self, docs: Iterable[Doc]) -> List[List[CharSpan]]:
-        subword_docs = self.subwords(doc.text for doc in docs)
+        docs = list(docs)
+        subword_docs = self.subwords([doc.text for doc in docs], docs)
         tag_ids, probs = self.decode(subword_docs, self.emissions(subword_docs), with_scores=bool(self.spans_key))
         tag_names = get_tagger(self.model).tag_names
         probs = probs or [None] * len(subword_docs)
@@ -145,7 +165,9 @@ class ClinxNER(TrainablePipe):
 
     def emissions(self, subword_docs: Sequence[SubwordDoc], windows: Optional[List[Window]] = None) -> List[numpy.ndarray]:
         """Per-subword tag scores of each document, each subword scored in the centre of one window."""
-        tag_names = get_tagger(self.model).tag_names
+        tagger = get_tagger(self.model)
+        tagger.cpu_bf16 = self.cpu_bf16
+        tag_names = tagger.tag_names
         out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
         for batch in self._batches(self.windows_for(subword_docs) if windows is None else windows):
             scores = numpy.asarray(self.model.predict(self._make_batch(batch, subword_docs)))
@@ -154,7 +176,8 @@ class ClinxNER(TrainablePipe):
         return out
 
     def decode(self, subword_docs, emissions, with_scores: bool = False):
-        """Whole-document Viterbi tag ids (and CRF marginals of the chosen tags)."""
+        """Whole-document Viterbi tag ids of the tagged positions (and CRF marginals of the chosen tags)."""
+        emissions = [e if d.units is None else e[d.units] for d, e in zip(subword_docs, emissions)]
         return decode_documents(self.model, emissions, with_scores=with_scores)
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[CharSpan]]) -> None:
@@ -181,7 +204,7 @@ class ClinxNER(TrainablePipe):
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "ClinxNER.update")
-        subword_docs = self.subwords(eg.reference.text for eg in examples)
+        subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples])
         gold = self._gold_tags(examples, subword_docs)
         windows = self.windows_for(subword_docs)
         if not windows:
@@ -190,18 +213,27 @@ class ClinxNER(TrainablePipe):
         first, last = boundary_maps(tag_names)
         # Segments (runs of a document's windows, one CRF sequence each) end where
         # no gold entity continues, if they can.
-        continues = [numpy.asarray([tag_names[t][:2] in ("I-", "E-") for t in g], dtype=bool) for g in gold]
+        continues = [numpy.asarray([tag_names[t][:2] in ("I-", "E-") for t in g] + [False], dtype=bool) for g in gold]
+        tagged = [d.tagged for d in subword_docs]
+        first_tagged = lambda w, at: int(numpy.searchsorted(tagged[w.doc], at))  # noqa: E731
         max_windows = self.model.attrs["windows_per_batch"]
-        segments = group_segments(windows, max_windows, lambda w: not continues[w.doc][w.centre_start])
+        segments = group_segments(windows, max_windows,
+                                  lambda w: not continues[w.doc][first_tagged(w, w.centre_start)])
+        segments = [seg for seg in segments if first_tagged(seg[0], seg[0].centre_start)
+                    < first_tagged(seg[-1], seg[-1].centre_end)]  # a segment with no tagged position
         total = 0.0
         d_loss = numpy.asarray(1.0 / len(windows), dtype="float32")
         for batch_segments in pack_segments(segments, max_windows):
             batch_windows = [w for seg in batch_segments for w in seg]
             ends = list(accumulate(len(seg) for seg in batch_segments))
             positions = [list(range(end - len(seg), end)) for seg, end in zip(batch_segments, ends)]
-            seg_tags = [clip_tags(gold[seg[0].doc][seg[0].centre_start : seg[-1].centre_end], first, last)
+            seg_tags = [clip_tags(gold[seg[0].doc][first_tagged(seg[0], seg[0].centre_start):
+                                                   first_tagged(seg[-1], seg[-1].centre_end)], first, last)
                         for seg in batch_segments]
-            loss, backprop = self.model.begin_update(self._make_batch(batch_windows, subword_docs, positions, seg_tags))
+            picks = [tagged[w.doc][first_tagged(w, w.centre_start):first_tagged(w, w.centre_end)] - w.centre_start
+                     for w in batch_windows]
+            loss, backprop = self.model.begin_update(
+                self._make_batch(batch_windows, subword_docs, positions, seg_tags, picks))
             if not numpy.isfinite(float(loss)):
                 ids = sorted({str(examples[w.doc].reference.user_data.get("doc_id", w.doc)) for w in batch_windows})
                 raise FloatingPointError(f"{self.name}: the loss is {float(loss)} on documents {ids}; lower the "
@@ -224,7 +256,7 @@ class ClinxNER(TrainablePipe):
                 doc_id = eg.reference.user_data.get("doc_id", "?")
                 raise ValueError(f"{self.name}: document {doc_id!r} has labels {sorted(unknown)} that the "
                                  f"model was not initialised with ({list(self.labels)})")
-            tags = encode_spans(d.offsets, spans, self.model.attrs["scheme"])
+            tags = encode_spans(d.tagged_offsets, spans, self.model.attrs["scheme"])
             gold.append(numpy.asarray([tag_index[t] for t in tags], dtype=numpy.int64))
         return gold
 
@@ -273,8 +305,9 @@ def to_char_spans(doc: SubwordDoc, tags: Sequence[str], probs: Optional[numpy.nd
     An entity's score is the mean CRF marginal probability of its tags.
     """
     out = []
+    tagged_offsets = doc.tagged_offsets
     for first, last, label in decode_tags(tags):
-        offsets = doc.offsets[first:last]
+        offsets = tagged_offsets[first:last]
         offsets = offsets[offsets[:, 1] > offsets[:, 0]]
         if len(offsets):
             score = float(numpy.mean(probs[first:last])) if probs is not None else float("nan")

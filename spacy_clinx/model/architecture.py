@@ -50,11 +50,18 @@ def build_subword_crf_tagger(
     dropout: float = 0.1,
     windows_per_batch: int = 16,
     mixed_precision: bool = False,
+    head: str = "crf",
+    windows: str = "document",
+    tag_units: str = "subword",
 ) -> Model[WindowBatch, Any]:
     """``encoder``: HF hub name or local path (used only by ``initialize``, never on load).
 
     ``context``: subwords of document context on each side of a window's centre;
-    ``centre``: subwords predicted per window; ``windows_per_batch``: windows per forward pass.
+    ``centre``: subwords predicted per window; ``windows_per_batch``: windows per forward pass;
+    ``head``: ``crf`` (constrained CRF, whole-document Viterbi) or ``softmax`` (the "- CRF" ablation);
+    ``windows``: ``document`` (centre + document context) or ``sentence`` (one sentence per window,
+    no context: the "- context" ablation); ``tag_units``: ``subword`` (every subword is tagged) or
+    ``first_subword`` (word-level tagging on each spaCy token's first subword: the "- subword" ablation).
     """
     torch_layer = PyTorchWrapper_v3(
         Uninitialized(),
@@ -64,6 +71,12 @@ def build_subword_crf_tagger(
         deserialize_model=deserialize_tagger,
     )
     make_tag_names([], scheme)  # validates the scheme name early
+    if head not in ("crf", "softmax"):
+        raise ValueError(f"Unknown head {head!r}: use 'crf' or 'softmax'")
+    if windows not in ("document", "sentence"):
+        raise ValueError(f"Unknown windows {windows!r}: use 'document' or 'sentence'")
+    if tag_units not in ("subword", "first_subword"):
+        raise ValueError(f"Unknown tag_units {tag_units!r}: use 'subword' or 'first_subword'")
     return Model(
         "clinx_subword_crf",
         forward,
@@ -76,6 +89,9 @@ def build_subword_crf_tagger(
             "scheme": scheme,
             "dropout": dropout,
             "windows_per_batch": windows_per_batch,
+            "head": head,
+            "windows": windows,
+            "tag_units": tag_units,
         },
     )
 
@@ -90,7 +106,7 @@ def init(model: Model, X: Any = None, Y: Optional[List[str]] = None) -> None:
         raise ValueError("clinx_ner needs its entity labels to initialise the model")
     encoder, tokenizer = load_encoder(model.attrs["encoder"])
     tag_names = make_tag_names(Y, model.attrs["scheme"])
-    module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout"])
+    module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout"], model.attrs["head"])
     check_window_fits(module, model.attrs["context"], model.attrs["centre"])
     shim = model.layers[0].shims[0]
     shim._model = module.to(shim.device)
@@ -106,7 +122,10 @@ def decode_documents(
 ) -> "tuple[List[numpy.ndarray], Optional[List[numpy.ndarray]]]":
     """Viterbi tag ids for whole documents from their per-subword emissions, and with
     ``with_scores`` the CRF marginal probability of each chosen tag."""
-    crf = get_tagger(model).crf
+    tagger = get_tagger(model)
+    if tagger.head == "softmax":
+        return softmax_decode(emissions, with_scores)
+    crf = tagger.crf
     empty = numpy.zeros(0, dtype=numpy.int64)
     tags: List[numpy.ndarray] = [empty] * len(emissions)
     scores: List[numpy.ndarray] = [empty.astype("float32")] * len(emissions)
@@ -134,9 +153,21 @@ def decode_documents(
     return tags, (scores if with_scores else None)
 
 
+def softmax_decode(emissions: List[numpy.ndarray], with_scores: bool):
+    """Per-subword argmax (spans are repaired by the lenient BIOES decoding) and its probability."""
+    tags = [e.argmax(-1).astype(numpy.int64) if len(e) else numpy.zeros(0, dtype=numpy.int64) for e in emissions]
+    if not with_scores:
+        return tags, None
+    scores = []
+    for e in emissions:
+        z = numpy.exp(e - e.max(-1, keepdims=True)) if len(e) else e
+        scores.append((z.max(-1) / z.sum(-1)).astype("float32") if len(e) else numpy.zeros(0, dtype="float32"))
+    return tags, scores
+
+
 def check_window_fits(module: SubwordCRFTagger, context: int, centre: int) -> None:
     n_special = len(module.special_prefix) + len(module.special_suffix)
-    limit = max_input_length(module)
+    limit = max_input_length(module.encoder.config)
     needed = centre + 2 * context + n_special
     if limit is not None and needed > limit:
         raise ValueError(
@@ -145,8 +176,8 @@ def check_window_fits(module: SubwordCRFTagger, context: int, centre: int) -> No
         )
 
 
-def max_input_length(module: SubwordCRFTagger) -> Optional[int]:
-    config = module.encoder.config
+def max_input_length(config) -> Optional[int]:
+    """Subwords the encoder can take in one pass (special tokens included), from its HF config."""
     positions = getattr(config, "max_position_embeddings", None)
     if positions is None:
         return None
@@ -184,6 +215,7 @@ def serialize_tagger(module: Any) -> bytes:
         "tokenizer_files": tokenizer_files,
         "tag_names": module.tag_names,
         "dropout": module.dropout.p,
+        "head": module.head,
         "state": weights.getvalue(),
     }
     return srsly.msgpack_dumps(msg)
@@ -201,7 +233,7 @@ def deserialize_tagger(module: Any, data: bytes, device: "torch.device") -> Any:
             config = AutoConfig.from_pretrained(tmp)
             tokenizer = AutoTokenizer.from_pretrained(tmp, use_fast=True)
             encoder = drop_pooler(AutoModel.from_config(config))
-    tagger = SubwordCRFTagger(encoder, tokenizer, msg["tag_names"], msg["dropout"])
+    tagger = SubwordCRFTagger(encoder, tokenizer, msg["tag_names"], msg["dropout"], msg.get("head", "crf"))
     state = torch.load(io.BytesIO(msg["state"]), map_location=device, weights_only=True)
     tagger.load_state_dict(state)
     return tagger.to(device)

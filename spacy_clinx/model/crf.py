@@ -6,6 +6,7 @@ so Viterbi decoding only returns valid sequences.
 """
 from typing import Sequence
 
+import numpy
 import torch
 from torchcrf import CRF
 
@@ -46,12 +47,35 @@ class ConstrainedCRF(CRF):
         return -super().forward(emissions.float(), tags, mask, reduction="sum")
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Best tag ids, shape (B, T), padded with -1 where ``mask`` is off."""
-        paths = self.decode(emissions.float(), mask)
-        out = torch.full(mask.shape, -1, dtype=torch.long)
-        for b, path in enumerate(paths):
-            out[b, : len(path)] = torch.as_tensor(path, dtype=torch.long)
-        return out
+        """Best tag ids, shape (B, T), padded with -1 where ``mask`` is off (mask[:, 0] must be on).
+
+        The same recursion as pytorch-crf's ``decode``, in NumPy with the masked transition
+        matrix computed once: one small step per position, which dominates on long documents."""
+        em = emissions.detach().float().cpu().numpy()
+        on = mask.detach().cpu().numpy().astype(bool)
+        start, trans, end = (t.detach().float().cpu().numpy()
+                             for t in (self.start_transitions, self.transitions, self.end_transitions))
+        B, T, K = em.shape
+        out = numpy.full((B, T), -1, dtype=numpy.int64)
+        if T == 0:
+            return torch.from_numpy(out)
+        score = start[None, :] + em[:, 0]
+        history = numpy.zeros((T, B, K), dtype=numpy.int16 if K < 2**15 else numpy.int32)
+        for t in range(1, T):
+            candidates = score[:, :, None] + trans[None]
+            best = candidates.argmax(1)
+            step = numpy.take_along_axis(candidates, best[:, None, :], 1)[:, 0] + em[:, t]
+            score = numpy.where(on[:, t, None], step, score)
+            history[t] = best
+        score = score + end[None, :]
+        lengths = on.sum(1)
+        for b in range(B):
+            tag = int(score[b].argmax())
+            out[b, lengths[b] - 1] = tag
+            for t in range(lengths[b] - 1, 0, -1):
+                tag = int(history[t, b, tag])
+                out[b, t - 1] = tag
+        return torch.from_numpy(out)
 
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Posterior probability of every tag at every position (forward-backward), (B, T, K)."""

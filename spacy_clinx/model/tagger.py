@@ -1,4 +1,7 @@
-"""The torch module: encoder -> dropout -> linear emissions (one per subword) -> constrained CRF."""
+"""The torch module: encoder -> dropout -> linear emissions (one per subword) -> constrained CRF.
+
+``head="softmax"`` replaces the CRF by a per-subword softmax (cross-entropy loss, argmax decoding):
+the paper's "- CRF" ablation. The CRF layer is still built (and saved) but not used."""
 from typing import List, Optional
 
 import torch
@@ -18,8 +21,13 @@ class SubwordCRFTagger(nn.Module):
         tokenizer: PreTrainedTokenizerFast,
         tag_names: List[str],
         dropout: float = 0.1,
+        head: str = "crf",
     ):
         super().__init__()
+        if head not in ("crf", "softmax"):
+            raise ValueError(f"Unknown head {head!r}: use 'crf' or 'softmax'")
+        self.head = head
+        self.cpu_bf16 = False  # bfloat16 autocast of the encoder at inference on CPU (set by the component)
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.special_prefix, self.special_suffix = special_tokens(tokenizer)
@@ -29,7 +37,10 @@ class SubwordCRFTagger(nn.Module):
         self.crf = ConstrainedCRF(tag_names)
 
     def emissions(self, input_ids, attention_mask, centre_index) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        bf16 = self.cpu_bf16 and not self.training and input_ids.device.type == "cpu"
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = hidden.float()
         index = centre_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         centre = torch.gather(hidden, 1, index)
         return self.emission(self.dropout(centre))
@@ -46,6 +57,9 @@ class SubwordCRFTagger(nn.Module):
         if tags is None:
             return emissions.float()
         flat = emissions.reshape(-1, emissions.shape[-1])
+        if self.head == "softmax":
+            return nn.functional.cross_entropy(flat[segment_index][segment_mask].float(), tags[segment_mask],
+                                               reduction="sum")
         return self.crf.nll(flat[segment_index], tags, segment_mask)
 
 
