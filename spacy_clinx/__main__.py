@@ -288,6 +288,7 @@ def annotate_command(
     engine: str = typer.Option("local", help="local or ray"),
     workers: int = typer.Option(2, help="Ray actors, one CPU each (engine ray)"),
     address: str = typer.Option("", help="Ray cluster address; empty: start a local Ray"),
+    chunk_docs: int = typer.Option(4096, help="notes handed to Ray at a time: bounds the driver's memory (engine ray)"),
 ) -> None:
     """Annotate notes with a pipeline. Rerun after an interruption: documents already in OUTPUT
     are skipped and none is written twice."""
@@ -296,10 +297,116 @@ def annotate_command(
     from .annotate.run import annotate
 
     try:
-        stats = annotate(model, input, output, fmt, batch_size, n_process, engine, workers, address or None)
+        stats = annotate(model, input, output, fmt, batch_size, n_process, engine, workers, address or None, chunk_docs)
     except (ValueError, FileNotFoundError, ImportError) as err:
         _fail(str(err))
     typer.echo(json.dumps(stats))
+
+
+@app.command("transfer", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def transfer_command(
+    ctx: typer.Context,
+    source: Path = typer.Argument(..., help="trained source pipeline (its clinx_ner encoder is reused), or an "
+                                  "encoder folder used as it is (the no-transfer baseline)"),
+    config: Path = typer.Argument(..., help="training config of the target model"),
+    output: Path = typer.Option(..., "--output", "-o", help="folder for model-best, model-last, checkpoint"),
+    profile: Path = typer.Option(None, help="apply this workflow profile's [train] budget to --paths.train"),
+    seed: int = typer.Option(0),
+    gpu_id: int = typer.Option(-1),
+) -> None:
+    """Train a target clinx_ner starting from a source model's fine-tuned encoder; the emission
+    layer and CRF are new, for the target labels. Takes `spacy train` overrides; resumable."""
+    from spacy.cli._util import parse_config_overrides
+    from thinc.api import require_gpu
+
+    from .transfer.target import prepare_encoder
+    from .workflow.folds import training_overrides
+    from .workflow.profiles import load_profile
+    from .workflow.resumable_train import train
+
+    if gpu_id >= 0:
+        require_gpu(gpu_id)
+    overrides = parse_config_overrides(ctx.args)
+    if profile is not None:
+        if "paths.train" not in overrides:
+            _fail("--profile needs --paths.train (the budget depends on the number of training documents)")
+        n_docs = len(DocBin().from_disk(overrides["paths.train"]))
+        overrides = {**training_overrides(load_profile(profile, seed).train, n_docs, seed), **overrides}
+    try:
+        overrides["paths.encoder"] = str(prepare_encoder(source, output, echo=typer.echo))
+    except (ValueError, OSError) as err:
+        _fail(str(err))
+    train(config, output, overrides, use_gpu=gpu_id)
+
+
+@app.command("subset")
+def subset_command(
+    data: Path = typer.Argument(..., help="DocBin written by convert"),
+    output: Path = typer.Argument(..., help="DocBin to write"),
+    sentences: int = typer.Option(..., "--sentences", "-n", help="keep the first N sentences, in corpus order; "
+                                  "0: all"),
+    lang: str = typer.Option("es", "--lang", "-l"),
+) -> None:
+    """Low-resource training data (paper 4.2): the first N sentences, not shuffled; the last
+    document is cut at a sentence boundary."""
+    from .transfer import first_sentences
+    from .transfer.low_resource import n_sentences
+
+    nlp = spacy.blank(lang)
+    docs = list(DocBin().from_disk(data).get_docs(nlp.vocab))
+    available = sum(n_sentences(d) for d in docs)
+    if sentences == 0:
+        sentences = available
+    try:
+        kept = list(first_sentences(docs, sentences))
+    except ValueError as err:
+        _fail(str(err))
+    out = DocBin(store_user_data=True, docs=kept)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    out.to_disk(output)
+    if sentences > available:
+        typer.secho(f"{data} has only {available} sentences: all are kept", fg="yellow")
+    typer.echo(f"{min(sentences, available)} sentences in {len(kept)} documents, "
+               f"{sum(len(d.ents) for d in kept)} entities -> {output}")
+
+
+@app.command("rank-sources")
+def rank_sources_command(
+    target_model: str = typer.Argument(..., help="model trained on the target task (pipeline or HF encoder)"),
+    target_texts: Path = typer.Argument(..., help="target training texts: DocBin or folder of .txt"),
+    sources: List[str] = typer.Argument(..., help="candidate source models, NAME=PATH or PATH"),
+    source_texts: List[str] = typer.Option([], "--source-texts", help="NAME=PATH: a source's training texts "
+                                           "(DocBin or folder), for the vocabulary-overlap baseline"),
+    max_words: int = typer.Option(20_000, help="target words to embed (in corpus order)"),
+    output: Path = typer.Option(None, "--output", "-o", help="also write the ranking as JSON"),
+) -> None:
+    """Rank source models for transfer by model similarity (a linear map between their features
+    of the target texts), with vocabulary overlap as a text-similarity baseline."""
+    import json
+
+    from .transfer.similarity import rank_sources, ranking_table, split_name
+
+    named = dict(split_name(s) for s in sources)
+    texts_of = {name: _corpus_texts(Path(path)) for name, path in map(split_name, source_texts)}
+    unknown = set(texts_of) - set(named)
+    if unknown:
+        _fail(f"--source-texts for unknown sources: {', '.join(sorted(unknown))} (sources: {', '.join(named)})")
+    try:
+        rows = rank_sources(target_model, _corpus_texts(target_texts), named, texts_of, max_words, echo=typer.echo)
+    except (ValueError, OSError) as err:
+        _fail(str(err))
+    typer.echo(ranking_table(rows))
+    if output:
+        output.write_text(json.dumps(rows, indent=1), encoding="utf8")
+
+
+def _corpus_texts(path: Path) -> List[str]:
+    """Texts of a DocBin or of a folder of .txt files."""
+    if path.is_dir():
+        return _texts([path])
+    if not path.exists():
+        _fail(f"{path}: no such DocBin or folder")
+    return [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]
 
 
 if __name__ == "__main__":

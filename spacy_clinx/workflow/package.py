@@ -1,7 +1,9 @@
 """Build an installable pipeline package with ``spacy package``, install it, and check that
-it loads by name and tags text in a fresh process with the Hugging Face hub switched off."""
+it loads by name and tags text in a fresh process with the Hugging Face hub switched off (and,
+where the user may create one, in a network namespace with no network at all)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +38,18 @@ def build_and_check(model: Path, output: Path, name: str, version: str, sample: 
         install += ["--target", str(target), "--upgrade"]
         env["PYTHONPATH"] = os.pathsep.join([str(Path(target).resolve()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     subprocess.run(install + ["--quiet"], check=True)
-    result = subprocess.run([sys.executable, "-c", CHECK, package, sample], capture_output=True, text=True, env=env)
+    offline = no_network_prefix()
+    result = subprocess.run([*offline, sys.executable, "-c", CHECK, package, sample], capture_output=True, text=True,
+                            env=env)
     if result.returncode != 0:
         raise RuntimeError(f"The installed package {package} failed to load or run:\n{result.stderr}")
-    echo(f"installed {package} {version}; spacy.load({package!r}) in a fresh process found "
-         f"{json.loads(result.stdout)} in the sample")
+    echo(f"installed {package} {version}; spacy.load({package!r}) in a fresh process"
+         f"{' with no network' if offline else ''} found {json.loads(result.stdout)} in the sample")
     return package
+
+
+def no_network_prefix() -> list:
+    """``unshare -n`` (a new network namespace: no interface but loopback) when it can be used here."""
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        return ["unshare", "-n"]
+    return []

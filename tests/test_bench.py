@@ -1,0 +1,37 @@
+"""The benchmark scripts import and parse their arguments (their results come from real runs, see
+bench/README.md), and the peers' data exchange is lossless."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from spacy.tokens import DocBin
+
+from pipelines import blank_nlp
+
+BENCH = Path(__file__).parent.parent / "bench"
+sys.path.insert(0, str(BENCH / "peers"))
+
+from exchange import doc_record, score_predictions  # noqa: E402
+
+
+@pytest.mark.parametrize("script", ["accuracy.py", "speed.py", "annotate_throughput.py", "transfer_study.py"])
+def test_benchmark_scripts_start(script):
+    result = subprocess.run([sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True,
+                            cwd=BENCH.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Usage" in result.stdout
+
+
+def test_peer_exchange_round_trip(examples, tmp_path):
+    """Gold documents written for the peers, read back as predictions, score a perfect F1."""
+    docs = [eg.reference for eg in examples]
+    records = [doc_record(doc) for doc in docs]
+    assert {tok[2][0] for r in records for s in r["sentences"] for tok in s} <= set("BIESO")
+    gold = tmp_path / "gold.spacy"
+    DocBin(docs=docs, store_user_data=True).to_disk(gold)
+    predictions = tmp_path / "predicted.jsonl"
+    predictions.write_text("".join(json.dumps({"id": r["id"], "entities": [
+        [e.start_char, e.end_char, e.label_] for e in doc.ents]}) + "\n" for r, doc in zip(records, docs)))
+    assert score_predictions(gold, predictions, blank_nlp())["spans_char_f"] == 1.0
