@@ -79,7 +79,7 @@ class Systems:
         return len(DocBin().from_disk(self.data / f"{split}.spacy"))
 
     def clinx(self, out: Path, overrides: Dict, train: str = "train", select: str = "best") -> Dict:
-        from spacy_clinx.workflow.folds import training_overrides
+        from spacy_clinx.workflow.folds import override_args, training_overrides
 
         if train == "train+dev":  # train on both, keep the last model (the paper's "train on all")
             docs = [d for split in ("train", "dev") for d in DocBin().from_disk(self.data / f"{split}.spacy").get_docs(
@@ -92,8 +92,7 @@ class Systems:
                 "paths.train": train_path, "paths.dev": self.data / "dev.spacy", "paths.encoder": self.encoder,
                 **overrides}
         start = time.perf_counter()
-        clinx("train", self.config, "--output", out,
-              *[a for k, v in args.items() for a in (f"--{k}", json.dumps(v) if isinstance(v, bool) else v)])
+        clinx("train", self.config, "--output", out, *override_args(args))
         return {**score_pipeline(out / f"model-{select}", self.data / "test.spacy"),
                 "train_seconds": time.perf_counter() - start}
 
@@ -108,11 +107,12 @@ class Systems:
 
     def spacy_trf(self, out: Path) -> Dict:
         epochs = self.train["max_epochs"]
+        steps = self._spacy_steps(epochs)
         return self.spacy_peer(out, "spacy_trf_ner.cfg", {
             "paths.encoder": self.encoder, "training.max_epochs": epochs, "training.max_steps": 0,
             "training.optimizer.learn_rate.initial_rate": self.train["learn_rate"],
-            "training.optimizer.learn_rate.total_steps": self._spacy_steps(epochs),
-            "training.optimizer.learn_rate.warmup_steps": max(1, int(0.1 * self._spacy_steps(epochs)))})
+            "training.optimizer.learn_rate.total_steps": steps,
+            "training.optimizer.learn_rate.warmup_steps": max(1, int(0.1 * steps))})
 
     def _spacy_steps(self, epochs: int) -> int:
         """Updates of spaCy's padded batcher (2,000 padded tokens) in ``epochs`` epochs, roughly."""

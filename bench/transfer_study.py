@@ -25,28 +25,29 @@ import typer
 from common import clinx, machine, prepare_corpus, write_markdown
 from spacy.tokens import DocBin
 
+from spacy_clinx.workflow.folds import override_args, training_overrides
+
 CORPORA = ["meddocan", "pharmaconer", "meddoprof_ner", "meddoprof_class"]
 CONFIG = Path("configs/es_clinx_ner.cfg")
 PROFILE = Path("configs/profiles/cpu.cfg")
 
 
-def budget(train: Path, min_steps: int, batch_size: int, max_epochs: int) -> List[str]:
-    """Overrides giving at least ``min_steps`` updates: tiny training sets get more epochs."""
-    steps_per_epoch = math.ceil(len(DocBin().from_disk(train)) / batch_size)
-    epochs = max(max_epochs, math.ceil(min_steps / steps_per_epoch))
-    total = epochs * steps_per_epoch
-    return ["--training.max_epochs", str(epochs), "--training.optimizer.learn_rate.total_steps", str(total),
-            "--training.optimizer.learn_rate.warmup_steps", str(max(1, total // 10)),
-            "--training.eval_frequency", str(max(1, min(steps_per_epoch, total // 6)))]
+def budget(train: Path, min_steps: int, profile: Dict) -> List[str]:
+    """The profile's training overrides, with more epochs where needed for ``min_steps`` updates."""
+    n_docs = len(DocBin().from_disk(train))
+    steps_per_epoch = math.ceil(n_docs / profile["batch_size"])
+    epochs = max(profile["max_epochs"], math.ceil(min_steps / steps_per_epoch))
+    evaluate_every = max(1, min(steps_per_epoch, epochs * steps_per_epoch // 6))
+    return override_args(training_overrides({**profile, "max_epochs": epochs, "eval_frequency": evaluate_every},
+                                            n_docs, 0))
 
 
 def train(source: Path, train_data: Path, dev: Path, output: Path, min_steps: int, profile: Dict) -> Path:
     """A target model from ``source`` (pipeline or encoder folder); skipped when already finished."""
     done = output / "finished.json"
     if not done.exists():
-        clinx("transfer", source, CONFIG, "--output", output, "--profile", PROFILE,
-              "--paths.train", train_data, "--paths.dev", dev,
-              *budget(train_data, min_steps, profile["batch_size"], profile["max_epochs"]))
+        clinx("transfer", source, CONFIG, "--output", output, "--paths.train", train_data, "--paths.dev", dev,
+              *budget(train_data, min_steps, profile))
         done.write_text(json.dumps({"source": str(source), "train": str(train_data)}))
     return output / "model-best"
 

@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy
 
+
 @dataclass
 class SubwordDoc:
     """A document's subwords: vocabulary ids, character offsets and preferred cut points."""
@@ -78,29 +79,32 @@ def tokenize_text(tokenizer, text: str, with_sentences: bool = False) -> Subword
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     ids = numpy.asarray(enc["input_ids"], dtype=numpy.int64)
     offsets = numpy.asarray(enc["offset_mapping"], dtype=numpy.int64).reshape(-1, 2)
-    offsets = trim_offsets(text, offsets)
+    codes = code_points(text)
+    offsets = trim_offsets(text, offsets, codes)
     sentences = sentence_starts(text, offsets) if with_sentences else None
-    return SubwordDoc(ids, offsets, cut_preferences(text, offsets), sentences)
+    return SubwordDoc(ids, offsets, cut_preferences(text, offsets, codes), sentences)
 
 
 # Every code point for which str.isspace() holds (all lie below U+3001).
 SPACE_CODES = numpy.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype=numpy.uint32)
 
 
-def _code_points(text: str) -> numpy.ndarray:
+def code_points(text: str) -> numpy.ndarray:
+    """The text as an array of code points (one per str index), for vectorised character tests."""
     return numpy.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=numpy.uint32)
 
 
-def trim_offsets(text: str, offsets: numpy.ndarray) -> numpy.ndarray:
+def trim_offsets(text: str, offsets: numpy.ndarray, codes: Optional[numpy.ndarray] = None) -> numpy.ndarray:
     """Drop whitespace that some tokenizers (byte-level BPE, SentencePiece) count in a subword.
 
     Vectorised over the document (a per-subword Python loop cost as much as the encoder on
-    long documents): for each character, the next and the last non-space character."""
+    long documents): for each character, the next and the last non-space character. ``codes``:
+    ``code_points(text)`` when the caller has it already."""
     out = offsets.copy()
     n = len(text)
     if not len(offsets) or not n:
         return out
-    space = numpy.isin(_code_points(text), SPACE_CODES)
+    space = numpy.isin(code_points(text) if codes is None else codes, SPACE_CODES)
     positions = numpy.arange(n)
     next_solid = numpy.append(numpy.minimum.accumulate(numpy.where(space, n, positions)[::-1])[::-1], n)
     last_solid = numpy.maximum.accumulate(numpy.where(space, -1, positions))
@@ -112,7 +116,7 @@ def trim_offsets(text: str, offsets: numpy.ndarray) -> numpy.ndarray:
     return out
 
 
-def cut_preferences(text: str, offsets: numpy.ndarray) -> numpy.ndarray:
+def cut_preferences(text: str, offsets: numpy.ndarray, codes: Optional[numpy.ndarray] = None) -> numpy.ndarray:
     """Per subword: 2 = starts a line (or the text), 1 = starts a word, 0 = inside a word;
     judged by the gap since the previous non-empty subword. Empty subwords get 0."""
     breaks = numpy.zeros(len(offsets), dtype=numpy.int8)
@@ -121,7 +125,7 @@ def cut_preferences(text: str, offsets: numpy.ndarray) -> numpy.ndarray:
         return breaks
     starts = offsets[solid, 0]
     previous_ends = numpy.concatenate([[0], offsets[solid[:-1], 1]])
-    newlines = numpy.concatenate([[0], numpy.cumsum(_code_points(text) == 10)])
+    newlines = numpy.concatenate([[0], numpy.cumsum((code_points(text) if codes is None else codes) == 10)])
     gap = starts > previous_ends
     line = gap & (newlines[starts] > newlines[numpy.minimum(previous_ends, starts)])
     breaks[solid] = numpy.where(line, 2, numpy.where(gap, 1, 0))

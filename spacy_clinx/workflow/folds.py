@@ -35,6 +35,12 @@ def training_overrides(train: Dict[str, Any], n_train_docs: int, seed: int) -> D
     }
 
 
+def override_args(overrides: Dict[str, Any]) -> List[str]:
+    """``--section.key value`` arguments for ``spacy train``-style commands (booleans as JSON)."""
+    return [a for key, value in overrides.items()
+            for a in (f"--{key}", json.dumps(value) if isinstance(value, bool) else str(value))]
+
+
 def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, train: Dict[str, Any],
                  seed: int = 0, select: str = "best", gpu_id: int = -1, echo=print) -> List[Path]:
     """Train every ``splits_dir/split*/`` and write ``output/members.json`` (the chosen models)."""
@@ -58,8 +64,7 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         echo(f"{name}: training -> {out}")
         command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
                    "--gpu-id", str(gpu_id)]
-        for key, value in overrides.items():
-            command += [f"--{key}", json.dumps(value) if isinstance(value, bool) else str(value)]
+        command += override_args(overrides)
         subprocess.run(command, check=True)
         (out / DONE).write_text(json.dumps(run, indent=2), encoding="utf8")
         members.append(model)
