@@ -1,5 +1,6 @@
 """Training killed mid-run and started again ends with exactly the model of an uninterrupted run."""
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -56,3 +57,24 @@ def test_killed_training_resumes_to_the_uninterrupted_model(examples, encoders, 
     for name in ("model-last", "model-best"):
         a, b = weights(tmp_path / "straight" / name), weights(resumed / name)
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_the_final_weights_are_scored_when_eval_frequency_does_not_divide_the_updates(examples, encoders, tmp_path):
+    """spaCy's loop scores every eval_frequency updates only; the last updates, at the lowest
+    learning rate, must still be scored and be model-best when they score best."""
+    data = tmp_path / "train.spacy"
+    DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(data)
+    args = command(data, encoders["xlm-roberta"], tmp_path / "out")
+    epochs = 8
+    for key, value in {"eval_frequency": 1000, "max_epochs": epochs, "optimizer.learn_rate.initial_rate": 0.01,
+                       "optimizer.learn_rate.total_steps": epochs * len(examples)}.items():
+        args[args.index(f"--training.{key}") + 1] = str(value)
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
+    rows = [line.split() for line in result.stdout.splitlines() if re.match(r"\s*\d+\s+\d+\s", line)]
+    updates = epochs * len(examples)
+    assert [int(row[1]) for row in rows] == [0, updates - 1], result.stdout
+    first, final = float(rows[0][-1]), float(rows[-1][-1])
+    assert final > first, result.stdout
+    best, last = weights(tmp_path / "out" / "model-best"), weights(tmp_path / "out" / "model-last")
+    assert all(torch.equal(best[k], last[k]) for k in best)

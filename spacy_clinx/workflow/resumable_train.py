@@ -6,6 +6,7 @@ continues there with the same batches, so the result equals that of an uninterru
 spaCy's own loop has no resume; this reuses its pieces (``train_while_improving``, batches,
 evaluation, logger, meta) and only adds the checkpoint.
 """
+import contextlib
 import hashlib
 import random
 import shutil
@@ -142,8 +143,9 @@ def train(config_path: Path, output_path: Path, overrides: Optional[Dict] = None
         if T["before_update"]:
             T["before_update"](nlp, {**args, "step": step})
 
+    evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
     steps = train_while_improving(
-        nlp, optimizer, batches, create_evaluation_callback(nlp, dev_corpus, T["score_weights"]),
+        nlp, optimizer, batches, evaluate,
         dropout=T["dropout"], accumulate_gradient=T["accumulate_gradient"], patience=T["patience"],
         max_steps=max(T["max_steps"] - done, 1) if T["max_steps"] else 0, eval_frequency=eval_frequency,
         exclude=T["frozen_components"], annotating_components=T["annotating_components"],
@@ -152,22 +154,44 @@ def train(config_path: Path, output_path: Path, overrides: Optional[Dict] = None
     if state is None:
         clean_output_dir(output_path)
     log_step, finalize_logger = T["logger"](nlp, stdout, stderr)
+
+    def record(info: Dict) -> None:
+        """Keep an evaluated step: meta, model-last, and model-best if it is the best so far."""
+        nonlocal best
+        is_best = best is None or info["score"] > best[0]
+        if is_best:
+            best = (info["score"], info["step"])
+        update_meta(T, nlp, info)
+        save_model(nlp, optimizer, before_to_disk, output_path, is_best)
+        info["output_path"] = str(output_path / DIR_MODEL_LAST)
+
+    last = None
     try:
         for _, info, evaluated in steps:
             info["step"] += done
             if evaluated is not None:
-                is_best = best is None or info["score"] > best[0]
-                if is_best:
-                    best = (info["score"], info["step"])
-                update_meta(T, nlp, info)
-                save_model(nlp, optimizer, before_to_disk, output_path, is_best)
-                info["output_path"] = str(output_path / DIR_MODEL_LAST)
+                record(info)
             log_step(info if evaluated is not None else None)
+            last = info, evaluated
+        if last is not None and last[1] is None:
+            info = evaluate_final(nlp, optimizer, evaluate, last[0])
+            record(info)
+            log_step(info)
     finally:
         finalize_logger()
     save_model(nlp, optimizer, before_to_disk, output_path, False)
     shutil.rmtree(checkpoint, ignore_errors=True)
     return output_path / DIR_MODEL_LAST
+
+
+def evaluate_final(nlp: Language, optimizer: Optimizer, evaluate, info: Dict) -> Dict:
+    """spaCy evaluates every ``eval_frequency`` steps only, so the updates after the last of
+    those (trained at the lowest learning rate, often the best) would never be scored nor
+    selected as model-best; score the final weights too."""
+    with nlp.use_params(optimizer.averages) if optimizer.averages else contextlib.nullcontext():
+        score, other_scores = evaluate()
+    return {**info, "score": score, "other_scores": other_scores,
+            "checkpoints": [*info["checkpoints"], (score, info["step"])]}
 
 
 def save_model(nlp, optimizer, before_to_disk, output_path: Path, is_best: bool) -> None:
