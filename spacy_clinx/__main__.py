@@ -247,14 +247,13 @@ def evaluate_models_command(
     output: Path = typer.Argument(..., help="metrics JSON to write (a .md table goes next to it)"),
     title: str = typer.Option("Test scores"),
 ) -> None:
-    """Strict char-level scores of every split model and of the ensemble."""
+    """Strict char-level scores of every split model and of the ensemble, from one ensemble pass."""
     from .workflow.folds import read_members
-    from .workflow.report import evaluate_models, summary, write_report
+    from .workflow.report import evaluate_ensemble_and_members, summary, write_report
 
-    members = read_members(training)
-    models = [(Path(m).parent.name, Path(m)) for m in members] + [("ensemble", ensemble)]
-    results = evaluate_models(models, data, echo=typer.echo)
-    stats = summary(results, [name for name, _ in models[:-1]])
+    names = [Path(m).parent.name for m in read_members(training)]  # the ensemble's members, in order
+    results = evaluate_ensemble_and_members(ensemble, names, data, echo=typer.echo)
+    stats = summary(results, names)
     detail = (f"Median member F1 {100 * stats['median_member_f']:.2f}, best {100 * stats['best_member_f']:.2f}, "
               f"ensemble {100 * results['ensemble']['spans_char_f']:.2f}. Data: {data}.")
     write_report(results, stats, output, output.with_suffix(".md"), title, detail)

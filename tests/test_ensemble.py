@@ -7,10 +7,13 @@ import sys
 import numpy
 import pytest
 import spacy
+from spacy.cli.evaluate import evaluate
+from spacy.tokens import DocBin
 
 from pipelines import blank_nlp, make_nlp
 from spacy_clinx.components.clinx_ensemble import EnsembleError
 from spacy_clinx.tagging import majority_vote
+from spacy_clinx.workflow.report import evaluate_ensemble_and_members
 
 
 def entities(docs):
@@ -88,3 +91,18 @@ def test_saved_ensemble_carries_its_members(trained, trained_dir, untrained_dir,
                             env=env, check=True)
     assert json.loads(result.stdout) == [list(map(list, d)) for d in entities(trained.pipe(texts))]
     assert spacy.load(tmp_path / "ensemble").get_pipe("clinx_ensemble").labels == trained.get_pipe("clinx_ner").labels
+
+
+def test_one_ensemble_pass_scores_each_member_as_spacy_evaluate_does(trained_dir, untrained_dir, examples, tmp_path):
+    data = tmp_path / "test.spacy"
+    DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(data)
+    ensemble_nlp([untrained_dir, trained_dir]).to_disk(tmp_path / "ensemble")
+    results = evaluate_ensemble_and_members(tmp_path / "ensemble", ["untrained", "trained"], data, echo=lambda _: None)
+    for name, member in (("untrained", untrained_dir), ("trained", trained_dir)):
+        alone = evaluate(str(member), data, silent=True)
+        for key in ("spans_char_p", "spans_char_r", "spans_char_f", "ents_p", "ents_r", "ents_f"):
+            assert results[name][key] == alone[key], (name, key)
+    assert results["trained"]["spans_char_f"] == 1.0 > results["untrained"]["spans_char_f"]
+    assert results["ensemble"]["speed"] > 0 and "speed" not in results["trained"]
+    with pytest.raises(ValueError, match="has 2 members, not 3"):
+        evaluate_ensemble_and_members(tmp_path / "ensemble", ["a", "b", "c"], data)
