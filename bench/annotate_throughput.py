@@ -53,6 +53,7 @@ def main(
     batch_size: int = typer.Option(32),
     workdir: Path = typer.Option(Path("bench/work/annotate"), help="notes, outputs and finished results"),
     report: Path = typer.Option(Path("docs/annotate-throughput.md")),
+    about: str = typer.Option("", help="what MODEL is (how it was trained), for the report"),
 ) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     notes = workdir / f"notes-{n_docs}.jsonl"
@@ -84,9 +85,10 @@ def main(
         "# `clinx annotate` throughput", "",
         f"Date: {date.today()}. Machine: {machine()}. Model: `{model}`. "
         f"{n_docs:,} notes ({words:,} whitespace words): the MEDDOCAN test texts in `{texts}` replicated. "
-        f"Batch size {batch_size}.", "",
+        f"Batch size {batch_size}.", *([about] if about else []), "",
         "Command:", "", "```bash",
-        f"python bench/annotate_throughput.py {model} --texts {texts} --n-docs {n_docs} --batch-size {batch_size}",
+        f"python bench/annotate_throughput.py {model} --texts {texts} --n-docs {n_docs} --batch-size {batch_size}"
+        + (" --about '...'" if about else ""),
         "```", "",
         "Wall time is the whole command (start, model loading, Ray start-up, writing); the rates use it.",
         "The annotate loop time excludes start-up. Identical: every note has the same entities (label, start,",
