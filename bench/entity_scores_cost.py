@@ -1,19 +1,40 @@
-"""What entity scores cost: nlp.pipe on 100 MEDDOCAN test notes with and without ``spans_key``
-(CRF marginals by forward-backward), alternated, twice.
+"""What entity scores cost: ``nlp.pipe`` over the first 100 MEDDOCAN test notes with and without
+``spans_key`` (the CRF marginals, by forward-backward, that ``clinx annotate`` writes as ``score``),
+alternated, ``--repeats`` times each. Prints the seconds of every run.
 
-    python bench/entity_scores_cost.py MODEL [TEXTS_DIR]
+    python bench/entity_scores_cost.py MODEL --texts ../shared/corpora/meddocan/test
 """
-import time, sys
+import time
 from pathlib import Path
-import spacy, torch
-from spacy_clinx.corpora.brat import read_text
-torch.set_num_threads(2)
-folder = Path(sys.argv[2] if len(sys.argv) > 2 else "../shared/corpora/meddocan/test")
-texts = [read_text(f) for f in sorted(folder.glob("*.txt"))][:100]
-nlp = spacy.load(sys.argv[1])
-ner = nlp.get_pipe("clinx_ner")
-list(nlp.pipe(texts[:10]))
-for r in range(2):
-    for key in (None, "scores"):
-        ner.spans_key = key
-        t = time.perf_counter(); list(nlp.pipe(texts, batch_size=32)); print(f"spans_key={key}: {time.perf_counter() - t:.1f} s", flush=True)
+
+import typer
+
+
+def main(
+    model: str = typer.Argument(..., help="a pipeline with clinx_ner"),
+    texts: Path = typer.Option(Path("../shared/corpora/meddocan/test")),
+    n_docs: int = typer.Option(100),
+    repeats: int = typer.Option(2),
+    threads: int = typer.Option(2, help="torch threads"),
+) -> None:
+    import spacy
+    import torch
+
+    from spacy_clinx.corpora.brat import read_text
+    from speed import clinx_component
+
+    torch.set_num_threads(threads)
+    notes = [read_text(f) for f in sorted(texts.glob("*.txt"))][:n_docs]
+    nlp = spacy.load(model)
+    ner = clinx_component(nlp)
+    list(nlp.pipe(notes[:10]))  # warm-up
+    for _ in range(repeats):
+        for key in (None, "scores"):
+            ner.spans_key = key
+            start = time.perf_counter()
+            list(nlp.pipe(notes, batch_size=32))
+            typer.echo(f"spans_key={key}: {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    typer.run(main)
