@@ -179,7 +179,8 @@ def train(config_path: Path, output_path: Path, overrides: Optional[Dict] = None
             log_step(info)
     finally:
         finalize_logger()
-    save_model(nlp, optimizer, before_to_disk, output_path, False)
+    if last is None:  # no update ran, so nothing was recorded: keep the weights as model-last
+        save_model(nlp, optimizer, before_to_disk, output_path, False)
     shutil.rmtree(checkpoint, ignore_errors=True)
     return output_path / DIR_MODEL_LAST
 
