@@ -60,12 +60,15 @@ def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
     from spacy_clinx.model.architecture import get_tagger
 
     ner = clinx_component(nlp)
-    encoder = get_tagger(ner.model).encoder.eval()
+    encoder = get_tagger(ner.model).encoder
     docs = ner.subwords(texts)
     batches = [ner._make_batch(batch, docs) for batch in ner._batches(ner.windows_for(docs))]
     tensors = [(torch.from_numpy(b.input_ids), torch.from_numpy(b.attention_mask)) for b in batches]
 
     def run() -> None:
+        # thinc's PyTorchShim.predict puts the module back in training mode after every
+        # call, so eval() here, at every run: dropout would make the bare loop the slower one
+        encoder.eval()
         with torch.inference_mode():
             for ids, mask in tensors:
                 encoder(input_ids=ids, attention_mask=mask)

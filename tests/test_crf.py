@@ -71,6 +71,40 @@ def test_marginals_match_brute_force_enumeration():
         assert torch.allclose(marginals[b, :length].sum(-1), torch.ones(length), atol=1e-5)
 
 
+@settings(max_examples=40, deadline=None)
+@given(n_labels=st.integers(1, 4), batch=st.integers(1, 4), length=st.integers(1, 60), seed=st.integers(0, 2**16))
+def test_scaled_marginals_match_log_space(n_labels, batch, length, seed):
+    names = make_tag_names([f"L{i}" for i in range(n_labels)], "BIOES")
+    crf = ConstrainedCRF(names)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.copy_(3 * torch.randn(p.shape, generator=gen))
+    emissions = 5 * torch.randn(batch, length, len(names), generator=gen)
+    lengths = torch.randint(1, length + 1, (batch,), generator=gen)
+    mask = torch.arange(length)[None] < lengths[:, None]
+    expected = crf._log_marginals(emissions.double(), mask).float()
+    assert torch.allclose(crf.marginals(emissions, mask), expected, atol=1e-5)
+
+
+def test_marginals_survive_underflow(monkeypatch):
+    """Scores 5,000 apart underflow in probability space; that row falls back to log space."""
+    names = make_tag_names(["A"])
+    crf = ConstrainedCRF(names)
+    fallback_rows = []
+    log_marginals = crf._log_marginals
+    monkeypatch.setattr(crf, "_log_marginals", lambda e, m: fallback_rows.append(len(e)) or log_marginals(e, m))
+    emissions = torch.zeros(2, 3, len(names))
+    emissions[0, 1, names.index("O")] = 5000.0  # B-A at 0 must continue, but its successors are 5,000 below O
+    emissions[0, 0, names.index("B-A")] = 9000.0
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    marginals = crf.marginals(emissions, mask)
+    assert fallback_rows == [1]
+    assert torch.isfinite(marginals).all()
+    assert torch.allclose(marginals.sum(-1), torch.ones(2, 3), atol=1e-5)
+    assert torch.allclose(marginals, crf._log_marginals(emissions.double(), mask).float(), atol=1e-5)
+
+
 @settings(max_examples=60, deadline=None)
 @given(n_labels=st.integers(1, 4), batch=st.integers(1, 4), length=st.integers(1, 40), seed=st.integers(0, 2**16))
 def test_numpy_viterbi_matches_pytorch_crf_decode(n_labels, batch, length, seed):
