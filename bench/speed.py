@@ -12,6 +12,9 @@ and the command) and to ``bench/work/speed/results.json``.
 - **Overhead**: ``nlp.pipe`` time divided by the time of the bare encoder forward pass
   (``torch.inference_mode``) over exactly the windows clinx_ner encodes for the same documents.
   The rest (tokenisation, windowing, padding, CRF decoding, span mapping) is the overhead.
+- **Speed options and their accuracy cost**: clinx_ner with ``cpu_bf16`` (bfloat16 autocast of the
+  encoder) timed beside the float32 model; with ``--gold`` (the test DocBin), the strict character F1
+  of both.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
   process: time per word and peak RSS.
 
@@ -76,6 +79,15 @@ def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
     return run
 
 
+def strict_f1(nlp, gold: Path) -> float:
+    """Strict character-level micro F1 (the component's scorer) of ``nlp`` on a DocBin."""
+    from spacy.tokens import DocBin
+    from spacy.training import Example
+
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in DocBin().from_disk(gold).get_docs(nlp.vocab)]
+    return nlp.evaluate(examples)["spans_char_f"]
+
+
 def timed(fn: Callable[[], object]) -> Callable[[], float]:
     """``fn`` made to return its wall time."""
     def run() -> float:
@@ -128,7 +140,18 @@ def scaling_child(model: str, texts_dir: Path, words: int, threads: int) -> None
     nlp.max_length = len(text) + 1
     list(nlp.pipe([text[:2000]]))  # warm-up
     seconds = timed(lambda: list(nlp.pipe([text])))()
-    print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. Linux's ``ru_maxrss`` survives ``exec``, so a child started by a
+    big parent would report the parent's size; ``VmHWM`` belongs to the new process image."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(
@@ -137,6 +160,8 @@ def main(
     hf_model: Optional[str] = typer.Option(None, help="a Hugging Face token-classification model folder"),
     flair_model: Optional[str] = typer.Option(None, help="a flair SequenceTagger .pt (bench/work/venv-flair)"),
     spacy_trf_model: Optional[str] = typer.Option(None, help="a spaCy transformer + ner pipeline"),
+    bf16: bool = typer.Option(True, help="also clinx_ner with cpu_bf16 (bfloat16 autocast)"),
+    gold: Optional[Path] = typer.Option(None, help="test DocBin of --texts: strict F1 of each clinx_ner option"),
     texts: Path = typer.Option(Path("../shared/corpora/meddocan/test")),
     repeats: int = typer.Option(3),
     threads: int = typer.Option(2, help="torch threads"),
@@ -161,6 +186,11 @@ def main(
         "clinx_ner (nlp.pipe)": timed(lambda: list(nlp.pipe(notes, batch_size=batch_size))),
         "bare encoder, same windows": timed(encoder_only(nlp, notes)),
     }
+    variants = {"clinx_ner (nlp.pipe)": nlp}
+    if bf16:
+        variants["clinx_ner, cpu_bf16"] = nlp_bf16 = spacy.load(model)
+        clinx_component(nlp_bf16).cpu_bf16 = True
+        systems["clinx_ner, cpu_bf16"] = timed(lambda: list(nlp_bf16.pipe(notes, batch_size=batch_size)))
     if ensemble:
         ens = spacy.load(ensemble)
         systems["clinx_ensemble (nlp.pipe)"] = timed(lambda: list(ens.pipe(notes, batch_size=batch_size)))
@@ -189,7 +219,9 @@ def main(
                                   "--child", str(size)], capture_output=True, text=True, check=True)
             rows.append({"words": size, **json.loads(out.stdout.strip().splitlines()[-1])})
             typer.echo(f"{size} words: {rows[-1]['seconds']:.1f} s, peak RSS {rows[-1]['rss_mb']:.0f} MB")
-    results = {"times": times, "median": median, "words": words, "documents": len(notes), "scaling": rows}
+    accuracy = {name: strict_f1(pipeline, gold) for name, pipeline in variants.items()} if gold else {}
+    results = {"times": times, "median": median, "words": words, "documents": len(notes), "scaling": rows,
+               "strict_f1": accuracy}
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
     base = median["clinx_ner (nlp.pipe)"]
     lines = ["# Inference speed", "",
@@ -204,6 +236,13 @@ def main(
         lines.append(f"| {name} | {seconds:.2f} | {words / seconds:,.0f} | {seconds / base:.2f} |")
     lines += ["", f"Overhead ratio (clinx_ner end to end / bare encoder on the same windows): "
               f"**{base / median['bare encoder, same windows']:.3f}**", ""]
+    if accuracy:
+        reference = accuracy["clinx_ner (nlp.pipe)"]
+        lines += ["## Speed options: accuracy cost", "", f"Strict character-level F1 on `{gold}`.", "",
+                  "| option | strict F1 | change | time / clinx_ner |", "|---|---:|---:|---:|"]
+        for name, f1 in accuracy.items():
+            lines.append(f"| {name} | {100 * f1:.2f} | {100 * (f1 - reference):+.2f} | {median[name] / base:.2f} |")
+        lines.append("")
     if rows:
         per_word = [r["seconds"] / r["words"] for r in rows]
         lines += ["## One long document", "", "| words | seconds | ms per 1k words | vs 1k | peak RSS MB |",
