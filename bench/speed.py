@@ -197,7 +197,11 @@ def main(
     if hf_model:
         from transformers import pipeline
 
+        from spacy_clinx.model.architecture import max_input_length
+
         hf = pipeline("token-classification", model=hf_model, aggregation_strategy="first", stride=64, device=-1)
+        # chunks of the tokenizer's model_max_length must fit the encoder's position table
+        hf.tokenizer.model_max_length = min(hf.tokenizer.model_max_length, max_input_length(hf.model.config))
         systems["HF pipeline (first, stride 64)"] = timed(lambda: list(hf(notes, batch_size=8)))
     if flair_model:
         systems["flair (context 100, CRF)"] = flair_system(flair_model, texts, workdir, threads)

@@ -142,3 +142,20 @@ def test_bf16_inference_option_keeps_the_predictions_close(trained_dir, examples
     predicted = nlp.pipe(eg.reference.text for eg in examples)
     f1 = char_strict_prf([Example(p, eg.reference) for p, eg in zip(predicted, examples)])["spans_char_f"]
     assert f1 >= 0.95  # fp32 gets 1.0 on these documents
+
+
+@pytest.mark.parametrize("architecture", ["xlm-roberta", "bert", "longformer"])
+def test_bootstrapped_encoder_takes_its_tokenizers_max_length(encoders, examples, architecture):
+    """RoBERTa-family position ids start after the padding id (3 in our vocabularies, not 1):
+    an input of the tokenizer's model_max_length must still fit the position table."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(encoders[architecture])
+    model = AutoModel.from_pretrained(encoders[architecture]).eval()
+    text = " ".join(eg.reference.text for eg in examples)
+    batch = tokenizer(text, truncation=True, return_tensors="pt")
+    assert batch["input_ids"].shape[1] == tokenizer.model_max_length
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    assert hidden.shape[1] == tokenizer.model_max_length

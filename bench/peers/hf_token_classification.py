@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import torch
+from tqdm import tqdm
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -61,6 +62,7 @@ def train(train_path: Path, dev_path: Path, encoder: str, output: Path, epochs: 
     pad = tokenizer.pad_token_id or 0
     start = time.perf_counter()
     model.train()
+    progress = tqdm(total=steps, desc="HF token classification", unit="step")
     for _ in range(epochs):
         random.shuffle(data)
         for i in range(0, len(data), batch_size):
@@ -75,6 +77,8 @@ def train(train_path: Path, dev_path: Path, encoder: str, output: Path, epochs: 
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
+            progress.update(1)
+    progress.close()
     seconds = time.perf_counter() - start
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)

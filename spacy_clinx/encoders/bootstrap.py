@@ -95,13 +95,16 @@ def build_encoder(
         intermediate_size=intermediate_size,
         pad_token_id=tokenizer.pad_token_id,
     )
+    # RoBERTa-family position ids start after padding_idx, so the table needs pad_token_id + 1
+    # more rows for the encoder to take the tokenizer's model_max_length (max_positions) subwords.
+    offset = tokenizer.pad_token_id + 1
     if architecture == "xlm-roberta":
-        config = XLMRobertaConfig(max_position_embeddings=max_positions + 2, bos_token_id=tokenizer.bos_token_id,
+        config = XLMRobertaConfig(max_position_embeddings=max_positions + offset, bos_token_id=tokenizer.bos_token_id,
                                   eos_token_id=tokenizer.eos_token_id, **common)
     elif architecture == "bert":
         config = BertConfig(max_position_embeddings=max_positions, **common)
     elif architecture == "longformer":
-        config = LongformerConfig(max_position_embeddings=max_positions + 2, attention_window=[64] * num_layers,
+        config = LongformerConfig(max_position_embeddings=max_positions + offset, attention_window=[64] * num_layers,
                                   bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                                   sep_token_id=tokenizer.sep_token_id, **common)
     else:
@@ -110,6 +113,7 @@ def build_encoder(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output_dir)
+    tokenizer.model_max_length = max_positions  # what the encoder takes, special tokens included
     tokenizer.save_pretrained(output_dir)
     return output_dir
 
