@@ -266,13 +266,16 @@ def package_command(
     output: Path = typer.Argument(..., help="folder for the package source and sdist"),
     name: str = typer.Option("clinx_ner", help="package name without the language prefix"),
     version: str = typer.Option("0.1.0"),
-    sample: str = typer.Option("Paciente de 45 años atendido el 3 de marzo de 2019 en Madrid por el Dr. Juan Pérez.",
-                               help="text tagged by the installed package as a check"),
+    sample: str = typer.Option("", help="text tagged by the installed package as a check (default: a clinical "
+                                            "sentence in the pipeline's language)"),
     target: str = typer.Option("", help="pip install --target this folder instead of this environment"),
 ) -> None:
     """spacy package, pip install, then spacy.load(NAME) and nlp.pipe in a fresh, offline process."""
-    from .workflow.package import build_and_check
+    from spacy.util import load_meta
 
+    from .workflow.package import SAMPLES, build_and_check
+
+    sample = sample or SAMPLES.get(load_meta(model / "meta.json")["lang"], SAMPLES["es"])
     build_and_check(model, output, name, version, sample, Path(target) if target else None, echo=typer.echo)
 
 

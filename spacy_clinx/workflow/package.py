@@ -19,6 +19,13 @@ print(json.dumps([[e.text, e.label_] for e in docs[0].ents]))
 """
 
 
+# the check's default text per pipeline language: a note with names, dates and diseases
+SAMPLES = {
+    "es": "Paciente de 45 años atendido el 3 de marzo de 2019 en Madrid por el Dr. Juan Pérez.",
+    "en": "A 45-year-old woman with familial adenomatous polyposis and breast cancer was seen on 3 March 2019.",
+}
+
+
 def build_and_check(model: Path, output: Path, name: str, version: str, sample: str,
                     target: Optional[Path] = None, echo=print) -> str:
     """Returns the installed package name (``{lang}_{name}``)."""
