@@ -13,7 +13,8 @@ and the command) and to ``bench/work/speed/results.json``.
   (``torch.inference_mode``) over exactly the windows clinx_ner encodes for the same documents.
   The rest (tokenisation, windowing, padding, CRF decoding, span mapping) is the overhead.
 - **Speed options and their accuracy cost**: clinx_ner with ``cpu_bf16`` (bfloat16 autocast of the
-  encoder) timed beside the float32 model; with ``--gold`` (the test DocBin), the strict character F1
+  encoder) and with ``--centre N`` (windows of N tagged subwords, the context unchanged) timed beside
+  the model as saved; with ``--gold`` (the test DocBin), the strict character F1
   of both.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
   process: time per word and peak RSS.
@@ -161,6 +162,7 @@ def main(
     flair_model: Optional[str] = typer.Option(None, help="a flair SequenceTagger .pt (bench/work/venv-flair)"),
     spacy_trf_model: Optional[str] = typer.Option(None, help="a spaCy transformer + ner pipeline"),
     bf16: bool = typer.Option(True, help="also clinx_ner with cpu_bf16 (bfloat16 autocast)"),
+    centre: int = typer.Option(0, help="also clinx_ner with windows of this many tagged subwords (0: no)"),
     gold: Optional[Path] = typer.Option(None, help="test DocBin of --texts: strict F1 of each clinx_ner option"),
     texts: Path = typer.Option(Path("../shared/corpora/meddocan/test")),
     repeats: int = typer.Option(3),
@@ -191,6 +193,10 @@ def main(
         variants["clinx_ner, cpu_bf16"] = nlp_bf16 = spacy.load(model)
         clinx_component(nlp_bf16).cpu_bf16 = True
         systems["clinx_ner, cpu_bf16"] = timed(lambda: list(nlp_bf16.pipe(notes, batch_size=batch_size)))
+    if centre:
+        name = f"clinx_ner, centre {centre}"
+        variants[name] = nlp_centre = spacy.load(model, config={"components.clinx_ner.model.centre": centre})
+        systems[name] = timed(lambda: list(nlp_centre.pipe(notes, batch_size=batch_size)))
     if ensemble:
         ens = spacy.load(ensemble)
         systems["clinx_ensemble (nlp.pipe)"] = timed(lambda: list(ens.pipe(notes, batch_size=batch_size)))
@@ -208,8 +214,9 @@ def main(
     if spacy_trf_model:
         trf = spacy.load(spacy_trf_model)
         systems["spaCy transformer + ner"] = timed(lambda: list(trf.pipe(notes, batch_size=batch_size)))
-    for fn in systems.values():  # warm-up
-        fn()
+    for name, fn in systems.items():  # warm-up (flair starts a fresh process every run anyway)
+        if not name.startswith("flair"):
+            fn()
     times: Dict[str, List[float]] = {name: [] for name in systems}
     for r in range(repeats):
         for name, fn in systems.items():

@@ -59,12 +59,14 @@ class ConstrainedCRF(CRF):
         out = numpy.full((B, T), -1, dtype=numpy.int64)
         if T == 0:
             return torch.from_numpy(out)
+        into = numpy.ascontiguousarray(trans.T)[None]  # (1, to, from): reduce over the last, contiguous axis
+        rows, cols = numpy.arange(B)[:, None], numpy.arange(K)[None, :]
         score = start[None, :] + em[:, 0]
         history = numpy.zeros((T, B, K), dtype=numpy.int16 if K < 2**15 else numpy.int32)
         for t in range(1, T):
-            candidates = score[:, :, None] + trans[None]
-            best = candidates.argmax(1)
-            step = numpy.take_along_axis(candidates, best[:, None, :], 1)[:, 0] + em[:, t]
+            candidates = score[:, None, :] + into
+            best = candidates.argmax(2)
+            step = candidates[rows, cols, best] + em[:, t]
             score = numpy.where(on[:, t, None], step, score)
             history[t] = best
         score = score + end[None, :]
