@@ -27,15 +27,11 @@ from typing import Callable, Dict, List
 
 import spacy
 import typer
-from common import clinx, machine, prepare_corpus, write_markdown
+from common import clinx, machine, prepare_corpus, run_flair_peer, strict_scores, write_markdown
 from spacy.tokens import DocBin
-from spacy.training import Example
-
-from spacy_clinx.scoring import char_strict_prf
 
 LANG = {"meddocan": "es", "ncbi_disease": "en", "pharmaconer": "es"}
 PROFILE = Path("configs/profiles/cpu.cfg")
-FLAIR_PYTHON = Path("bench/work/venv-flair/bin/python")
 VARIANTS = {
     "clinx": {},
     "clinx-softmax": {"components.clinx_ner.model.head": "softmax"},
@@ -56,13 +52,7 @@ def minilm_path() -> Path:
 
 def score_pipeline(model: Path, test: Path) -> Dict:
     """Strict char P/R/F of a spaCy pipeline's doc.ents on the test DocBin."""
-    nlp = spacy.load(model)
-    gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
-    start = time.perf_counter()
-    predicted = list(nlp.pipe(doc.text for doc in gold))
-    seconds = time.perf_counter() - start
-    scores = char_strict_prf([Example(p, g) for p, g in zip(predicted, gold)])
-    return {**scores, "predict_seconds": seconds}
+    return strict_scores(spacy.load(model), test)
 
 
 class Systems:
@@ -150,16 +140,10 @@ class Systems:
         sys.path.insert(0, str(Path(__file__).parent / "peers"))
         from exchange import score_predictions
 
-        if not FLAIR_PYTHON.exists():
-            raise typer.BadParameter(f"{FLAIR_PYTHON} is missing: python -m venv bench/work/venv-flair && "
-                                     "bench/work/venv-flair/bin/pip install torch==2.13.0 flair 'transformers<4.53.3'")
         files = self.exchange_files()
-        script = str(Path(__file__).parent / "peers" / "flair_peer.py")
-        run = lambda *a: json.loads(subprocess.run([str(FLAIR_PYTHON), script, *map(str, a)], check=True,  # noqa
-                                                   stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1])
-        timing = run("train", files["train"], files["dev"], self.encoder, out, "--epochs", self.train["max_epochs"],
+        timing = run_flair_peer("train", files["train"], files["dev"], self.encoder, out, "--epochs", self.train["max_epochs"],
                      "--lr", self.train["learn_rate"], "--context", 100)
-        timing.update(run("predict", out / "final-model.pt", files["test"], out / "predictions.jsonl"))
+        timing.update(run_flair_peer("predict", out / "final-model.pt", files["test"], out / "predictions.jsonl"))
         return {**score_predictions(self.data / "test.spacy", out / "predictions.jsonl", spacy.blank(self.lang)),
                 **timing}
 

@@ -1,10 +1,18 @@
-"""Shared by the benchmarks: running the package's commands, preparing corpora, describing the machine."""
+"""Shared by the benchmarks: running the package's commands and the flair peer, preparing corpora,
+scoring a pipeline, describing the machine."""
+import json
 import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import List
+from typing import Dict, List
+
+import typer
+
+FLAIR_PYTHON = Path("bench/work/venv-flair/bin/python")
+FLAIR_PEER = Path(__file__).parent / "peers" / "flair_peer.py"
 
 
 def clinx(*args) -> None:
@@ -35,3 +43,32 @@ def write_markdown(path: Path, lines: List[str], show: bool = True) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf8")
     if show:
         print("\n".join(lines))
+
+
+def require_flair() -> None:
+    """flair runs in its own virtualenv (its pins may clash with ours); say how to make it."""
+    if not FLAIR_PYTHON.exists():
+        raise typer.BadParameter(f"{FLAIR_PYTHON} is missing: python -m venv bench/work/venv-flair && "
+                                 "bench/work/venv-flair/bin/pip install torch==2.13.0 flair 'transformers<4.53.3'")
+
+
+def run_flair_peer(*args) -> Dict:
+    """``peers/flair_peer.py ARGS`` in flair's virtualenv; returns the JSON line of timings it prints last."""
+    require_flair()
+    done = subprocess.run([str(FLAIR_PYTHON), str(FLAIR_PEER), *map(str, args)], check=True, stdout=subprocess.PIPE,
+                          text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def strict_scores(nlp, test: Path) -> Dict:
+    """Strict char P/R/F of ``nlp``'s doc.ents on the test DocBin, and the seconds ``nlp.pipe`` took."""
+    from spacy.tokens import DocBin
+    from spacy.training import Example
+
+    from spacy_clinx.scoring import char_strict_prf
+
+    gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
+    start = time.perf_counter()
+    predicted = list(nlp.pipe(doc.text for doc in gold))
+    seconds = time.perf_counter() - start
+    return {**char_strict_prf([Example(p, g) for p, g in zip(predicted, gold)]), "predict_seconds": seconds}

@@ -20,11 +20,10 @@ def main(
     import spacy
     import torch
 
-    from spacy_clinx.corpora.brat import read_text
-    from speed import clinx_component
+    from speed import clinx_component, read_texts
 
     torch.set_num_threads(threads)
-    notes = [read_text(f) for f in sorted(texts.glob("*.txt"))][:n_docs]
+    notes = read_texts(texts)[:n_docs]
     nlp = spacy.load(model)
     ner = clinx_component(nlp)
     list(nlp.pipe(notes[:10]))  # warm-up

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import typer
-from common import machine, write_markdown
+from common import machine, require_flair, run_flair_peer, strict_scores, write_markdown
 
 SIZES = (1_000, 10_000, 100_000, 200_000)
 
@@ -80,15 +80,6 @@ def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
     return run
 
 
-def strict_f1(nlp, gold: Path) -> float:
-    """Strict character-level micro F1 (the component's scorer) of ``nlp`` on a DocBin."""
-    from spacy.tokens import DocBin
-    from spacy.training import Example
-
-    examples = [Example(nlp.make_doc(doc.text), doc) for doc in DocBin().from_disk(gold).get_docs(nlp.vocab)]
-    return nlp.evaluate(examples)["spans_char_f"]
-
-
 def timed(fn: Callable[[], object]) -> Callable[[], float]:
     """``fn`` made to return its wall time."""
     def run() -> float:
@@ -101,6 +92,7 @@ def timed(fn: Callable[[], object]) -> Callable[[], float]:
 
 def flair_system(model: str, texts_dir: Path, work: Path, threads: int) -> Callable[[], float]:
     """flair's predict over the same documents, in its virtualenv; returns flair's own timing."""
+    require_flair()
     sys.path.insert(0, str(Path(__file__).parent / "peers"))
     import spacy
     from exchange import doc_record
@@ -115,13 +107,9 @@ def flair_system(model: str, texts_dir: Path, work: Path, threads: int) -> Calla
         for i, text in enumerate(read_texts(texts_dir)):
             record = doc_record(set_sentence_starts(nlp.make_doc(text)))
             out.write(json.dumps({**record, "id": str(i)}, ensure_ascii=False) + "\n")
-    python = Path("bench/work/venv-flair/bin/python")
-    script = Path(__file__).parent / "peers" / "flair_peer.py"
 
     def run() -> float:
-        done = subprocess.run([str(python), str(script), "predict", model, str(records), str(work / "flair.jsonl"),
-                               "--threads", str(threads)], stdout=subprocess.PIPE, text=True, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])["predict_seconds"]
+        return run_flair_peer("predict", model, records, work / "flair.jsonl", "--threads", threads)["predict_seconds"]
 
     return run
 
@@ -230,7 +218,7 @@ def main(
                                   "--child", str(size)], capture_output=True, text=True, check=True)
             rows.append({"words": size, **json.loads(out.stdout.strip().splitlines()[-1])})
             typer.echo(f"{size} words: {rows[-1]['seconds']:.1f} s, peak RSS {rows[-1]['rss_mb']:.0f} MB")
-    accuracy = {name: strict_f1(pipeline, gold) for name, pipeline in variants.items()} if gold else {}
+    accuracy = {name: strict_scores(pipeline, gold)["spans_char_f"] for name, pipeline in variants.items()} if gold else {}
     results = {"times": times, "median": median, "words": words, "documents": len(notes), "scaling": rows,
                "strict_f1": accuracy}
     (workdir / "results.json").write_text(json.dumps(results, indent=1))

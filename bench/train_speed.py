@@ -16,7 +16,6 @@ Writes ``docs/speed-training.md``.
 import json
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import date
@@ -24,10 +23,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import typer
-from common import machine, write_markdown
-
-FLAIR_PYTHON = Path("bench/work/venv-flair/bin/python")
-FLAIR_PEER = Path(__file__).parent / "peers" / "flair_peer.py"
+from common import machine, require_flair, run_flair_peer, write_markdown
 
 
 def clinx_epoch(encoder: str, train: Path, lang: str, n_docs: int, batch_size: int, learn_rate: float,
@@ -59,10 +55,8 @@ def clinx_epoch(encoder: str, train: Path, lang: str, n_docs: int, batch_size: i
 
 def flair_epoch(encoder: str, records: Path, dev: Path, out: Path, batch_size: int, learn_rate: float,
                 threads: int) -> Dict:
-    done = subprocess.run([str(FLAIR_PYTHON), str(FLAIR_PEER), "train", str(records), str(dev), encoder, str(out),
-                           "--epochs", "1", "--lr", str(learn_rate), "--context", "100", "--batch-size",
-                           str(batch_size), "--threads", str(threads)], stdout=subprocess.PIPE, text=True, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_flair_peer("train", records, dev, encoder, out, "--epochs", 1, "--lr", learn_rate, "--context", 100,
+                            "--batch-size", batch_size, "--threads", threads)
     return {"seconds": result["train_seconds"], "sentences": result["sentences"]}
 
 
@@ -85,8 +79,7 @@ def main(
     sys.path.insert(0, str(Path(__file__).parent / "peers"))
     from exchange import doc_record
 
-    if not FLAIR_PYTHON.exists():
-        raise typer.BadParameter(f"{FLAIR_PYTHON} is missing: see bench/README.md for the flair virtualenv")
+    require_flair()
     workdir.mkdir(parents=True, exist_ok=True)
     docs = list(DocBin().from_disk(train).get_docs(spacy.blank(lang).vocab))
     docs = docs[:n_docs] if n_docs else docs

@@ -71,18 +71,24 @@ def test_marginals_match_brute_force_enumeration():
         assert torch.allclose(marginals[b, :length].sum(-1), torch.ones(length), atol=1e-5)
 
 
-@settings(max_examples=40, deadline=None)
-@given(n_labels=st.integers(1, 4), batch=st.integers(1, 4), length=st.integers(1, 60), seed=st.integers(0, 2**16))
-def test_scaled_marginals_match_log_space(n_labels, batch, length, seed):
+def random_crf_batch(n_labels, batch, length, seed, weight_scale=1.0, emission_scale=1.0):
+    """A BIOES CRF with random weights, random emissions and random lengths (each row at least 1)."""
     names = make_tag_names([f"L{i}" for i in range(n_labels)], "BIOES")
     crf = ConstrainedCRF(names)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in crf.parameters():
-            p.copy_(3 * torch.randn(p.shape, generator=gen))
-    emissions = 5 * torch.randn(batch, length, len(names), generator=gen)
+            p.copy_(weight_scale * torch.randn(p.shape, generator=gen))
+    emissions = emission_scale * torch.randn(batch, length, len(names), generator=gen)
     lengths = torch.randint(1, length + 1, (batch,), generator=gen)
-    mask = torch.arange(length)[None] < lengths[:, None]
+    mask = torch.arange(length)[None, :] < lengths[:, None]
+    return crf, emissions, lengths, mask
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_labels=st.integers(1, 4), batch=st.integers(1, 4), length=st.integers(1, 60), seed=st.integers(0, 2**16))
+def test_scaled_marginals_match_log_space(n_labels, batch, length, seed):
+    crf, emissions, lengths, mask = random_crf_batch(n_labels, batch, length, seed, weight_scale=3, emission_scale=5)
     expected = crf._log_marginals(emissions.double(), mask).float()
     assert torch.allclose(crf.marginals(emissions, mask), expected, atol=1e-5)
 
@@ -108,15 +114,7 @@ def test_marginals_survive_underflow(monkeypatch):
 @settings(max_examples=60, deadline=None)
 @given(n_labels=st.integers(1, 4), batch=st.integers(1, 4), length=st.integers(1, 40), seed=st.integers(0, 2**16))
 def test_numpy_viterbi_matches_pytorch_crf_decode(n_labels, batch, length, seed):
-    names = make_tag_names([f"L{i}" for i in range(n_labels)], "BIOES")
-    crf = ConstrainedCRF(names)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in crf.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen))
-    emissions = torch.randn(batch, length, len(names), generator=gen)
-    lengths = torch.randint(1, length + 1, (batch,), generator=gen)
-    mask = torch.arange(length)[None, :] < lengths[:, None]
+    crf, emissions, lengths, mask = random_crf_batch(n_labels, batch, length, seed)
     paths = crf.viterbi(emissions, mask)
     expected = crf.decode(emissions, mask)  # pytorch-crf's own Viterbi
     assert [paths[b, : lengths[b]].tolist() for b in range(batch)] == expected
