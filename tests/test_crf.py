@@ -118,3 +118,45 @@ def test_numpy_viterbi_matches_pytorch_crf_decode(n_labels, batch, length, seed)
     paths = crf.viterbi(emissions, mask)
     expected = crf.decode(emissions, mask)  # pytorch-crf's own Viterbi
     assert [paths[b, : lengths[b]].tolist() for b in range(batch)] == expected
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_labels=st.integers(1, 4), batch=st.integers(1, 4), length=st.integers(1, 40), seed=st.integers(0, 2**16),
+       scale=st.sampled_from([1.0, 5.0]))
+def test_nll_and_gradients_match_pytorch_crf_in_float64(n_labels, batch, length, seed, scale):
+    """The scaled forward-backward loss and its hand-written gradient against pytorch-crf's
+    log-space computation through autograd in float64."""
+    from torchcrf import CRF
+
+    crf, emissions, _, mask = random_crf_batch(n_labels, batch, length, seed, scale, scale)
+    tags = torch.randint(0, len(crf.allowed_start), (batch, length), generator=torch.Generator().manual_seed(seed))
+
+    def loss_and_grads(model, em, loss_of):
+        em = em.clone().requires_grad_()
+        model.zero_grad()
+        loss = loss_of(model, em)
+        loss.backward()
+        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in model.parameters()]  # unused at length 1
+        return [t.detach().double() for t in (loss, em.grad, *grads)]
+
+    loss, *grads = loss_and_grads(crf.float(), emissions, lambda c, e: c.nll(e, tags, mask))
+    expected_loss, *expected_grads = loss_and_grads(
+        crf.double(), emissions.double(), lambda c, e: -CRF.forward(c, e, tags, mask, reduction="sum"))
+    assert torch.allclose(loss, expected_loss, rtol=1e-6, atol=1e-3)
+    for got, expected in zip(grads, expected_grads):
+        assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
+
+
+def test_nll_falls_back_to_log_space_where_probabilities_underflow():
+    from torchcrf import CRF
+
+    crf, emissions, _, mask = random_crf_batch(2, 3, 12, seed=1)
+    emissions = emissions.clone()
+    emissions[1] *= 5000.0  # row 1: scores thousands apart, beyond float64 probabilities
+    tags = torch.zeros(3, 12, dtype=torch.long)
+    emissions.requires_grad_()
+    loss = crf.nll(emissions, tags, mask)
+    loss.backward()
+    expected = -CRF.forward(crf, emissions.detach(), tags, mask, reduction="sum")
+    assert torch.isfinite(loss) and torch.allclose(loss, expected, rtol=1e-4)
+    assert torch.isfinite(emissions.grad).all() and emissions.grad[1].abs().sum() > 0

@@ -61,7 +61,8 @@ def test_killed_training_resumes_to_the_uninterrupted_model(examples, encoders, 
 
 def test_the_final_weights_are_scored_when_eval_frequency_does_not_divide_the_updates(examples, encoders, tmp_path):
     """spaCy's loop scores every eval_frequency updates only; the last updates, at the lowest
-    learning rate, must still be scored and be model-best when they score best."""
+    learning rate, must still be scored and be model-best when they score best. The
+    untrained weights (after update 0) are not scored."""
     data = tmp_path / "train.spacy"
     DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(data)
     args = command(data, encoders["xlm-roberta"], tmp_path / "out")
@@ -73,8 +74,8 @@ def test_the_final_weights_are_scored_when_eval_frequency_does_not_divide_the_up
     result = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
     rows = [line.split() for line in result.stdout.splitlines() if re.match(r"\s*\d+\s+\d+\s", line)]
     updates = epochs * len(examples)
-    assert [int(row[1]) for row in rows] == [0, updates - 1], result.stdout
-    first, final = float(rows[0][-1]), float(rows[-1][-1])
-    assert final > first, result.stdout
+    # spaCy's loop would also score the untrained weights after update 0; that evaluation is skipped
+    assert [int(row[1]) for row in rows] == [updates - 1], result.stdout
+    assert float(rows[-1][-1]) > 0, result.stdout
     best, last = weights(tmp_path / "out" / "model-best"), weights(tmp_path / "out" / "model-last")
     assert all(torch.equal(best[k], last[k]) for k in best)
