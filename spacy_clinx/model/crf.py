@@ -53,23 +53,22 @@ class ConstrainedCRF(CRF):
         start, trans, end = self.start_transitions, self.transitions, self.end_transitions
         log_z = LogPartition.apply(emissions, start, trans, end, mask)
         good = torch.isfinite(log_z)
-        nll = (log_z[good] - self._gold_score(emissions[good], tags[good], mask[good])).sum()
+        nll = (log_z - self._gold_score(emissions, tags, mask, start, trans, end))[good].sum()
         if not good.all():
             bad = ~good
             nll = nll - super().forward(emissions[bad], tags[bad], mask[bad], reduction="sum")
         return nll
 
-    def _gold_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _gold_score(emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor, start: torch.Tensor,
+                    trans: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
         """Score of each row's gold path, (B,): vectorised, no loop over positions."""
-        if emissions.shape[0] == 0:
-            return emissions.new_zeros(0)
         on = mask.to(emissions.dtype)
         tags = tags.masked_fill(~mask, 0)
-        score = (emissions.gather(2, tags.unsqueeze(2)).squeeze(2) * on).sum(1)
-        score = score + self.start_transitions[tags[:, 0]]
-        score = score + (self.transitions[tags[:, :-1], tags[:, 1:]] * on[:, 1:]).sum(1)
+        score = (emissions.gather(2, tags.unsqueeze(2)).squeeze(2) * on).sum(1) + start[tags[:, 0]]
+        score = score + (trans[tags[:, :-1], tags[:, 1:]] * on[:, 1:]).sum(1)
         last = tags.gather(1, (mask.sum(1, keepdim=True) - 1).clamp(min=0)).squeeze(1)
-        return score + self.end_transitions[last]
+        return score + end[last]
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Best tag ids, shape (B, T), padded with -1 where ``mask`` is off (mask[:, 0] must be on).
@@ -115,10 +114,9 @@ class ConstrainedCRF(CRF):
         B, T, K = emissions.shape
         if T == 0:
             return torch.zeros((B, T, K), dtype=torch.float32, device=emissions.device)
-        posterior = scaled_forward_backward(emissions, self.start_transitions, self.transitions,
-                                            self.end_transitions, mask)["posterior"]
-        out = torch.from_numpy(posterior.astype(numpy.float32)).to(emissions.device)
-        bad = ~numpy.isfinite(posterior).all(axis=(1, 2))
+        fb = scaled_forward_backward(emissions, self.start_transitions, self.transitions, self.end_transitions, mask)
+        out = torch.from_numpy(fb["posterior"].astype(numpy.float32)).to(emissions.device)
+        bad = ~fb["finite"]
         if bad.any():
             rows = torch.from_numpy(numpy.flatnonzero(bad)).to(emissions.device)
             out[rows] = self._log_marginals(emissions[rows].double(), mask[rows]).float()
@@ -149,10 +147,11 @@ def scaled_forward_backward(emissions: torch.Tensor, start: torch.Tensor, trans:
 
     Each step is one (B, K) x (K, K) product (forbidden transitions are exactly 0) instead of a
     log-sum-exp over (B, K, K). Returns the posterior marginals (B, T, K; 0 where ``mask`` is
-    off), ``log_z`` (B,), and what the pairwise marginals need: the scaled forward
-    probabilities ``alpha``, ``emitted_beta`` (emission probability times scaled backward
-    probability) and ``trans`` (exp of the transition scores). Rows whose scores are too far
-    apart for float64 (about 700) come out non-finite; the callers recompute those in log space."""
+    off), ``log_z`` (B,), and what the pairwise marginals need: the scaled forward and backward
+    probabilities ``alpha`` and ``beta``, the emission probabilities ``p`` (shifted by each
+    position's maximum) and ``trans`` (exp of the transition scores). Rows whose scores are too far
+    apart for float64 (about 700) come out non-finite, ``finite`` False; the callers recompute
+    those in log space."""
     em = emissions.detach().cpu().numpy().astype(numpy.float64)
     on = mask.detach().cpu().numpy().astype(bool)
     start, trans, end = (numpy.exp(t.detach().cpu().double().numpy()) for t in (start, trans, end))
@@ -181,8 +180,9 @@ def scaled_forward_backward(emissions: torch.Tensor, start: torch.Tensor, trans:
         posterior = alpha * beta
         posterior /= posterior.sum(-1, keepdims=True)
     posterior *= on[..., None]
-    return {"posterior": posterior, "log_z": log_z, "alpha": alpha, "emitted_beta": p * beta, "trans": trans,
-            "on": on}
+    finite = numpy.isfinite(log_z) & numpy.isfinite(posterior).all(axis=(1, 2))
+    return {"posterior": posterior, "log_z": log_z, "finite": finite, "alpha": alpha, "beta": beta, "p": p,
+            "trans": trans, "on": on}
 
 
 class LogPartition(torch.autograd.Function):
@@ -193,29 +193,26 @@ class LogPartition(torch.autograd.Function):
     @staticmethod
     def forward(ctx, emissions, start, trans, end, mask):
         fb = scaled_forward_backward(emissions, start, trans, end, mask)
-        bad = ~(numpy.isfinite(fb["log_z"]) & numpy.isfinite(fb["posterior"]).all(axis=(1, 2)))
+        bad = ~fb["finite"]
         fb["log_z"][bad] = numpy.inf
-        for key in ("posterior", "alpha", "emitted_beta"):
-            fb[key][bad] = 0.0
+        for key in ("posterior", "alpha", "beta"):
+            fb[key][bad] = 0.0  # no gradient from these rows (and no NaN times 0)
         ctx.fb = fb
-        ctx.device = emissions.device
+        ctx.inputs = [(t.dtype, t.device) for t in (emissions, start, trans, end)]
         return torch.from_numpy(fb["log_z"]).to(emissions.dtype).to(emissions.device)
 
     @staticmethod
     def backward(ctx, grad):
         fb, g = ctx.fb, grad.detach().cpu().double().numpy()
+        ctx.fb = None
         posterior = fb["posterior"] * g[:, None, None]
-        lengths = fb["on"].sum(1)
-        rows = numpy.arange(len(g))
-        d_start = posterior[:, 0].sum(0)
-        d_end = posterior[rows, numpy.maximum(lengths - 1, 0)].sum(0)
-        # P(y[t-1]=i, y[t]=j) = alpha[t-1, i] trans[i, j] emitted_beta[t, j] / (that summed over i, j)
-        before, after = fb["alpha"][:, :-1], fb["emitted_beta"][:, 1:]
+        rows, last = numpy.arange(len(g)), numpy.maximum(fb["on"].sum(1) - 1, 0)
+        # P(y[t-1]=i, y[t]=j) = alpha[t-1, i] trans[i, j] p[t, j] beta[t, j] / (that summed over i, j)
+        before, after = fb["alpha"][:, :-1], fb["p"][:, 1:] * fb["beta"][:, 1:]
         with numpy.errstate(invalid="ignore", divide="ignore"):
             norm = numpy.einsum("btj,btj->bt", before @ fb["trans"], after)
             weight = numpy.where(fb["on"][:, 1:] & (norm > 0), g[:, None] / norm, 0.0)
         d_trans = numpy.einsum("bti,btj->ij", before * weight[..., None], after) * fb["trans"]
-        ctx.fb = None
-        as_tensor = lambda a, like: torch.from_numpy(numpy.ascontiguousarray(a)).to(like.dtype).to(ctx.device)  # noqa: E731
-        d_em = as_tensor(posterior, grad)
-        return d_em, as_tensor(d_start, grad), as_tensor(d_trans, grad), as_tensor(d_end, grad), None
+        grads = (posterior, posterior[:, 0].sum(0), d_trans, posterior[rows, last].sum(0))
+        return (*(torch.from_numpy(numpy.ascontiguousarray(d)).to(dtype).to(device)
+                  for d, (dtype, device) in zip(grads, ctx.inputs)), None)

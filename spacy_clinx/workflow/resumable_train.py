@@ -147,11 +147,12 @@ def train(config_path: Path, output_path: Path, overrides: Optional[Dict] = None
             T["before_update"](nlp, {**args, "step": step})
 
     evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
-    untrained = [done == 0]  # spaCy's loop evaluates after the first update: nothing to select there
+    untrained = done == 0  # spaCy's loop evaluates after the first update: nothing to select there
 
     def evaluate_trained() -> Tuple[float, Dict]:
-        if untrained[0]:
-            untrained[0] = False
+        nonlocal untrained
+        if untrained:
+            untrained = False
             return -math.inf, {}
         return evaluate()
 
