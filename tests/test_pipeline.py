@@ -159,3 +159,25 @@ def test_bootstrapped_encoder_takes_its_tokenizers_max_length(encoders, examples
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state
     assert hidden.shape[1] == tokenizer.model_max_length
+
+
+def test_releasing_freed_memory_keeps_the_predictions(trained_dir, examples, monkeypatch):
+    """``release_memory_every`` trims the heap between encoder batches and changes nothing else."""
+    import platform
+
+    from spacy_clinx import memory
+    from spacy_clinx.components import clinx_ner
+
+    assert memory.release_freed_memory() is (platform.libc_ver()[0] == "glibc")
+    calls = []
+    monkeypatch.setattr(clinx_ner, "release_freed_memory", lambda: calls.append(1))
+    texts = [eg.reference.text for eg in examples] * 3
+    plain = spacy.load(trained_dir, config={"components.clinx_ner.release_memory_every": 0})
+    assert spacy.load(trained_dir).get_pipe("clinx_ner").release_memory_every == 8  # the default
+    releasing = spacy.load(trained_dir, config={"components.clinx_ner.release_memory_every": 2})
+    ner = releasing.get_pipe("clinx_ner")
+    n_batches = len(list(ner._batches(ner.windows_for(ner.subwords(texts)))))
+    assert entities(releasing.pipe(texts, batch_size=len(texts))) == entities(plain.pipe(texts))
+    assert n_batches >= 4 and len(calls) == n_batches // 2
+    with pytest.raises(ValueError, match="release_memory_every"):
+        spacy.load(trained_dir, config={"components.clinx_ner.release_memory_every": -1})
