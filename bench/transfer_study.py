@@ -4,7 +4,8 @@
    the last three held out of their training data, see ``spacy_clinx/workflow/corpora.py``).
 2. One Spanish encoder for all models: the cpu profile's bootstrapped encoder and MLM on the
    train+dev texts of all four corpora (never a test text).
-3. Source models: one ``clinx_ner`` per corpus on its whole training set (model selection on dev).
+3. Source models: one ``clinx_ner`` per corpus on its whole training set (model selection on dev),
+   each trained when the first target that needs it comes up (targets in the order given).
 4. Targets: for each corpus and size n, the first n training sentences (corpus order); one model
    from the encoder alone (no transfer) and one from each other corpus's source model.
 5. The source ranking by model similarity (target = the no-transfer model of that size) and by
@@ -86,8 +87,15 @@ def main(
         texts = [a for name in CORPORA if name != "meddoprof_class"  # the same texts as meddoprof_ner
                  for split in ("train", "dev") for a in ("-t", workdir / "assets" / name / split)]
         clinx("encoder", encoder, *texts, "--profile", PROFILE, "--lang", "es")
-    sources = {name: train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
-                           workdir / "models" / name / "all" / "none", min_steps, profile) for name in CORPORA}
+    sources: Dict[str, Path] = {}
+
+    def source(name: str) -> Path:
+        """The source model of corpus ``name``, trained when a target first needs it."""
+        if name not in sources:
+            sources[name] = train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
+                                  workdir / "models" / name / "all" / "none", min_steps, profile)
+        return sources[name]
+
     results: Dict[str, Dict[str, Dict[str, float]]] = {}
     rankings: Dict[str, Dict[str, List[Dict]]] = {}
     for target in targets:
@@ -97,10 +105,10 @@ def main(
                 clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
             folder = workdir / "models" / target / size
             row = results.setdefault(target, {}).setdefault(size, {})
-            base = sources[target] if size == "all" else train(encoder, subset, data[target] / "dev.spacy",
-                                                               folder / "none", min_steps, profile)
+            others = {name: source(name) for name in CORPORA if name != target}
+            base = source(target) if size == "all" else train(encoder, subset, data[target] / "dev.spacy",
+                                                              folder / "none", min_steps, profile)
             row["none"] = f1_on_test(base, data[target] / "test.spacy")
-            others = {name: model for name, model in sources.items() if name != target}
             for name, model in others.items():
                 transferred = train(model, subset, data[target] / "dev.spacy", folder / name, min_steps, profile)
                 row[name] = f1_on_test(transferred, data[target] / "test.spacy")
