@@ -13,12 +13,12 @@ and the command) and to ``bench/work/speed/results.json``.
   (``torch.inference_mode``) over exactly the windows clinx_ner encodes for the same documents.
   The rest (tokenisation, windowing, padding, CRF decoding, span mapping) is the overhead.
 - **Speed options and their accuracy cost**: clinx_ner with ``cpu_bf16`` (bfloat16 autocast of the
-  encoder), with ``release_memory_every`` 0 (what giving freed memory back costs) and with
+  encoder), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
   ``--centre N`` (windows of N tagged subwords, the context unchanged), timed beside the model as
   saved; with ``--gold`` (the test DocBin), the strict character F1 of each.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
-  process: time per word and peak RSS with ``release_memory_every`` 0 (never give freed memory back)
-  and ``--release-every`` (the component's default, 8), the two alternated per size.
+  process: time per word and peak RSS with ``release_memory_growth_mb`` 0 (never give freed memory
+  back) and ``--release-growth-mb`` (the component's default, 256), the two alternated per size.
 
     python bench/speed.py MODEL [--ensemble ENSEMBLE] [--hf-model DIR] [--flair-model FILE]
                           [--spacy-trf-model DIR] --texts ../shared/corpora/meddocan/test
@@ -115,14 +115,14 @@ def flair_system(model: str, texts_dir: Path, work: Path, threads: int) -> Calla
     return run
 
 
-def scaling_child(model: str, texts_dir: Path, words: int, threads: int, release_every: int) -> None:
+def scaling_child(model: str, texts_dir: Path, words: int, threads: int, release_growth_mb: int) -> None:
     """In a fresh process: one document of ``words`` words; prints seconds and peak RSS (MB)."""
     import spacy
     import torch
 
     torch.set_num_threads(threads)
     nlp = spacy.load(model)
-    clinx_component(nlp).release_memory_every = release_every
+    clinx_component(nlp).release_memory_growth_mb = release_growth_mb
     pool = " ".join(read_texts(texts_dir)).split(" ")
     doc_words: List[str] = []
     while len(doc_words) < words:
@@ -134,17 +134,17 @@ def scaling_child(model: str, texts_dir: Path, words: int, threads: int, release
     print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb()}))
 
 
-def scaling_rows(model: str, texts: Path, threads: int, release_every: int) -> List[Dict]:
-    """Each size in fresh processes: never releasing freed memory, then (if ``release_every``) releasing it."""
-    settings = [0, release_every] if release_every else [0]
+def scaling_rows(model: str, texts: Path, threads: int, release_growth_mb: int) -> List[Dict]:
+    """Each size in fresh processes: never releasing freed memory, then (if ``release_growth_mb``) releasing it."""
+    settings = [0, release_growth_mb] if release_growth_mb else [0]
     rows = []
     for size in SIZES:
         for setting in settings:
             out = subprocess.run([sys.executable, __file__, model, "--texts", str(texts), "--threads", str(threads),
-                                  "--release-every", str(setting), "--child", str(size)],
+                                  "--release-growth-mb", str(setting), "--child", str(size)],
                                  capture_output=True, text=True, check=True)
-            rows.append({"words": size, "release_every": setting, **json.loads(out.stdout.strip().splitlines()[-1])})
-            typer.echo(f"{size} words, release_memory_every {setting}: {rows[-1]['seconds']:.1f} s, "
+            rows.append({"words": size, "release_growth_mb": setting, **json.loads(out.stdout.strip().splitlines()[-1])})
+            typer.echo(f"{size} words, release_memory_growth_mb {setting}: {rows[-1]['seconds']:.1f} s, "
                        f"peak RSS {rows[-1]['rss_mb']:.0f} MB")
     return rows
 
@@ -174,13 +174,13 @@ def main(
     threads: int = typer.Option(2, help="torch threads"),
     batch_size: int = typer.Option(32, help="nlp.pipe batch size"),
     scaling: bool = typer.Option(True, help="also the 1k-200k word documents"),
-    release_every: int = typer.Option(8, help="scaling also with release_memory_every of this many batches (0: no)"),
+    release_growth_mb: int = typer.Option(256, help="scaling also with release_memory_growth_mb of this many MB (0: no)"),
     report: Path = typer.Option(Path("docs/speed.md")),
     workdir: Path = typer.Option(Path("bench/work/speed")),
     child: int = typer.Option(0, "--child", hidden=True, help="internal: one scaling document of this many words"),
 ) -> None:
     if child:
-        return scaling_child(model, texts, child, threads, release_every)
+        return scaling_child(model, texts, child, threads, release_growth_mb)
     import spacy
     import torch
     import transformers
@@ -199,9 +199,9 @@ def main(
         variants["clinx_ner, cpu_bf16"] = nlp_bf16 = spacy.load(model)
         clinx_component(nlp_bf16).cpu_bf16 = True
         systems["clinx_ner, cpu_bf16"] = timed(lambda: list(nlp_bf16.pipe(notes, batch_size=batch_size)))
-    variants["clinx_ner, release_memory_every 0"] = nlp_keep = spacy.load(model)
-    clinx_component(nlp_keep).release_memory_every = 0
-    systems["clinx_ner, release_memory_every 0"] = timed(lambda: list(nlp_keep.pipe(notes, batch_size=batch_size)))
+    variants["clinx_ner, release_memory_growth_mb 0"] = nlp_keep = spacy.load(model)
+    clinx_component(nlp_keep).release_memory_growth_mb = 0
+    systems["clinx_ner, release_memory_growth_mb 0"] = timed(lambda: list(nlp_keep.pipe(notes, batch_size=batch_size)))
     if centre:
         name = f"clinx_ner, centre {centre}"
         variants[name] = nlp_centre = spacy.load(model, config={"components.clinx_ner.model.centre": centre})
@@ -232,7 +232,7 @@ def main(
             times[name].append(fn())
             typer.echo(f"run {r + 1}/{repeats} {name}: {times[name][-1]:.1f} s")
     median = {name: statistics.median(t) for name, t in times.items()}
-    rows = scaling_rows(model, texts, threads, release_every) if scaling else []
+    rows = scaling_rows(model, texts, threads, release_growth_mb) if scaling else []
     accuracy = {name: strict_scores(pipeline, gold)["spans_char_f"] for name, pipeline in variants.items()} if gold else {}
     results = {"times": times, "median": median, "words": words, "documents": len(notes), "scaling": rows,
                "strict_f1": accuracy}
@@ -263,17 +263,17 @@ def main(
 
 
 def scaling_table(rows: List[Dict]) -> List[str]:
-    """Time per word against the 1k-word document, per ``release_memory_every`` setting."""
-    lines = ["## One long document", "", "`release_memory_every`: freed heap memory given back to the OS after every",
-             "that many encoder batches (0: never, the default).", "",
-             "| words | release_memory_every | seconds | ms per 1k words | vs 1k | time / never | peak RSS MB |",
+    """Time per word against the 1k-word document, per ``release_memory_growth_mb`` setting."""
+    lines = ["## One long document", "", "`release_memory_growth_mb`: freed heap memory given back to the OS when the",
+             "process has grown by more than that many MB since the last time (0: never).", "",
+             "| words | release_memory_growth_mb | seconds | ms per 1k words | vs 1k | time / never | peak RSS MB |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
-    first = {r["release_every"]: r["seconds"] / r["words"] for r in rows if r["words"] == SIZES[0]}
-    never = {r["words"]: r["seconds"] for r in rows if r["release_every"] == 0}
+    first = {r["release_growth_mb"]: r["seconds"] / r["words"] for r in rows if r["words"] == SIZES[0]}
+    never = {r["words"]: r["seconds"] for r in rows if r["release_growth_mb"] == 0}
     for r in rows:
         per_word = r["seconds"] / r["words"]
-        lines.append(f"| {r['words']:,} | {r['release_every']} | {r['seconds']:.2f} | {1e6 * per_word:.1f} | "
-                     f"{per_word / first[r['release_every']]:.2f} | {r['seconds'] / never[r['words']]:.2f} | "
+        lines.append(f"| {r['words']:,} | {r['release_growth_mb']} | {r['seconds']:.2f} | {1e6 * per_word:.1f} | "
+                     f"{per_word / first[r['release_growth_mb']]:.2f} | {r['seconds'] / never[r['words']]:.2f} | "
                      f"{r['rss_mb']:,.0f} |")
     return lines
 

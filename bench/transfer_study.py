@@ -76,11 +76,13 @@ def main(
     targets: List[str] = typer.Option(CORPORA, "--target"),
     sizes: List[str] = typer.Option(["250", "1000"], "--size", help="training sentences; 'all' for all"),
     min_steps: int = typer.Option(150, help="at least this many updates per model"),
+    source_epochs: int = typer.Option(0, help="epochs of the source models (0: the profile's)"),
     report: Path = typer.Option(Path("docs/transfer.md")),
 ) -> None:
     from spacy_clinx.workflow.profiles import load_profile
 
     profile = load_profile(PROFILE).train
+    source_profile = {**profile, "max_epochs": source_epochs or profile["max_epochs"]}
     data = {name: prepare_corpus(name, corpora_dir, workdir) for name in CORPORA}
     encoder = workdir / "encoder"
     if not (encoder / "config.json").exists():
@@ -93,7 +95,7 @@ def main(
         """The source model of corpus ``name``, trained when a target first needs it."""
         if name not in sources:
             sources[name] = train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
-                                  workdir / "models" / name / "all" / "none", min_steps, profile)
+                                  workdir / "models" / name / "all" / "none", min_steps, source_profile)
         return sources[name]
 
     results: Dict[str, Dict[str, Dict[str, float]]] = {}
@@ -114,16 +116,18 @@ def main(
                 row[name] = f1_on_test(transferred, data[target] / "test.spacy")
             rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus",
                                                          folder / "ranking.json")
-            write_report(report, results, rankings, targets, sizes, min_steps)
+            write_report(report, results, rankings, targets, sizes, min_steps, source_epochs)
 
 
 def write_report(path: Path, results: Dict, rankings: Dict, targets: List[str], sizes: List[str],
-                 min_steps: int) -> None:
+                 min_steps: int, source_epochs: int) -> None:
     lines = ["# Cross-task transfer and source selection", "",
              f"Date: {date.today()}. Machine: {machine()}. Profile `cpu` budgets, at least "
-             f"{min_steps} updates per model. Command:", "", "```bash",
+             f"{min_steps} updates per model" + (f", source models {source_epochs} epoch(s)" if source_epochs else "")
+             + ". Command:", "", "```bash",
              "python bench/transfer_study.py --corpora-dir ../shared/corpora "
-             + " ".join(f"--target {t}" for t in targets) + " " + " ".join(f"--size {s}" for s in sizes),
+             + " ".join(f"--target {t}" for t in targets) + " " + " ".join(f"--size {s}" for s in sizes)
+             + (f" --source-epochs {source_epochs}" if source_epochs else ""),
              "```", "",
              "Strict character-level F1 on each target's test set. `none`: no transfer (the study's shared",
              "encoder only); a corpus name: the target model starts from that corpus's source model's encoder.",

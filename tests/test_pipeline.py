@@ -161,23 +161,32 @@ def test_bootstrapped_encoder_takes_its_tokenizers_max_length(encoders, examples
     assert hidden.shape[1] == tokenizer.model_max_length
 
 
-def test_releasing_freed_memory_keeps_the_predictions(trained_dir, examples, monkeypatch):
-    """``release_memory_every`` trims the heap between encoder batches and changes nothing else."""
+def test_releasing_freed_memory_keeps_the_predictions(trained_dir, examples):
+    """``release_memory_growth_mb`` trims the heap between encoder batches and changes nothing else."""
     import platform
 
-    from spacy_clinx import memory
-    from spacy_clinx.components import clinx_ner
+    from spacy_clinx.memory import release_freed_memory, resident_mb
 
-    assert memory.release_freed_memory() is (platform.libc_ver()[0] == "glibc")
-    calls = []
-    monkeypatch.setattr(clinx_ner, "release_freed_memory", lambda: calls.append(1))
+    assert release_freed_memory() is (platform.libc_ver()[0] == "glibc")
+    assert resident_mb() > 0
     texts = [eg.reference.text for eg in examples] * 3
-    plain = spacy.load(trained_dir, config={"components.clinx_ner.release_memory_every": 0})
-    assert spacy.load(trained_dir).get_pipe("clinx_ner").release_memory_every == 8  # the default
-    releasing = spacy.load(trained_dir, config={"components.clinx_ner.release_memory_every": 2})
-    ner = releasing.get_pipe("clinx_ner")
-    n_batches = len(list(ner._batches(ner.windows_for(ner.subwords(texts)))))
-    assert entities(releasing.pipe(texts, batch_size=len(texts))) == entities(plain.pipe(texts))
-    assert n_batches >= 4 and len(calls) == n_batches // 2
-    with pytest.raises(ValueError, match="release_memory_every"):
-        spacy.load(trained_dir, config={"components.clinx_ner.release_memory_every": -1})
+    assert spacy.load(trained_dir).get_pipe("clinx_ner").release_memory_growth_mb == 256  # the default
+    plain = spacy.load(trained_dir, config={"components.clinx_ner.release_memory_growth_mb": 0})
+    releasing = spacy.load(trained_dir, config={"components.clinx_ner.release_memory_growth_mb": 1})
+    assert entities(releasing.pipe(texts)) == entities(plain.pipe(texts))
+    with pytest.raises(ValueError, match="release_memory_growth_mb"):
+        spacy.load(trained_dir, config={"components.clinx_ner.release_memory_growth_mb": -1})
+
+
+def test_memory_is_released_only_after_the_process_has_grown(monkeypatch):
+    from spacy_clinx import memory
+
+    sizes, released = iter([500, 700, 760, 600, 700, 900, 620]), []
+    monkeypatch.setattr(memory, "resident_mb", lambda: next(sizes))
+    monkeypatch.setattr(memory, "release_freed_memory", lambda: released.append(1) or True)
+    check = memory.GrowthRelease(margin_mb=200)
+    # 500: the floor; 700: +200, kept; 760: +260, released, then 600 is the new floor;
+    # 700: +100, kept; 900: +300, released, then 620
+    assert [check() for _ in range(5)] == [False, False, True, False, True]
+    assert len(released) == check.releases == 2 and check.floor == 620
+    assert memory.GrowthRelease(margin_mb=0)() is False

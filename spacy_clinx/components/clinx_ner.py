@@ -17,7 +17,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
-from ..memory import release_freed_memory
+from ..memory import GrowthRelease
 from ..model.architecture import decode_documents, get_tagger
 from ..tagging import boundary_maps, clip_tags, decode_tags, encode_spans
 from ..windows import (SubwordDoc, Window, WindowBatch, first_subwords, group_segments, make_batch,
@@ -52,7 +52,7 @@ mixed_precision = false
         "model": DEFAULT_MODEL,
         "spans_key": None,
         "cpu_bf16": False,
-        "release_memory_every": 8,
+        "release_memory_growth_mb": 256,
         "scorer": {"@scorers": "spacy_clinx.ner_scorer.v1"},
     },
     default_score_weights={
@@ -67,18 +67,18 @@ mixed_precision = false
     },
 )
 def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[str], cpu_bf16: bool,
-                   release_memory_every: int, scorer: Optional[Callable]):
+                   release_memory_growth_mb: int, scorer: Optional[Callable]):
     """``spans_key``: also store every predicted entity in ``doc.spans[spans_key]``, with its
     confidence (mean CRF marginal probability of its tags) in ``doc.spans[spans_key].attrs["scores"]``.
     ``cpu_bf16``: run the encoder under bfloat16 autocast when predicting on CPU (a speed option for
     CPUs with bf16 instructions; training is unaffected).
-    ``release_memory_every``: give freed heap memory back to the OS after every this many encoder
-    batches (glibc only; 0: never), so that a long document's peak memory does not grow with glibc's
-    kept buffers (``docs/speed.md``).
+    ``release_memory_growth_mb``: give the heap memory torch has freed back to the OS (glibc only)
+    when the process has grown by more than this many MB since the last time, so that a long
+    document's peak memory does not grow with glibc's kept buffers (0: never; ``docs/speed.md``).
     All three are runtime settings, not saved weights:
     ``spacy.load(path, config={"components.clinx_ner.cpu_bf16": True})``."""
     return ClinxNER(nlp.vocab, model, name, spans_key=spans_key, cpu_bf16=cpu_bf16,
-                    release_memory_every=release_memory_every, scorer=scorer)
+                    release_memory_growth_mb=release_memory_growth_mb, scorer=scorer)
 
 
 class ClinxNER(TrainablePipe):
@@ -90,7 +90,7 @@ class ClinxNER(TrainablePipe):
         *,
         spans_key: Optional[str] = None,
         cpu_bf16: bool = False,
-        release_memory_every: int = 8,
+        release_memory_growth_mb: int = 256,
         scorer: Optional[Callable] = score_clinx_ner,
     ):
         self.vocab = vocab
@@ -99,11 +99,19 @@ class ClinxNER(TrainablePipe):
         self.scorer = scorer
         self.spans_key = spans_key  # runtime settings: not in cfg, which from_disk restores
         self.cpu_bf16 = cpu_bf16
-        if release_memory_every < 0:
-            raise ValueError(f"{name}: release_memory_every must be 0 (never) or a number of batches, "
-                             f"not {release_memory_every}")
-        self.release_memory_every = release_memory_every
+        self.release_memory_growth_mb = release_memory_growth_mb
         self.cfg: Dict = {"labels": []}
+
+    @property
+    def release_memory_growth_mb(self) -> int:
+        return self.release_memory.margin_mb
+
+    @release_memory_growth_mb.setter
+    def release_memory_growth_mb(self, margin_mb: int) -> None:
+        if margin_mb < 0:
+            raise ValueError(f"{self.name}: release_memory_growth_mb must be 0 (never) or a number of MB, "
+                             f"not {margin_mb}")
+        self.release_memory = GrowthRelease(margin_mb)
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -182,12 +190,11 @@ class ClinxNER(TrainablePipe):
         tag_names = tagger.tag_names
         out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
         batches = self._batches(self.windows_for(subword_docs) if windows is None else windows)
-        for i, batch in enumerate(batches, start=1):
+        for batch in batches:
             scores = numpy.asarray(self.model.predict(self._make_batch(batch, subword_docs)))
             for row, w in zip(scores, batch):
                 out[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
-            if self.release_memory_every and i % self.release_memory_every == 0:
-                release_freed_memory()
+            self.release_memory()
         return out
 
     def decode(self, subword_docs, emissions, with_scores: bool = False):
