@@ -89,14 +89,11 @@ def main(
         texts = [a for name in CORPORA if name != "meddoprof_class"  # the same texts as meddoprof_ner
                  for split in ("train", "dev") for a in ("-t", workdir / "assets" / name / split)]
         clinx("encoder", encoder, *texts, "--profile", PROFILE, "--lang", "es")
-    sources: Dict[str, Path] = {}
-
     def source(name: str) -> Path:
-        """The source model of corpus ``name``, trained when a target first needs it."""
-        if name not in sources:
-            sources[name] = train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
-                                  workdir / "models" / name / "all" / "none", min_steps, source_profile)
-        return sources[name]
+        """The source model of corpus ``name``: trained the first time a target needs it (``train``
+        skips a finished model)."""
+        return train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
+                     workdir / "models" / name / "all" / "none", min_steps, source_profile)
 
     results: Dict[str, Dict[str, Dict[str, float]]] = {}
     rankings: Dict[str, Dict[str, List[Dict]]] = {}

@@ -189,8 +189,7 @@ class ClinxNER(TrainablePipe):
         tagger.cpu_bf16 = self.cpu_bf16
         tag_names = tagger.tag_names
         out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
-        batches = self._batches(self.windows_for(subword_docs) if windows is None else windows)
-        for batch in batches:
+        for batch in self._batches(self.windows_for(subword_docs) if windows is None else windows):
             scores = numpy.asarray(self.model.predict(self._make_batch(batch, subword_docs)))
             for row, w in zip(scores, batch):
                 out[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
