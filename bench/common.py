@@ -37,10 +37,16 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+#: Text below this line in a report is written by hand and kept when a benchmark rewrites the tables.
+NOTES_MARKER = "<!-- notes written by hand below: kept when the benchmark rewrites this file -->"
+
+
 def write_markdown(path: Path, lines: List[str], show: bool = True) -> None:
-    """Write a report (and print it)."""
+    """Write a report (and print it), keeping any hand-written notes below ``NOTES_MARKER``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf8")
+    old = path.read_text(encoding="utf8") if path.exists() else ""
+    notes = old[old.index(NOTES_MARKER):] if NOTES_MARKER in old else ""
+    path.write_text("\n".join(lines) + "\n" + ("\n" + notes if notes else ""), encoding="utf8")
     if show:
         print("\n".join(lines))
 

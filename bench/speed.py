@@ -18,7 +18,9 @@ and the command) and to ``bench/work/speed/results.json``.
   saved; with ``--gold`` (the test DocBin), the strict character F1 of each.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
   process: time per word and peak RSS with ``release_memory_growth_mb`` 0 (never give freed memory
-  back) and ``--release-growth-mb`` (the component's default, 256), the two alternated per size.
+  back) and ``--release-growth-mb`` (the component's default, 256), the two alternated per size;
+  then the 100k-word document in one ``nlp.pipe`` batch with 31 test notes, whose peak RSS shows
+  whether a long document makes its batch-mates cost memory in proportion to its length.
 
     python bench/speed.py MODEL [--ensemble ENSEMBLE] [--hf-model DIR] [--flair-model FILE]
                           [--spacy-trf-model DIR] --texts ../shared/corpora/meddocan/test
@@ -36,6 +38,7 @@ from typing import Callable, Dict, List, Optional
 import typer
 from common import machine, require_flair, run_flair_peer, strict_scores, write_markdown
 
+MATES = 31  # a batch of 32 documents, nlp.pipe's usual size
 SIZES = (1_000, 10_000, 100_000, 200_000)
 
 
@@ -115,37 +118,42 @@ def flair_system(model: str, texts_dir: Path, work: Path, threads: int) -> Calla
     return run
 
 
-def scaling_child(model: str, texts_dir: Path, words: int, threads: int, release_growth_mb: int) -> None:
-    """In a fresh process: one document of ``words`` words; prints seconds and peak RSS (MB)."""
+def scaling_child(model: str, texts_dir: Path, words: int, threads: int, release_growth_mb: int, mates: int) -> None:
+    """In a fresh process: one document of ``words`` words, piped in one batch with the first
+    ``mates`` test notes; prints seconds and peak RSS (MB)."""
     import spacy
     import torch
 
     torch.set_num_threads(threads)
     nlp = spacy.load(model)
     clinx_component(nlp).release_memory_growth_mb = release_growth_mb
-    pool = " ".join(read_texts(texts_dir)).split(" ")
+    notes = read_texts(texts_dir)
+    pool = " ".join(notes).split(" ")
     doc_words: List[str] = []
     while len(doc_words) < words:
         doc_words += pool
     text = " ".join(doc_words[:words])
     nlp.max_length = len(text) + 1
     list(nlp.pipe([text[:2000]]))  # warm-up
-    seconds = timed(lambda: list(nlp.pipe([text])))()
+    batch = notes[:mates] + [text]
+    seconds = timed(lambda: list(nlp.pipe(batch, batch_size=len(batch))))()
     print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb()}))
 
 
 def scaling_rows(model: str, texts: Path, threads: int, release_growth_mb: int) -> List[Dict]:
-    """Each size in fresh processes: never releasing freed memory, then (if ``release_growth_mb``) releasing it."""
+    """Each size in fresh processes: never releasing freed memory, then (if ``release_growth_mb``) releasing it;
+    last, the 100k-word document in one ``nlp.pipe`` batch with ``MATES`` ordinary notes."""
     settings = [0, release_growth_mb] if release_growth_mb else [0]
     rows = []
-    for size in SIZES:
-        for setting in settings:
-            out = subprocess.run([sys.executable, __file__, model, "--texts", str(texts), "--threads", str(threads),
-                                  "--release-growth-mb", str(setting), "--child", str(size)],
-                                 capture_output=True, text=True, check=True)
-            rows.append({"words": size, "release_growth_mb": setting, **json.loads(out.stdout.strip().splitlines()[-1])})
-            typer.echo(f"{size} words, release_memory_growth_mb {setting}: {rows[-1]['seconds']:.1f} s, "
-                       f"peak RSS {rows[-1]['rss_mb']:.0f} MB")
+    runs = [(size, setting, 0) for size in SIZES for setting in settings] + [(100_000, release_growth_mb, MATES)]
+    for size, setting, mates in runs:
+        out = subprocess.run([sys.executable, __file__, model, "--texts", str(texts), "--threads", str(threads),
+                              "--release-growth-mb", str(setting), "--child", str(size), "--mates", str(mates)],
+                             capture_output=True, text=True, check=True)
+        rows.append({"words": size, "release_growth_mb": setting, "mates": mates,
+                     **json.loads(out.stdout.strip().splitlines()[-1])})
+        typer.echo(f"{size} words{f' + {mates} notes' if mates else ''}, release_memory_growth_mb {setting}: "
+                   f"{rows[-1]['seconds']:.1f} s, peak RSS {rows[-1]['rss_mb']:.0f} MB")
     return rows
 
 
@@ -178,9 +186,10 @@ def main(
     report: Path = typer.Option(Path("docs/speed.md")),
     workdir: Path = typer.Option(Path("bench/work/speed")),
     child: int = typer.Option(0, "--child", hidden=True, help="internal: one scaling document of this many words"),
+    mates: int = typer.Option(0, "--mates", hidden=True, help="internal: test notes piped with the --child document"),
 ) -> None:
     if child:
-        return scaling_child(model, texts, child, threads, release_growth_mb)
+        return scaling_child(model, texts, child, threads, release_growth_mb, mates)
     import spacy
     import torch
     import transformers
@@ -269,12 +278,20 @@ def scaling_table(rows: List[Dict]) -> List[str]:
              "| words | release_memory_growth_mb | seconds | ms per 1k words | vs 1k | time / never | peak RSS MB |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     first = {r["release_growth_mb"]: r["seconds"] / r["words"] for r in rows if r["words"] == SIZES[0]}
-    never = {r["words"]: r["seconds"] for r in rows if r["release_growth_mb"] == 0}
+    never = {r["words"]: r["seconds"] for r in rows if r["release_growth_mb"] == 0 and not r.get("mates")}
+    alone = {r["words"]: r for r in rows if r["release_growth_mb"] and not r.get("mates")}
     for r in rows:
+        if r.get("mates"):
+            continue
         per_word = r["seconds"] / r["words"]
         lines.append(f"| {r['words']:,} | {r['release_growth_mb']} | {r['seconds']:.2f} | {1e6 * per_word:.1f} | "
                      f"{per_word / first[r['release_growth_mb']]:.2f} | {r['seconds'] / never[r['words']]:.2f} | "
                      f"{r['rss_mb']:,.0f} |")
+    for r in rows:
+        if r.get("mates") and r["words"] in alone:
+            lines += ["", f"The {r['words']:,}-word document in one `nlp.pipe` batch with {r['mates']} test notes "
+                      f"(release_memory_growth_mb {r['release_growth_mb']}): {r['seconds']:.2f} s, peak RSS "
+                      f"{r['rss_mb']:,.0f} MB ({r['rss_mb'] / alone[r['words']]['rss_mb']:.2f}x the document alone)."]
     return lines
 
 

@@ -12,7 +12,10 @@
    vocabulary overlap, against the source that actually scored best.
 
 Every model is trained by the package's own commands and kept; a stopped study resumes where it
-stopped. Results: ``docs/transfer.md``.
+stopped. Each finished target and size also goes to ``bench/results/transfer.json`` (committed): the
+models in ``bench/work`` do not outlive a machine, and the whole study takes longer than one session,
+so a run on a fresh checkout skips what is recorded there (``--redo`` to run it again). Results:
+``docs/transfer.md``, built from that file.
 
     python bench/transfer_study.py --corpora-dir ../shared/corpora
 """
@@ -77,6 +80,8 @@ def main(
     sizes: List[str] = typer.Option(["250", "1000"], "--size", help="training sentences; 'all' for all"),
     min_steps: int = typer.Option(150, help="at least this many updates per model"),
     source_epochs: int = typer.Option(0, help="epochs of the source models (0: the profile's)"),
+    results_file: Path = typer.Option(Path("bench/results/transfer.json"), help="committed results of finished rows"),
+    redo: bool = typer.Option(False, help="recompute rows already in --results-file"),
     report: Path = typer.Option(Path("docs/transfer.md")),
 ) -> None:
     from spacy_clinx.workflow.profiles import load_profile
@@ -95,10 +100,14 @@ def main(
         return train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
                      workdir / "models" / name / "all" / "none", min_steps, source_profile)
 
-    results: Dict[str, Dict[str, Dict[str, float]]] = {}
-    rankings: Dict[str, Dict[str, List[Dict]]] = {}
+    saved = json.loads(results_file.read_text()) if results_file.exists() else {}
+    results: Dict[str, Dict[str, Dict[str, float]]] = saved.get("f1", {})
+    rankings: Dict[str, Dict[str, List[Dict]]] = saved.get("rankings", {})
+    dates: Dict[str, Dict[str, str]] = saved.get("dates", {})
     for target in targets:
         for size in sizes:
+            if not redo and size in rankings.get(target, {}):
+                continue
             subset = data[target] / f"train-first{size}.spacy"
             if not subset.exists():
                 clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
@@ -113,13 +122,19 @@ def main(
                 row[name] = f1_on_test(transferred, data[target] / "test.spacy")
             rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus",
                                                          folder / "ranking.json")
-            write_report(report, results, rankings, targets, sizes, min_steps, source_epochs)
+            dates.setdefault(target, {})[size] = str(date.today())
+            results_file.parent.mkdir(parents=True, exist_ok=True)
+            results_file.write_text(json.dumps({"f1": results, "rankings": rankings, "dates": dates}, indent=1) + "\n")
+            write_report(report, results, rankings, dates, min_steps, source_epochs)
+    write_report(report, results, rankings, dates, min_steps, source_epochs)
 
 
-def write_report(path: Path, results: Dict, rankings: Dict, targets: List[str], sizes: List[str],
-                 min_steps: int, source_epochs: int) -> None:
+def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_steps: int, source_epochs: int) -> None:
+    """All recorded rows; the command is the one that reproduces every row."""
+    targets = [t for t in CORPORA if t in results]
+    sizes = sorted({s for t in targets for s in results[t]}, key=lambda s: math.inf if s == "all" else int(s))
     lines = ["# Cross-task transfer and source selection", "",
-             f"Date: {date.today()}. Machine: {machine()}. Profile `cpu` budgets, at least "
+             f"Updated {date.today()}. Machine: {machine()}. Profile `cpu` budgets, at least "
              f"{min_steps} updates per model" + (f", source models {source_epochs} epoch(s)" if source_epochs else "")
              + ". Command:", "", "```bash",
              "python bench/transfer_study.py --corpora-dir ../shared/corpora "
@@ -129,14 +144,13 @@ def write_report(path: Path, results: Dict, rankings: Dict, targets: List[str], 
              "Strict character-level F1 on each target's test set. `none`: no transfer (the study's shared",
              "encoder only); a corpus name: the target model starts from that corpus's source model's encoder.",
              "Predicted: the source ranked first by model similarity (R^2 of a linear map between features) and",
-             "by vocabulary overlap.", ""]
+             "by vocabulary overlap. Rows come from `bench/results/transfer.json`; a row's date says when (and",
+             "so with which build of the shared encoder and source models) it was measured.", ""]
     for target in targets:
-        if target not in results:
-            continue
         sources = [s for s in CORPORA if s != target]
         lines += [f"## Target {target}", "", "| sentences | none | " + " | ".join(sources) +
-                  " | best | predicted (model sim.) | predicted (vocab.) |", "|---|" + "---:|" * (len(sources) + 1)
-                  + "---|---|---|"]
+                  " | best | predicted (model sim.) | predicted (vocab.) | date |", "|---|" + "---:|" * (len(sources) + 1)
+                  + "---|---|---|---|"]
         for size in sizes:
             row = results[target].get(size)
             if not row or len(row) < len(sources) + 1:
@@ -148,7 +162,7 @@ def write_report(path: Path, results: Dict, rankings: Dict, targets: List[str], 
             mark = lambda s: f"{s} ({'right' if s == best else 'wrong'})"  # noqa: E731
             lines.append(f"| {size} | {row['none']:.2f} | " + " | ".join(
                 f"{row[s]:.2f} ({row[s] - row['none']:+.2f})" for s in sources) +
-                f" | {best} | {mark(by_model)} | {mark(by_vocab)} |")
+                f" | {best} | {mark(by_model)} | {mark(by_vocab)} | {dates.get(target, {}).get(size, '')} |")
         lines.append("")
     write_markdown(path, lines)
 

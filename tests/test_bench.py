@@ -36,3 +36,17 @@ def test_peer_exchange_round_trip(examples, tmp_path):
     predictions.write_text("".join(json.dumps({"id": r["id"], "entities": [
         [e.start_char, e.end_char, e.label_] for e in doc.ents]}) + "\n" for r, doc in zip(records, docs)))
     assert score_predictions(gold, predictions, blank_nlp())["spans_char_f"] == 1.0
+
+
+def test_rewritten_report_keeps_hand_written_notes(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    from common import NOTES_MARKER, write_markdown
+
+    report = tmp_path / "report.md"
+    write_markdown(report, ["# Tables", "| a |"], show=False)
+    assert NOTES_MARKER not in report.read_text()
+    report.write_text(report.read_text() + NOTES_MARKER + "\nWhy the numbers differ from the paper.\n")
+    write_markdown(report, ["# Tables", "| b |"], show=False)
+    text = report.read_text()
+    assert "| b |" in text and "| a |" not in text
+    assert text.endswith(NOTES_MARKER + "\nWhy the numbers differ from the paper.\n")
