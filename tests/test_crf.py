@@ -160,3 +160,35 @@ def test_nll_falls_back_to_log_space_where_probabilities_underflow():
     expected = -CRF.forward(crf, emissions.detach(), tags, mask, reduction="sum")
     assert torch.isfinite(loss) and torch.allclose(loss, expected, rtol=1e-4)
     assert torch.isfinite(emissions.grad).all() and emissions.grad[1].abs().sum() > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(lengths=st.lists(st.integers(0, 50), max_size=30), max_docs=st.integers(1, 8), max_positions=st.integers(1, 120))
+def test_decode_batches_bound_the_padding(lengths, max_docs, max_positions):
+    from spacy_clinx.model.architecture import decode_batches
+
+    groups = decode_batches(lengths, max_docs, max_positions)
+    assert sorted(i for g in groups for i in g) == [i for i, n in enumerate(lengths) if n]
+    for group in groups:
+        assert len(group) == 1 or (len(group) <= max_docs and len(group) * max(lengths[i] for i in group) <= max_positions)
+
+
+def test_decode_documents_same_paths_however_documents_are_grouped(monkeypatch):
+    """A long document decoded alone (no padded copy) and short ones padded together give the
+    same paths as pytorch-crf decoding each document on its own."""
+    from types import SimpleNamespace
+
+    import numpy
+
+    from spacy_clinx.model import architecture
+
+    crf, emissions, lengths, _ = random_crf_batch(3, 6, 40, seed=7)
+    docs = [emissions[b, : lengths[b]].numpy() for b in range(6)] + [numpy.zeros((0, emissions.shape[2]), "float32")]
+    model = architecture.build_subword_crf_tagger("unused", windows_per_batch=4)
+    model.layers[0].shims[0]._model = SimpleNamespace(head="crf", crf=crf)
+    expected = [crf.decode(torch.from_numpy(d)[None], torch.ones(1, len(d), dtype=torch.bool))[0] if len(d) else []
+                for d in docs]
+    for max_positions in (1, 60, 10_000):
+        monkeypatch.setattr(architecture, "DECODE_POSITIONS", max_positions)
+        tags, _ = architecture.decode_documents(model, docs)
+        assert [t.tolist() for t in tags] == expected

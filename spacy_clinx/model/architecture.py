@@ -117,6 +117,26 @@ def get_tagger(model: Model) -> SubwordCRFTagger:
     return model.layers[0].shims[0]._model
 
 
+#: Viterbi batches pad every document to the longest one; a batch holds at most
+#: ``windows_per_batch`` documents and at most this many padded positions (a longer
+#: document is decoded alone), so one long document does not pad its batch-mates to its length.
+DECODE_POSITIONS = 2**16
+
+
+def decode_batches(lengths: List[int], max_docs: int, max_positions: int) -> List[List[int]]:
+    """Indices of the non-empty documents grouped for padded decoding, shortest first: each
+    group has at most ``max_docs`` documents and ``len(group) * longest <= max_positions``
+    (or one document)."""
+    order = sorted((i for i, n in enumerate(lengths) if n), key=lambda i: lengths[i])
+    groups: List[List[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < max_docs and (len(groups[-1]) + 1) * lengths[i] <= max_positions:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 def decode_documents(
     model: Model, emissions: List[numpy.ndarray], with_scores: bool = False
 ) -> "tuple[List[numpy.ndarray], Optional[List[numpy.ndarray]]]":
@@ -129,16 +149,8 @@ def decode_documents(
     empty = numpy.zeros(0, dtype=numpy.int64)
     tags: List[numpy.ndarray] = [empty] * len(emissions)
     scores: List[numpy.ndarray] = [empty.astype("float32")] * len(emissions)
-    order = sorted((i for i, e in enumerate(emissions) if len(e)), key=lambda i: len(emissions[i]))
-    size = model.attrs["windows_per_batch"]
-    for start in range(0, len(order), size):
-        chunk = order[start : start + size]
-        length = len(emissions[chunk[-1]])
-        padded = numpy.zeros((len(chunk), length, emissions[chunk[0]].shape[1]), dtype="float32")
-        mask = numpy.zeros((len(chunk), length), dtype=bool)
-        for row, i in enumerate(chunk):
-            padded[row, : len(emissions[i])] = emissions[i]
-            mask[row, : len(emissions[i])] = True
+    for chunk in decode_batches([len(e) for e in emissions], model.attrs["windows_per_batch"], DECODE_POSITIONS):
+        padded, mask = pad_emissions([emissions[i] for i in chunk])
         device = crf.transitions.device
         padded_t, mask_t = torch.from_numpy(padded).to(device), torch.from_numpy(mask).to(device)
         with torch.no_grad():
@@ -151,6 +163,21 @@ def decode_documents(
                 chosen = torch.gather(probs[row, :n], 1, paths[row, :n].to(device).unsqueeze(1)).squeeze(1)
                 scores[i] = chosen.cpu().numpy()
     return tags, (scores if with_scores else None)
+
+
+def pad_emissions(emissions: List[numpy.ndarray]) -> "tuple[numpy.ndarray, numpy.ndarray]":
+    """(B, T, K) float32 emissions padded to the longest and their (B, T) mask; a lone
+    document is a view, not a copy (a long document's emissions are its largest array)."""
+    if len(emissions) == 1:
+        only = numpy.ascontiguousarray(emissions[0], dtype="float32")
+        return only[None], numpy.ones((1, len(only)), dtype=bool)
+    length = max(len(e) for e in emissions)
+    padded = numpy.zeros((len(emissions), length, emissions[0].shape[1]), dtype="float32")
+    mask = numpy.zeros((len(emissions), length), dtype=bool)
+    for row, e in enumerate(emissions):
+        padded[row, : len(e)] = e
+        mask[row, : len(e)] = True
+    return padded, mask
 
 
 def softmax_decode(emissions: List[numpy.ndarray], with_scores: bool):

@@ -86,7 +86,7 @@ class ConstrainedCRF(CRF):
         into = numpy.ascontiguousarray(trans.T)[None]  # (1, to, from): reduce over the last, contiguous axis
         rows, cols = numpy.arange(B)[:, None], numpy.arange(K)[None, :]
         score = start[None, :] + em[:, 0]
-        history = numpy.zeros((T, B, K), dtype=numpy.int16 if K < 2**15 else numpy.int32)
+        history = numpy.zeros((T, B, K), dtype=numpy.min_scalar_type(K - 1))  # uint8 up to 256 tags
         for t in range(1, T):
             candidates = score[:, None, :] + into
             best = candidates.argmax(2)
