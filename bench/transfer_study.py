@@ -41,7 +41,7 @@ def budget(train: Path, min_steps: int, profile: Dict) -> List[str]:
     n_docs = len(DocBin().from_disk(train))
     steps_per_epoch = math.ceil(n_docs / profile["batch_size"])
     epochs = max(profile["max_epochs"], math.ceil(min_steps / steps_per_epoch))
-    evaluate_every = max(1, min(steps_per_epoch, epochs * steps_per_epoch // 6))
+    evaluate_every = max(1, epochs * steps_per_epoch // 6)  # about 6 dev evaluations per model, however small its data
     return override_args(training_overrides({**profile, "max_epochs": epochs, "eval_frequency": evaluate_every},
                                             n_docs, 0))
 
