@@ -278,20 +278,21 @@ def scaling_table(rows: List[Dict]) -> List[str]:
              "| words | release_memory_growth_mb | seconds | ms per 1k words | vs 1k | time / never | peak RSS MB |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     first = {r["release_growth_mb"]: r["seconds"] / r["words"] for r in rows if r["words"] == SIZES[0]}
-    never = {r["words"]: r["seconds"] for r in rows if r["release_growth_mb"] == 0 and not r.get("mates")}
-    alone = {r["words"]: r for r in rows if r["release_growth_mb"] and not r.get("mates")}
+    never = {r["words"]: r["seconds"] for r in rows if r["release_growth_mb"] == 0 and not r["mates"]}
+    alone = {(r["words"], r["release_growth_mb"]): r for r in rows if not r["mates"]}
     for r in rows:
-        if r.get("mates"):
+        if r["mates"]:
             continue
         per_word = r["seconds"] / r["words"]
         lines.append(f"| {r['words']:,} | {r['release_growth_mb']} | {r['seconds']:.2f} | {1e6 * per_word:.1f} | "
                      f"{per_word / first[r['release_growth_mb']]:.2f} | {r['seconds'] / never[r['words']]:.2f} | "
                      f"{r['rss_mb']:,.0f} |")
     for r in rows:
-        if r.get("mates") and r["words"] in alone:
+        if r["mates"]:
+            single = alone[r["words"], r["release_growth_mb"]]
             lines += ["", f"The {r['words']:,}-word document in one `nlp.pipe` batch with {r['mates']} test notes "
                       f"(release_memory_growth_mb {r['release_growth_mb']}): {r['seconds']:.2f} s, peak RSS "
-                      f"{r['rss_mb']:,.0f} MB ({r['rss_mb'] / alone[r['words']]['rss_mb']:.2f}x the document alone)."]
+                      f"{r['rss_mb']:,.0f} MB ({r['rss_mb'] / single['rss_mb']:.2f}x the document alone)."]
     return lines
 
 
