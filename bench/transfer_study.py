@@ -9,7 +9,7 @@
 4. Targets: for each corpus and size n, the first n training sentences (corpus order); one model
    from the encoder alone (no transfer) and one from each other corpus's source model.
 5. The source ranking by model similarity (target = the no-transfer model of that size) and by
-   vocabulary overlap, against the source that actually scored best.
+   vocabulary overlap and coverage, against the source that actually scored best.
 
 Every model is trained by the package's own commands and kept; a stopped study resumes where it
 stopped. Each finished target and size also goes to ``bench/results/transfer.json`` (committed): the
@@ -73,6 +73,25 @@ def rank(target_model: Path, target_train: Path, sources: Dict[str, Path], corpu
     return json.loads(out.read_text())
 
 
+def add_coverage(ranking: List[Dict], target_train: Path, corpus_dir: Path) -> bool:
+    """Vocabulary coverage for a ranking recorded before the study measured it (texts only, no
+    model); True when a row changed."""
+    from spacy_clinx.transfer.similarity import vocabulary_coverage
+
+    missing = [row for row in ranking if "vocabulary_coverage" not in row]
+    if missing:
+        target = texts_of(target_train)
+        for row in missing:
+            row["vocabulary_coverage"] = vocabulary_coverage(target, texts_of(corpus_dir / row["source"] / "train.spacy"))
+    return bool(missing)
+
+
+def texts_of(docbin: Path) -> List[str]:
+    import spacy
+
+    return [doc.text for doc in DocBin().from_disk(docbin).get_docs(spacy.blank("xx").vocab)]
+
+
 def main(
     corpora_dir: Path = typer.Option(Path("../shared/corpora"), help="folder holding the corpora"),
     workdir: Path = typer.Option(Path("bench/work/transfer")),
@@ -106,11 +125,13 @@ def main(
     dates: Dict[str, Dict[str, str]] = saved.get("dates", {})
     for target in targets:
         for size in sizes:
-            if not redo and size in rankings.get(target, {}):
-                continue
             subset = data[target] / f"train-first{size}.spacy"
             if not subset.exists():
                 clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
+            if not redo and size in rankings.get(target, {}):
+                if add_coverage(rankings[target][size], subset, workdir / "corpus"):
+                    save(results_file, results, rankings, dates)
+                continue
             folder = workdir / "models" / target / size
             row = results.setdefault(target, {}).setdefault(size, {})
             others = {name: source(name) for name in CORPORA if name != target}
@@ -123,10 +144,14 @@ def main(
             rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus",
                                                          folder / "ranking.json")
             dates.setdefault(target, {})[size] = str(date.today())
-            results_file.parent.mkdir(parents=True, exist_ok=True)
-            results_file.write_text(json.dumps({"f1": results, "rankings": rankings, "dates": dates}, indent=1) + "\n")
+            save(results_file, results, rankings, dates)
             write_report(report, results, rankings, dates, min_steps, source_epochs)
     write_report(report, results, rankings, dates, min_steps, source_epochs)
+
+
+def save(results_file: Path, results: Dict, rankings: Dict, dates: Dict) -> None:
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps({"f1": results, "rankings": rankings, "dates": dates}, indent=1) + "\n")
 
 
 def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_steps: int, source_epochs: int) -> None:
@@ -143,14 +168,16 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
              "```", "",
              "Strict character-level F1 on each target's test set. `none`: no transfer (the study's shared",
              "encoder only); a corpus name: the target model starts from that corpus's source model's encoder.",
-             "Predicted: the source ranked first by model similarity (R^2 of a linear map between features) and",
-             "by vocabulary overlap. Rows come from `bench/results/transfer.json`; a row's date says when (and",
-             "so with which build of the shared encoder and source models) it was measured.", ""]
+             "Predicted: the source ranked first by model similarity (R^2 of a linear map between features), by",
+             "vocabulary overlap (Jaccard of the word types) and by vocabulary coverage (share of the target's",
+             "running words found in the source's training texts). Rows come from `bench/results/transfer.json`;",
+             "a row's date says when (and so with which build of the shared encoder and source models) it was",
+             "measured.", ""]
     for target in targets:
         sources = [s for s in CORPORA if s != target]
         lines += [f"## Target {target}", "", "| sentences | none | " + " | ".join(sources) +
-                  " | best | predicted (model sim.) | predicted (vocab.) | date |", "|---|" + "---:|" * (len(sources) + 1)
-                  + "---|---|---|---|"]
+                  " | best | predicted (model sim.) | predicted (overlap) | predicted (coverage) | date |",
+                  "|---|" + "---:|" * (len(sources) + 1) + "---|---|---|---|---|"]
         for size in sizes:
             row = results[target].get(size)
             if not row or len(row) < len(sources) + 1:
@@ -158,11 +185,12 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
             best = max(sources, key=lambda s: row[s])
             ranking = rankings[target][size]
             by_model = ranking[0]["source"]
-            by_vocab = max(ranking, key=lambda r: r.get("vocabulary_overlap", 0))["source"]
+            by_text = [max(ranking, key=lambda r: r.get(key, 0))["source"]
+                       for key in ("vocabulary_overlap", "vocabulary_coverage")]
             mark = lambda s: f"{s} ({'right' if s == best else 'wrong'})"  # noqa: E731
             lines.append(f"| {size} | {row['none']:.2f} | " + " | ".join(
                 f"{row[s]:.2f} ({row[s] - row['none']:+.2f})" for s in sources) +
-                f" | {best} | {mark(by_model)} | {mark(by_vocab)} | {dates.get(target, {}).get(size, '')} |")
+                f" | {best} | {mark(by_model)} | {mark(by_text[0])} | {mark(by_text[1])} | {dates.get(target, {}).get(size, '')} |")
         lines.append("")
     write_markdown(path, lines)
 

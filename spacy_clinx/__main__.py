@@ -378,12 +378,12 @@ def rank_sources_command(
     target_texts: Path = typer.Argument(..., help="target training texts: DocBin or folder of .txt"),
     sources: List[str] = typer.Argument(..., help="candidate source models, NAME=PATH or PATH"),
     source_texts: List[str] = typer.Option([], "--source-texts", help="NAME=PATH: a source's training texts "
-                                           "(DocBin or folder), for the vocabulary-overlap baseline"),
+                                           "(DocBin or folder), for the vocabulary overlap and coverage baselines"),
     max_words: int = typer.Option(20_000, help="target words to embed (in corpus order)"),
     output: Path = typer.Option(None, "--output", "-o", help="also write the ranking as JSON"),
 ) -> None:
     """Rank source models for transfer by model similarity (a linear map between their features
-    of the target texts), with vocabulary overlap as a text-similarity baseline."""
+    of the target texts), with vocabulary overlap and coverage as text-similarity baselines."""
     import json
 
     from .transfer.similarity import rank_sources, ranking_table, split_name

@@ -15,7 +15,7 @@ from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.transfer import export_encoder, find_tagger, first_sentences, rank_sources
 from spacy_clinx.transfer.low_resource import n_sentences
 from spacy_clinx.transfer.target import prepare_encoder
-from spacy_clinx.transfer.similarity import vocabulary_overlap
+from spacy_clinx.transfer.similarity import vocabulary_coverage, vocabulary_overlap
 
 from test_resumable_train import CONFIG
 
@@ -73,13 +73,21 @@ def test_an_identical_model_ranks_first_and_the_ranking_is_deterministic(trained
     first = rank_sources(str(trained_dir), texts, sources, {"same": texts}, max_words=1500)
     assert [r["source"] for r in first][0] == "same"
     assert first[0]["model_similarity"] > 0.99 > first[1]["model_similarity"]
-    assert first[0]["vocabulary_overlap"] == 1.0
+    assert first[0]["vocabulary_overlap"] == first[0]["vocabulary_coverage"] == 1.0
     assert rank_sources(str(trained_dir), texts, sources, {"same": texts}, max_words=1500) == first
 
 
 def test_vocabulary_overlap():
     assert vocabulary_overlap(["a b c"], ["A b d"]) == pytest.approx(2 / 4)
     assert vocabulary_overlap([""], [""]) == 0.0
+
+
+def test_vocabulary_coverage_counts_running_words_and_ignores_what_only_the_source_knows():
+    # 3 of the target's 4 running words are known; a larger source vocabulary changes nothing
+    assert vocabulary_coverage(["a a B c"], ["a b"]) == pytest.approx(3 / 4)
+    assert vocabulary_coverage(["a a B c"], ["a b x y z w"]) == pytest.approx(3 / 4)
+    assert vocabulary_overlap(["a a B c"], ["a b x y z w"]) < vocabulary_overlap(["a a B c"], ["a b"])
+    assert vocabulary_coverage([""], ["a"]) == 0.0
 
 
 def test_a_new_source_starts_the_run_over_and_an_encoder_folder_is_used_as_it_is(trained_dir, encoders, tmp_path):

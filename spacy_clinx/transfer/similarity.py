@@ -1,5 +1,6 @@
 """Which source model to transfer from: model similarity (Lange et al. 2021b, "To share or not
-to share"), with vocabulary overlap as the text-similarity baseline.
+to share"), with two text-similarity baselines: vocabulary overlap (Jaccard of the word types) and
+vocabulary coverage (the share of the target's running words the source has seen).
 
 Both the target model and each source model embed the same target training texts. Their
 features are pooled per whitespace word (mean of the word's subwords), so models with different
@@ -109,11 +110,19 @@ def vocabulary_overlap(target_texts: Sequence[str], source_texts: Sequence[str])
     return len(target & source) / len(target | source) if target | source else 0.0
 
 
+def vocabulary_coverage(target_texts: Sequence[str], source_texts: Sequence[str]) -> float:
+    """Share of the target's running words (lowercased) that occur in the source texts. Unlike
+    Jaccard it does not penalise a source for knowing more words than the small target has."""
+    source = {w.lower() for t in source_texts for w in WORD.findall(t)}
+    target = [w.lower() for t in target_texts for w in WORD.findall(t)]
+    return sum(w in source for w in target) / len(target) if target else 0.0
+
+
 def rank_sources(target_model: str, target_texts: Sequence[str], sources: Dict[str, str],
                  source_texts: Optional[Dict[str, Sequence[str]]] = None, max_words: int = 20_000,
                  echo=None) -> List[Dict]:
-    """Sources best first by model similarity; each row also has the vocabulary overlap when
-    the source's training texts are given."""
+    """Sources best first by model similarity; each row also has the vocabulary overlap and
+    coverage when the source's training texts are given."""
     encoder, tokenizer = load_any_encoder(target_model)
     target = word_features(encoder, tokenizer, target_texts, max_words)
     rows = []
@@ -125,16 +134,18 @@ def rank_sources(target_model: str, target_texts: Sequence[str], sources: Dict[s
                "model_similarity": mapping_r2(word_features(encoder, tokenizer, target_texts, max_words), target)}
         if source_texts and name in source_texts:
             row["vocabulary_overlap"] = vocabulary_overlap(target_texts, source_texts[name])
+            row["vocabulary_coverage"] = vocabulary_coverage(target_texts, source_texts[name])
         rows.append(row)
     return sorted(rows, key=lambda r: (-r["model_similarity"], r["source"]))
 
 
 def ranking_table(rows: List[Dict]) -> str:
-    lines = ["| rank | source | model similarity (R^2) | vocabulary overlap |", "|---:|---|---:|---:|"]
+    lines = ["| rank | source | model similarity (R^2) | vocabulary overlap | vocabulary coverage |",
+             "|---:|---|---:|---:|---:|"]
     for i, row in enumerate(rows, 1):
-        overlap = row.get("vocabulary_overlap")
+        texts = [row.get(key) for key in ("vocabulary_overlap", "vocabulary_coverage")]
         lines.append(f"| {i} | {row['source']} | {row['model_similarity']:.4f} | "
-                     f"{'' if overlap is None else f'{overlap:.4f}'} |")
+                     + " | ".join("" if v is None else f"{v:.4f}" for v in texts) + " |")
     return "\n".join(lines)
 
 
