@@ -50,3 +50,16 @@ def test_rewritten_report_keeps_hand_written_notes(tmp_path):
     text = report.read_text()
     assert "| b |" in text and "| a |" not in text
     assert text.endswith(NOTES_MARKER + "\nWhy the numbers differ from the paper.\n")
+
+
+def test_an_ensemble_row_shows_its_median_and_best_model():
+    sys.path.insert(0, str(BENCH))
+    from accuracy import table_rows
+
+    member = lambda f: {"spans_char_p": f, "spans_char_r": f, "spans_char_f": f}  # noqa: E731
+    ensemble = {**member(0.95), "members": {f"split{i}": member(f) for i, f in enumerate([0.9, 0.7, 0.8, 0.6, 0.85])}}
+    rows = table_rows("clinx-folds", ensemble)
+    assert [name for name, _ in rows] == ["clinx-folds: median model (split2)", "clinx-folds: best model (split0)",
+                                          "clinx-folds: ensemble of 5"]
+    assert [scores["spans_char_f"] for _, scores in rows] == [0.8, 0.9, 0.95]
+    assert table_rows("clinx", member(0.5)) == [("clinx", member(0.5))]
