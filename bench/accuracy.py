@@ -220,6 +220,7 @@ def main(
         results[system] = scores
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=1) + "\n")
+        write_report(report, results_dir)  # after each system: a full table takes hours
     write_report(report, results_dir)
 
 
