@@ -14,11 +14,10 @@ retrain one). The tables in ``docs/accuracy.md`` are built from those files.
 
 Systems: clinx (the full architecture, official train/dev split), clinx-folds (the workflow's 5 random
 train/dev splits of train+dev: median and best model, and their ensemble), clinx-all (train+dev, last
-model), ablations clinx-softmax
-(- CRF), clinx-sentence (- context), clinx-word (- subword), clinx-bio (BIO instead of BIOES);
-peers spacy-trf (spacy-transformers + transition-based ner), spacy-cnn (CNN ner, no transformer),
-hf-tokcls (Hugging Face token classification, first subword, softmax), flair (SequenceTagger with
-TransformerWordEmbeddings(use_context=100) + CRF, in bench/work/venv-flair).
+model), ablations clinx-softmax (- CRF), clinx-sentence (- context), clinx-word (- subword), clinx-bio
+(BIO instead of BIOES); peers spacy-trf (spacy-transformers + transition-based ner), spacy-cnn (CNN
+ner, no transformer), hf-tokcls (Hugging Face token classification, first subword, softmax), flair
+(SequenceTagger with TransformerWordEmbeddings(use_context=100) + CRF, in bench/work/venv-flair).
 """
 import json
 import math
