@@ -243,7 +243,6 @@ def write_report(report: Path, results_dir: Path) -> None:
     write_markdown(report, lines)
 
 
-
 def table_rows(system: str, scores: Dict) -> List:
     """(row name, scores) of a system: one row, or for an ensemble its median and best member too
     (the median of an odd number of members; the lower middle one of an even number)."""

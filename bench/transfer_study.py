@@ -76,20 +76,15 @@ def rank(target_model: Path, target_train: Path, sources: Dict[str, Path], corpu
 def add_coverage(ranking: List[Dict], target_train: Path, corpus_dir: Path) -> bool:
     """Vocabulary coverage for a ranking recorded before the study measured it (texts only, no
     model); True when a row changed."""
+    from spacy_clinx.corpora.docs import docbin_texts
     from spacy_clinx.transfer.similarity import vocabulary_coverage
 
     missing = [row for row in ranking if "vocabulary_coverage" not in row]
     if missing:
-        target = texts_of(target_train)
+        target = docbin_texts(target_train)
         for row in missing:
-            row["vocabulary_coverage"] = vocabulary_coverage(target, texts_of(corpus_dir / row["source"] / "train.spacy"))
+            row["vocabulary_coverage"] = vocabulary_coverage(target, docbin_texts(corpus_dir / row["source"] / "train.spacy"))
     return bool(missing)
-
-
-def texts_of(docbin: Path) -> List[str]:
-    import spacy
-
-    return [doc.text for doc in DocBin().from_disk(docbin).get_docs(spacy.blank("xx").vocab)]
 
 
 def main(

@@ -408,7 +408,9 @@ def _corpus_texts(path: Path) -> List[str]:
         return _texts([path])
     if not path.exists():
         _fail(f"{path}: no such DocBin or folder")
-    return [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]
+    from .corpora.docs import docbin_texts
+
+    return docbin_texts(path)
 
 
 if __name__ == "__main__":

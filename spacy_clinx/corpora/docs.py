@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Union
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, DocBin
 from spacy.util import filter_spans
 
 from .brat import BratDocument, Problem, read_brat_dir
@@ -142,3 +142,10 @@ def brat_dir_to_docs(nlp: Language, paths: Iterable[Union[str, Path]], report: C
                                                f"same text as {seen[digest]}; both are kept"))
             seen.setdefault(digest, record.path)
             yield brat_to_doc(nlp, record, report)
+
+
+def docbin_texts(path: Union[str, Path]) -> List[str]:
+    """The texts of a DocBin's documents, in order (no language pipeline needed to read them)."""
+    import spacy
+
+    return [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]

@@ -103,18 +103,22 @@ def mapping_r2(source: numpy.ndarray, target: numpy.ndarray, ridge: float = 1e-3
     return float(1.0 - residual / spread)
 
 
+def lowercased_words(texts: Sequence[str]) -> List[str]:
+    """The whitespace words of ``texts``, lowercased, in order: what the text baselines compare."""
+    return [w.lower() for t in texts for w in WORD.findall(t)]
+
+
 def vocabulary_overlap(target_texts: Sequence[str], source_texts: Sequence[str]) -> float:
     """Jaccard overlap of the lowercased word types of two corpora."""
-    target = {w.lower() for t in target_texts for w in WORD.findall(t)}
-    source = {w.lower() for t in source_texts for w in WORD.findall(t)}
+    target, source = set(lowercased_words(target_texts)), set(lowercased_words(source_texts))
     return len(target & source) / len(target | source) if target | source else 0.0
 
 
 def vocabulary_coverage(target_texts: Sequence[str], source_texts: Sequence[str]) -> float:
     """Share of the target's running words (lowercased) that occur in the source texts. Unlike
     Jaccard it does not penalise a source for knowing more words than the small target has."""
-    source = {w.lower() for t in source_texts for w in WORD.findall(t)}
-    target = [w.lower() for t in target_texts for w in WORD.findall(t)]
+    source = set(lowercased_words(source_texts))
+    target = lowercased_words(target_texts)
     return sum(w in source for w in target) / len(target) if target else 0.0
 
 
