@@ -216,11 +216,19 @@ def main(
             out.mkdir(parents=True, exist_ok=True)
             scores = {**runners.runner(system)(out), "date": str(date.today()), "machine": machine()}
             (out / "scores.json").write_text(json.dumps(scores, indent=1))
-        results[system] = scores
-        results_path.parent.mkdir(parents=True, exist_ok=True)
-        results_path.write_text(json.dumps(results, indent=1) + "\n")
+        results = record(results_path, system, scores)
         write_report(report, results_dir)  # after each system: a full table takes hours
     write_report(report, results_dir)
+
+
+def record(results_path: Path, system: str, scores: Dict) -> Dict:
+    """Add one system's scores to the results file, read again first: two runs of the benchmark
+    (one per core, different systems) may share the file."""
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results[system] = scores
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=1) + "\n")
+    return results
 
 
 def write_report(report: Path, results_dir: Path) -> None:

@@ -63,3 +63,14 @@ def test_an_ensemble_row_shows_its_median_and_best_model():
                                           "clinx-folds: ensemble of 5"]
     assert [scores["spans_char_f"] for _, scores in rows] == [0.8, 0.9, 0.95]
     assert table_rows("clinx", member(0.5)) == [("clinx", member(0.5))]
+
+
+def test_recording_a_system_keeps_what_another_run_recorded_meanwhile(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    from accuracy import record
+
+    path = tmp_path / "meddocan" / "embedded.json"
+    mine = record(path, "clinx", {"spans_char_f": 0.9})
+    path.write_text(json.dumps({**mine, "flair": {"spans_char_f": 0.8}}))  # the other run, on the other core
+    assert set(record(path, "clinx-all", {"spans_char_f": 0.91})) == {"clinx", "flair", "clinx-all"}
+    assert set(json.loads(path.read_text())) == {"clinx", "flair", "clinx-all"}
