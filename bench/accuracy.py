@@ -238,12 +238,13 @@ def record(results_path: Path, system: str, scores: Dict) -> Dict:
 def write_report(report: Path, results_dir: Path) -> None:
     from spacy_clinx.workflow.profiles import load_profile
 
-    profile_rate = load_profile(PROFILE).train["learn_rate"]  # of the rows recorded before `lr` was
+    profile_rate = load_profile(PROFILE).train["learn_rate"]  # rows recorded before results kept their rate
     lines = ["# Accuracy", "", f"Updated {date.today()} on {machine()}.", "",
              "Strict character-level micro P/R/F1 on the official test set (an entity is document, label, start,",
              "end). Every system fine-tunes the same encoder for the same number of epochs (profile `cpu`) at the",
              "same peak learning rate (`lr`); `spacy-cnn` has no transformer and trains for 20 epochs.", "",
-             "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER`. A table fills over several",
+             "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER [--learn-rate LR]` (`LR` as in",
+             "the `lr` column; without it, the profile's). A table fills over several",
              "sessions: finished systems are kept in `bench/results/accuracy/` and skipped. The `embedded` encoder is",
              "rebuilt by the workflow on each fresh machine (the same seeded recipe); the date says which build.", ""]
     for results_path in sorted(results_dir.glob("*/*.json")):
