@@ -133,7 +133,9 @@ class Systems:
         return max(1, math.ceil(tokens / 2000) * epochs)
 
     def spacy_cnn(self, out: Path) -> Dict:
-        return self.spacy_peer(out, "spacy_cnn_ner.cfg", {"training.max_epochs": 20, "training.max_steps": 0})
+        # its own config's Adam schedule, not the shared rate: recorded as no rate
+        return {**self.spacy_peer(out, "spacy_cnn_ner.cfg", {"training.max_epochs": 20, "training.max_steps": 0}),
+                "learn_rate": None}
 
     def exchange_files(self) -> Dict[str, Path]:
         """The corpus as JSONL sentences for the peers outside spaCy."""
@@ -217,7 +219,7 @@ def main(
         else:
             typer.secho(f"== {corpus} / {name} / {system}", bold=True)
             out.mkdir(parents=True, exist_ok=True)
-            scores = {"learn_rate": runners.train["learn_rate"], **runners.runner(system)(out),
+            scores = {"learn_rate": runners.train["learn_rate"], **runners.runner(system)(out),  # a runner may say None
                       "date": str(date.today()), "machine": machine()}
             (out / "scores.json").write_text(json.dumps(scores, indent=1))
         results = record(results_path, system, scores)
@@ -255,14 +257,14 @@ def write_report(report: Path, results_dir: Path) -> None:
         for system, s in results.items():
             for row, scores in table_rows(system, s):
                 lines.append(f"| {row} | {100 * scores['spans_char_p']:.2f} | {100 * scores['spans_char_r']:.2f} | "
-                             f"{100 * scores['spans_char_f']:.2f} | {lr_cell(system, s.get('learn_rate', profile_rate))} | "
+                             f"{100 * scores['spans_char_f']:.2f} | {lr_cell(s.get('learn_rate', profile_rate))} | "
                              f"{s.get('train_seconds', 0):.0f} | {s.get('date', '')} |")
         lines.append("")
     write_markdown(report, lines)
 
 
-def lr_cell(system: str, rate: float) -> str:
-    return "-" if system == "spacy-cnn" else f"{rate:g}"  # spacy-cnn: its own config's Adam schedule
+def lr_cell(rate: Optional[float]) -> str:
+    return "-" if rate is None else f"{rate:g}"
 
 
 def table_rows(system: str, scores: Dict) -> List:
