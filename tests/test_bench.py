@@ -74,3 +74,19 @@ def test_recording_a_system_keeps_what_another_run_recorded_meanwhile(tmp_path):
     path.write_text(json.dumps({**mine, "flair": {"spans_char_f": 0.8}}))  # the other run, on the other core
     assert set(record(path, "clinx-all", {"spans_char_f": 0.91})) == {"clinx", "flair", "clinx-all"}
     assert set(json.loads(path.read_text())) == {"clinx", "flair", "clinx-all"}
+
+
+def test_the_folds_system_trains_with_the_runs_rate_and_epochs(tmp_path, monkeypatch):
+    """clinx-folds runs the workflow's train-splits, which reads a profile: it gets a copy with the
+    run's --learn-rate and --epochs, not the stock profile."""
+    sys.path.insert(0, str(BENCH))
+    from accuracy import Systems
+
+    from spacy_clinx.workflow.profiles import load_profile
+
+    monkeypatch.chdir(BENCH.parent)  # the bench names its profile relative to the repository
+    systems = Systems(tmp_path, "encoder", "es", tmp_path, learn_rate=1e-4, epochs=7)
+    copy, stock = load_profile(systems.profile_copy(tmp_path)), load_profile(Path("configs/profiles/cpu.cfg"))
+    assert (copy.train["learn_rate"], copy.train["max_epochs"]) == (1e-4, 7)
+    unchanged = lambda train: {k: v for k, v in train.items() if k not in ("learn_rate", "max_epochs")}  # noqa: E731
+    assert unchanged(copy.train) == unchanged(stock.train) and copy.encoder == stock.encoder
