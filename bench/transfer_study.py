@@ -114,10 +114,10 @@ def main(
         return train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
                      workdir / "models" / name / "all" / "none", min_steps, source_profile)
 
-    saved = json.loads(results_file.read_text()) if results_file.exists() else {}
-    results: Dict[str, Dict[str, Dict[str, float]]] = saved.get("f1", {})
-    rankings: Dict[str, Dict[str, List[Dict]]] = saved.get("rankings", {})
-    dates: Dict[str, Dict[str, str]] = saved.get("dates", {})
+    saved = read_results(results_file)
+    results: Dict[str, Dict[str, Dict[str, float]]] = saved["f1"]
+    rankings: Dict[str, Dict[str, List[Dict]]] = saved["rankings"]
+    dates: Dict[str, Dict[str, str]] = saved["dates"]
     for target in targets:
         for size in sizes:
             subset = data[target] / f"train-first{size}.spacy"
@@ -125,7 +125,8 @@ def main(
                 clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
             if not redo and size in rankings.get(target, {}):
                 if add_coverage(rankings[target][size], subset, workdir / "corpus"):
-                    save(results_file, results, rankings, dates)
+                    record(results_file, target, size, results[target][size], rankings[target][size],
+                           dates.get(target, {}).get(size, ""))
                 continue
             folder = workdir / "models" / target / size
             row = results.setdefault(target, {}).setdefault(size, {})
@@ -139,14 +140,26 @@ def main(
             rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus",
                                                          folder / "ranking.json")
             dates.setdefault(target, {})[size] = str(date.today())
-            save(results_file, results, rankings, dates)
-            write_report(report, results, rankings, dates, min_steps, source_epochs)
-    write_report(report, results, rankings, dates, min_steps, source_epochs)
+            saved = record(results_file, target, size, row, rankings[target][size], dates[target][size])
+            write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
+    saved = read_results(results_file)
+    write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
 
 
-def save(results_file: Path, results: Dict, rankings: Dict, dates: Dict) -> None:
+def read_results(results_file: Path) -> Dict[str, Dict]:
+    saved = json.loads(results_file.read_text()) if results_file.exists() else {}
+    return {key: saved.get(key, {}) for key in ("f1", "rankings", "dates")}
+
+
+def record(results_file: Path, target: str, size: str, row: Dict, ranking: List[Dict], day: str) -> Dict:
+    """Add one finished target and size to the results file, read again first: two runs of the
+    study (one per core, different targets) may share the file."""
+    saved = read_results(results_file)
+    for key, value in (("f1", row), ("rankings", ranking), ("dates", day)):
+        saved[key].setdefault(target, {})[size] = value
     results_file.parent.mkdir(parents=True, exist_ok=True)
-    results_file.write_text(json.dumps({"f1": results, "rankings": rankings, "dates": dates}, indent=1) + "\n")
+    results_file.write_text(json.dumps(saved, indent=1) + "\n")
+    return saved
 
 
 def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_steps: int, source_epochs: int) -> None:

@@ -90,3 +90,19 @@ def test_the_folds_system_trains_with_the_runs_rate_and_epochs(tmp_path, monkeyp
     assert (copy.train["learn_rate"], copy.train["max_epochs"]) == (1e-4, 7)
     unchanged = lambda train: {k: v for k, v in train.items() if k not in ("learn_rate", "max_epochs")}  # noqa: E731
     assert unchanged(copy.train) == unchanged(stock.train) and copy.encoder == stock.encoder
+
+
+def test_the_transfer_study_keeps_rows_another_run_recorded_meanwhile(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    from transfer_study import read_results, record
+
+    path = tmp_path / "transfer.json"
+    record(path, "pharmaconer", "500", {"none": 10.0}, [{"source": "meddocan"}], "2026-11-23")
+    other = read_results(path)
+    other["f1"]["meddocan"] = {"500": {"none": 50.0}}  # the other run, on the other core
+    path.write_text(json.dumps(other))
+    saved = record(path, "pharmaconer", "1000", {"none": 12.0}, [], "2026-11-24")
+    assert saved == read_results(path)
+    assert saved["f1"] == {"pharmaconer": {"500": {"none": 10.0}, "1000": {"none": 12.0}},
+                           "meddocan": {"500": {"none": 50.0}}}
+    assert saved["dates"]["pharmaconer"] == {"500": "2026-11-23", "1000": "2026-11-24"}
