@@ -17,7 +17,7 @@ from exchange import doc_record, score_predictions  # noqa: E402
 
 
 @pytest.mark.parametrize("script", ["accuracy.py", "speed.py", "train_speed.py", "annotate_throughput.py", "transfer_study.py",
-                                    "setting_cost.py"])
+                                    "setting_cost.py", "memory_stages.py"])
 def test_benchmark_scripts_start(script):
     result = subprocess.run([sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True,
                             cwd=BENCH.parent)
