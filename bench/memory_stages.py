@@ -20,14 +20,9 @@ from typing import Dict, List, Optional
 
 import typer
 from common import machine, write_markdown
-from speed import clinx_component, read_texts
+from speed import clinx_component, long_document, peak_rss_mb
 
 STAGES = ["loaded", "spaCy Doc", "subwords", "emissions", "Viterbi", "char spans", "entities"]
-
-
-def status_mb(key: str) -> float:
-    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(key))
-    return int(line.split()[1]) / 1024
 
 
 def reset_peak() -> None:
@@ -40,7 +35,7 @@ def child(model: str, texts: Path, words: int, threads: int, release_growth_mb: 
     import torch
 
     from spacy_clinx.components.clinx_ner import to_char_spans
-    from spacy_clinx.memory import release_freed_memory
+    from spacy_clinx.memory import release_freed_memory, resident_mb
     from spacy_clinx.model.architecture import get_tagger
 
     torch.set_num_threads(threads)
@@ -48,8 +43,7 @@ def child(model: str, texts: Path, words: int, threads: int, release_growth_mb: 
     ner = clinx_component(nlp)
     if release_growth_mb is not None:
         ner.release_memory_growth_mb = release_growth_mb
-    pool = " ".join(read_texts(texts)).split(" ")
-    text = " ".join((pool * (words // len(pool) + 1))[:words])
+    text = long_document(texts, words)
     nlp.max_length = len(text) + 1
     list(nlp.pipe([text[:2000]]))  # warm-up
     rows, state = [], {}
@@ -61,7 +55,7 @@ def child(model: str, texts: Path, words: int, threads: int, release_growth_mb: 
         run()
         seconds = time.perf_counter() - start
         release_freed_memory()
-        rows.append({"stage": name, "seconds": seconds, "live_mb": status_mb("VmRSS:"), "peak_mb": status_mb("VmHWM:")})
+        rows.append({"stage": name, "seconds": seconds, "live_mb": resident_mb(), "peak_mb": peak_rss_mb()})
 
     tag_names = get_tagger(ner.model).tag_names
     stage("loaded")

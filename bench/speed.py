@@ -118,6 +118,12 @@ def flair_system(model: str, texts_dir: Path, work: Path, threads: int) -> Calla
     return run
 
 
+def long_document(texts_dir: Path, words: int) -> str:
+    """One document of ``words`` words: the test texts joined, repeated as often as needed."""
+    pool = " ".join(read_texts(texts_dir)).split(" ")
+    return " ".join((pool * (words // len(pool) + 1))[:words])
+
+
 def scaling_child(model: str, texts_dir: Path, words: int, threads: int, release_growth_mb: int, mates: int) -> None:
     """In a fresh process: one document of ``words`` words, piped in one batch with the first
     ``mates`` test notes; prints seconds and peak RSS (MB)."""
@@ -128,11 +134,7 @@ def scaling_child(model: str, texts_dir: Path, words: int, threads: int, release
     nlp = spacy.load(model)
     clinx_component(nlp).release_memory_growth_mb = release_growth_mb
     notes = read_texts(texts_dir)
-    pool = " ".join(notes).split(" ")
-    doc_words: List[str] = []
-    while len(doc_words) < words:
-        doc_words += pool
-    text = " ".join(doc_words[:words])
+    text = long_document(texts_dir, words)
     nlp.max_length = len(text) + 1
     list(nlp.pipe([text[:2000]]))  # warm-up
     batch = notes[:mates] + [text]
