@@ -107,7 +107,7 @@ class Systems:
             clinx("splits", self.data / "train.spacy", self.data / "dev.spacy", out / "splits", "--scheme", "random",
                   "--n-parts", 5, "--seed", 0)
         clinx("train-splits", self.config, out / "splits", out / "models", "--encoder", self.encoder,
-              "--profile", self.profile_copy(out), "--seed", 0)
+              "--profile", self.profile_copy(out), "--seed", 0, "--jobs", 2)
         clinx("ensemble", out / "models", out / "ensemble")
         clinx("evaluate-models", out / "models", out / "ensemble", self.data / "test.spacy", out / "metrics.json")
         models = json.loads((out / "metrics.json").read_text())["models"]

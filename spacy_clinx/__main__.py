@@ -204,6 +204,7 @@ def train_splits_command(
     profile: Path = typer.Option(Path("configs/profiles/cpu.cfg")),
     seed: int = typer.Option(0),
     gpu_id: int = typer.Option(-1),
+    jobs: int = typer.Option(1, help="splits to train at once (each logs to its split*/train.log)"),
 ) -> None:
     """Train one clinx_ner per split, skipping those already trained."""
     import json
@@ -213,7 +214,7 @@ def train_splits_command(
 
     scheme = json.loads((splits_dir / "splits.json").read_text())["scheme"]
     train_splits(config, splits_dir, output, encoder, load_profile(profile, seed).train, seed,
-                 selection(scheme), gpu_id, echo=typer.echo)
+                 selection(scheme), gpu_id, jobs, echo=typer.echo)
 
 
 @app.command("ensemble")

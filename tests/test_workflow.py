@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from transformers import AutoModelForMaskedLM
 
 from pipelines import blank_nlp, tiny_encoder
 from spacy_clinx.corpora import ConversionReport, brat_dir_to_docs
-from spacy_clinx.workflow import corpora
+from spacy_clinx.workflow import corpora, folds
 from spacy_clinx.workflow.corpora import CorpusSource, CorpusUnavailable, corpus_digest, fetch_corpus
 from spacy_clinx.workflow.folds import training_overrides
 from spacy_clinx.workflow.splits import random_parts, write_splits
@@ -113,6 +114,63 @@ def test_training_budget_decays_the_learning_rate_to_zero_at_the_last_step():
     assert overrides["training.optimizer.learn_rate.total_steps"] == 151 * 3
     assert overrides["training.optimizer.learn_rate.warmup_steps"] == 45
     assert overrides["system.seed"] == 3
+
+
+def fake_splits(tmp_path: Path, n: int) -> Path:
+    splits = tmp_path / "splits"
+    for i in range(n):
+        (splits / f"split{i}").mkdir(parents=True)
+        DocBin(docs=[blank_nlp()("Paciente de 45 años.")]).to_disk(splits / f"split{i}" / "train.spacy")
+    (splits / "labels.json").write_text("[]")
+    (tmp_path / "x.cfg").write_text("[nlp]\n")
+    return splits
+
+
+class FakeTrainer:
+    """Stands in for the training process: records how many run at once, with which threads."""
+
+    def __init__(self, fail: str = ""):
+        self.running, self.most, self.threads, self.fail = 0, 0, set(), fail
+        self.lock = threading.Lock()
+
+    def __call__(self, command, env=None, **kwargs):
+        out = Path(command[command.index("--output") + 1])
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.threads.add((env or {}).get("OMP_NUM_THREADS"))
+        time.sleep(0.3)
+        with self.lock:
+            self.running -= 1
+        if out.name == self.fail:
+            return subprocess.CompletedProcess(command, 1)
+        (out / "model-best").mkdir(parents=True)
+        (out / "model-best" / "meta.json").write_text("{}")
+        return subprocess.CompletedProcess(command, 0)
+
+
+def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(folds.os, "cpu_count", lambda: 4)
+    trainer = FakeTrainer()
+    monkeypatch.setattr(folds.subprocess, "run", trainer)
+    budget = {"batch_size": 4, "max_epochs": 1, "learn_rate": 5e-4, "warmup": 0.1, "eval_frequency": 10}
+    members = folds.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 3), tmp_path / "models", "enc", budget,
+                                 jobs=2)
+    assert trainer.most == 2 and trainer.threads == {"2"}
+    assert members == [tmp_path / "models" / f"split{i}" / "model-best" for i in range(3)]
+    assert all((tmp_path / "models" / f"split{i}" / "train.log").exists() for i in range(3))
+    assert json.loads((tmp_path / "models" / "members.json").read_text()) == [str(m) for m in members]
+
+
+def test_a_failed_parallel_split_names_its_log_and_is_not_marked_finished(tmp_path, monkeypatch):
+    monkeypatch.setattr(folds.subprocess, "run", FakeTrainer(fail="split1"))
+    budget = {"batch_size": 4, "max_epochs": 1, "learn_rate": 5e-4, "warmup": 0.1, "eval_frequency": 10}
+    with pytest.raises(RuntimeError, match=r"split1: training failed .* see .*split1/train\.log"):
+        folds.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 2), tmp_path / "models", "enc", budget, jobs=2)
+    assert (tmp_path / "models" / "split0" / folds.DONE).exists()
+    assert not (tmp_path / "models" / "split1" / folds.DONE).exists()
+    assert not (tmp_path / "models" / "members.json").exists()
 
 
 MLM_RUN = """

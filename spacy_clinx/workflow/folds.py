@@ -8,9 +8,12 @@ from its last checkpoint, and a changed setting retrains.
 import hashlib
 import json
 import math
+import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from threading import Event
 from typing import Any, Dict, List, Optional
 
 from spacy.tokens import DocBin
@@ -42,12 +45,17 @@ def override_args(overrides: Dict[str, Any]) -> List[str]:
 
 
 def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, train: Dict[str, Any],
-                 seed: int = 0, select: str = "best", gpu_id: int = -1, echo=print) -> List[Path]:
-    """Train every ``splits_dir/split*/`` and write ``output/members.json`` (the chosen models)."""
+                 seed: int = 0, select: str = "best", gpu_id: int = -1, jobs: int = 1, echo=print) -> List[Path]:
+    """Train every ``splits_dir/split*/`` and write ``output/members.json`` (the chosen models).
+
+    With ``jobs`` > 1, that many splits train at once, each writing its log to ``split*/train.log``;
+    on a CPU each then gets an equal share of the cores unless ``OMP_NUM_THREADS`` says otherwise."""
     splits = sorted(splits_dir.glob("split*/train.spacy"), key=lambda p: int(p.parent.name[5:]))
     if not splits:
         raise FileNotFoundError(f"No splits under {splits_dir}: run the splits step first")
-    members = []
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    members, pending = [], []
     for train_path in splits:
         name = train_path.parent.name
         out = output / name
@@ -56,20 +64,55 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         overrides.update({"paths.train": str(train_path), "paths.dev": str(train_path.parent / "dev.spacy"),
                           "paths.encoder": encoder, "paths.labels": str(splits_dir / "labels.json")})
         run = {"config": hashlib.sha256(Path(config).read_bytes()).hexdigest(), "overrides": overrides}
+        members.append(model)
         if (out / DONE).exists() and (model / "meta.json").exists() and json.loads((out / DONE).read_text()) == run:
             echo(f"{name}: already trained with these settings ({model})")
-            members.append(model)
             continue
         (out / DONE).unlink(missing_ok=True)
-        echo(f"{name}: training -> {out}")
         command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
-                   "--gpu-id", str(gpu_id)]
-        command += override_args(overrides)
-        subprocess.run(command, check=True)
-        (out / DONE).write_text(json.dumps(run, indent=2), encoding="utf8")
-        members.append(model)
+                   "--gpu-id", str(gpu_id), *override_args(overrides)]
+        pending.append((name, out, command, run))
+    env, failed = _child_env(jobs, gpu_id), Event()
+
+    def train_unless_failed(split):  # a failure stops the splits that have not started
+        if not failed.is_set():
+            try:
+                _train_one(*split, jobs > 1, env, echo)
+            except Exception:
+                failed.set()
+                raise
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = [pool.submit(train_unless_failed, split) for split in pending]
+        failed = [err for err in (r.exception() for r in runs) if err is not None]
+    if failed:
+        raise RuntimeError("; ".join(str(err) for err in failed))
     (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
     return members
+
+
+def _child_env(jobs: int, gpu_id: int) -> Optional[Dict[str, str]]:
+    """Parallel CPU trainings share the cores instead of each taking all of them."""
+    if jobs == 1 or gpu_id >= 0 or "OMP_NUM_THREADS" in os.environ:
+        return None
+    return {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
+
+
+def _train_one(name: str, out: Path, command: List[str], run: Dict, to_log: bool, env, echo) -> None:
+    """One split's training process; marked finished only when it exits cleanly."""
+    if not to_log:
+        echo(f"{name}: training -> {out}")
+        subprocess.run(command, check=True, env=env)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        log = out / "train.log"
+        echo(f"{name}: training -> {out} (log: {log})")
+        with log.open("a", encoding="utf8") as stream:
+            code = subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT, env=env).returncode
+        if code != 0:
+            raise RuntimeError(f"{name}: training failed with exit code {code}, see {log}")
+        echo(f"{name}: finished")
+    (out / DONE).write_text(json.dumps(run, indent=2), encoding="utf8")
 
 
 def read_members(output: Path) -> List[str]:
