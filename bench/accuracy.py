@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -63,15 +64,21 @@ def score_pipeline(model: Path, test: Path) -> Dict:
     return strict_scores(spacy.load(model), test)
 
 
+@lru_cache(maxsize=1)
+def stock_budget() -> Dict:
+    """The cpu profile's training budget: every system's unless a run says otherwise."""
+    from spacy_clinx.workflow.profiles import load_profile
+
+    return dict(load_profile(PROFILE).train)
+
+
 class Systems:
     """How each system trains and is scored; ``data`` holds train/dev/test DocBins."""
 
     def __init__(self, data: Path, encoder: str, lang: str, work: Path, learn_rate: Optional[float] = None,
                  epochs: Optional[int] = None):
-        from spacy_clinx.workflow.profiles import load_profile
-
         self.data, self.encoder, self.lang, self.work = data, encoder, lang, work
-        self.train = load_profile(PROFILE).train
+        self.train = dict(stock_budget())
         if learn_rate is not None:  # a pretrained encoder wants a gentler rate than the bootstrapped one
             self.train = {**self.train, "learn_rate": learn_rate}
         if epochs is not None:
@@ -212,8 +219,6 @@ def main(
     epochs: Optional[int] = typer.Option(None, help="epochs of every system but spacy-cnn (default: the cpu profile's)"),
     report: Path = typer.Option(Path("docs/accuracy.md")),
 ) -> None:
-    from spacy_clinx.workflow.profiles import load_profile
-
     lang = LANG[corpus]
     if encoder == "embedded":
         encoder_path = Path(f"encoders/cpu/{corpus}")
@@ -225,7 +230,7 @@ def main(
     else:
         encoder_path = Path(encoder)
     name = encoder if encoder in ("embedded", "minilm") else encoder_path.name
-    if epochs is not None and epochs != load_profile(PROFILE).train["max_epochs"]:
+    if epochs is not None and epochs != stock_budget()["max_epochs"]:
         name = f"{name}-{epochs}ep"
     work = workdir / corpus / name
     runners = Systems(prepare_corpus(corpus, corpora_dir, workdir, lang), str(encoder_path), lang, work,
@@ -261,9 +266,7 @@ def record(results_path: Path, system: str, scores: Dict) -> Dict:
 
 
 def write_report(report: Path, results_dir: Path) -> None:
-    from spacy_clinx.workflow.profiles import load_profile
-
-    profile = load_profile(PROFILE).train  # rows recorded before results kept their rate and epochs
+    profile = stock_budget()  # rows recorded before results kept their rate and epochs
     lines = ["# Accuracy", "", f"Updated {date.today()} on {machine()}.", "",
              "Strict character-level micro P/R/F1 on the official test set (an entity is document, label, start,",
              "end). Every system of a table fine-tunes the same encoder for the same number of epochs (`epochs`) at",
