@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import spacy
+import torch
 import typer
 from common import clinx, machine, prepare_corpus, run_flair_peer, strict_scores, write_markdown
 from spacy.tokens import DocBin
@@ -190,9 +191,11 @@ class Systems:
         from exchange import score_predictions
 
         files = self.exchange_files()
-        timing = run_flair_peer("train", files["train"], files["dev"], self.encoder, out, "--epochs", self.train["max_epochs"],
-                     "--lr", self.train["learn_rate"], "--context", 100)
-        timing.update(run_flair_peer("predict", out / "final-model.pt", files["test"], out / "predictions.jsonl"))
+        threads = ("--threads", torch.get_num_threads())  # as many as this process (OMP_NUM_THREADS)
+        timing = run_flair_peer("train", files["train"], files["dev"], self.encoder, out, "--epochs",
+                                self.train["max_epochs"], "--lr", self.train["learn_rate"], "--context", 100, *threads)
+        timing.update(run_flair_peer("predict", out / "final-model.pt", files["test"], out / "predictions.jsonl",
+                                     *threads))
         return {**score_predictions(self.data / "test.spacy", out / "predictions.jsonl", spacy.blank(self.lang)),
                 **timing}
 

@@ -61,9 +61,15 @@ def require_flair() -> None:
 def run_flair_peer(*args) -> Dict:
     """``peers/flair_peer.py ARGS`` in flair's virtualenv; returns the JSON line of timings it prints last."""
     require_flair()
-    done = subprocess.run([str(FLAIR_PYTHON), str(FLAIR_PEER), *map(str, args)], check=True, stdout=subprocess.PIPE,
-                          text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    command = [str(FLAIR_PYTHON), str(FLAIR_PEER), *map(str, args)]
+    last = ""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1) as peer:
+        for line in peer.stdout:  # flair logs its progress to stdout: pass it on
+            print(line, end="", flush=True)
+            last = line if line.strip() else last
+    if peer.returncode != 0:
+        raise subprocess.CalledProcessError(peer.returncode, command)
+    return json.loads(last)
 
 
 def strict_scores(nlp, test: Path) -> Dict:

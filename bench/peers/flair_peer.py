@@ -4,13 +4,16 @@ imports neither spaCy nor spacy_clinx; data comes and goes as the JSONL of ``exc
 
     python flair_peer.py train TRAIN.jsonl DEV.jsonl ENCODER OUTPUT [--epochs 3 --lr 5e-4 ...]
     python flair_peer.py predict OUTPUT/final-model.pt TEST.jsonl PREDICTIONS.jsonl
-Both print one JSON line of timings.
+Both print one JSON line of timings. ``train`` saves a checkpoint after each epoch and, run again,
+resumes from it (its timing is the sum over the runs).
 """
 import argparse
 import json
+import os
+import random
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from flair.data import Corpus, Sentence
@@ -18,6 +21,7 @@ from flair.datasets import FlairDatapointDataset
 from flair.embeddings import TransformerWordEmbeddings
 from flair.models import SequenceTagger
 from flair.trainers import ModelTrainer
+from flair.trainers.plugins import LinearSchedulerPlugin, TrainerPlugin
 
 
 def read(path: str) -> List[dict]:
@@ -60,21 +64,66 @@ def sentences(records: List[dict], with_labels: bool) -> List[Sentence]:
     return out
 
 
+class EpochCheckpoint(TrainerPlugin):
+    """Saves model, optimizer, schedule and random state after each epoch (and its dev score), and
+    restores them when a run starts again, so that a run split over several sessions follows one warm-up/decay schedule
+    (flair's own ``epoch=`` restart builds the schedule anew from step 0 and keeps no optimizer state)."""
+
+    def __init__(self, schedule: LinearSchedulerPlugin, path: Path, state: Optional[dict]):
+        super().__init__()
+        self.schedule, self.path, self.state = schedule, path, state
+        self.seconds = state["seconds"] if state else 0.0
+
+    @TrainerPlugin.hook
+    def after_setup(self, **kwargs):  # attached after the schedule, so its scheduler exists
+        if self.state:
+            self.trainer.optimizer.load_state_dict(self.state["optimizer"])
+            self.schedule.scheduler.load_state_dict(self.state["scheduler"])
+            self.schedule.store_learning_rate()
+            torch.set_rng_state(self.state["torch_rng"])
+            random.setstate(self.state["python_rng"])
+        self.started = time.perf_counter()
+
+    @TrainerPlugin.hook
+    def after_evaluation(self, epoch, **kwargs):  # the epoch's dev score is part of its time
+        seconds = self.seconds + time.perf_counter() - self.started
+        model = self.model._get_state_dict()
+        model["model_card"] = self.model.model_card
+        torch.save({"epoch": epoch, "model": model, "optimizer": self.trainer.optimizer.state_dict(),
+                    "scheduler": self.schedule.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                    "python_rng": random.getstate(), "seconds": seconds}, self.path.with_suffix(".tmp"))
+        os.replace(self.path.with_suffix(".tmp"), self.path)
+        print(f"epoch {epoch} saved to {self.path} ({seconds:.0f} s of training so far)", flush=True)
+
+
 def train(args) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    random.seed(args.seed)
     corpus = Corpus(train=FlairDatapointDataset(sentences(read(args.train), True)),
                     dev=FlairDatapointDataset(sentences(read(args.dev), True)), test=None, sample_missing_splits=False)
-    embeddings = TransformerWordEmbeddings(args.encoder, layers="-1", subtoken_pooling="first", fine_tune=True,
-                                           use_context=args.context)
-    tagger = SequenceTagger(hidden_size=256, embeddings=embeddings,
-                            tag_dictionary=corpus.make_label_dictionary("ner", add_unk=False), tag_type="ner",
-                            tag_format="BIOES", use_crf=True, use_rnn=False, reproject_embeddings=False)
-    start = time.perf_counter()
-    ModelTrainer(tagger, corpus).fine_tune(args.output, learning_rate=args.lr, mini_batch_size=args.batch_size,
-                                           max_epochs=args.epochs, save_final_model=True)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"train_seconds": seconds, "seconds_per_epoch": seconds / args.epochs,
+    checkpoint = Path(args.output) / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=False) if checkpoint.exists() else None
+    if state:
+        print(f"resuming after epoch {state['epoch']} of {args.epochs} from {checkpoint}", flush=True)
+        tagger = SequenceTagger.load(state["model"])
+    else:
+        embeddings = TransformerWordEmbeddings(args.encoder, layers="-1", subtoken_pooling="first", fine_tune=True,
+                                               use_context=args.context)
+        tagger = SequenceTagger(hidden_size=256, embeddings=embeddings,
+                                tag_dictionary=corpus.make_label_dictionary("ner", add_unk=False), tag_type="ner",
+                                tag_format="BIOES", use_crf=True, use_rnn=False, reproject_embeddings=False)
+    done = state["epoch"] if state else 0
+    if done >= args.epochs:
+        tagger.save(Path(args.output) / "final-model.pt")
+    else:
+        schedule = LinearSchedulerPlugin(warmup_fraction=0.1)  # fine_tune's default
+        resume = EpochCheckpoint(schedule, checkpoint, state)
+        ModelTrainer(tagger, corpus).fine_tune(args.output, learning_rate=args.lr, mini_batch_size=args.batch_size,
+                                               max_epochs=args.epochs, epoch=done, save_final_model=True,
+                                               attach_default_scheduler=False, plugins=[schedule, resume])
+        state = torch.load(checkpoint, weights_only=False)
+    print(json.dumps({"train_seconds": state["seconds"], "seconds_per_epoch": state["seconds"] / args.epochs,
                       "sentences": len(corpus.train)}))
 
 
