@@ -72,21 +72,23 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
                    "--gpu-id", str(gpu_id), *override_args(overrides)]
         pending.append((name, out, command, run))
-    env, failed = _child_env(jobs, gpu_id), Event()
+    env, stop = _child_env(jobs, gpu_id), Event()
 
-    def train_unless_failed(split):  # a failure stops the splits that have not started
-        if not failed.is_set():
+    def train_unless_stopped(split):  # a failure stops the splits that have not started
+        if not stop.is_set():
             try:
                 _train_one(*split, jobs > 1, env, echo)
             except Exception:
-                failed.set()
+                stop.set()
                 raise
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        runs = [pool.submit(train_unless_failed, split) for split in pending]
-        failed = [err for err in (r.exception() for r in runs) if err is not None]
-    if failed:
-        raise RuntimeError("; ".join(str(err) for err in failed))
+        runs = [pool.submit(train_unless_stopped, split) for split in pending]
+        errors = [err for err in (r.exception() for r in runs) if err is not None]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise RuntimeError("; ".join(str(err) for err in errors))
     (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
     return members
 
