@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 
 import typer
 from common import machine, write_markdown
-from speed import clinx_component, long_document, peak_rss_mb
+from speed import clinx_component, long_document, peak_rss_mb, read_texts
 
 STAGES = ["loaded", "spaCy Doc", "subwords", "emissions", "Viterbi", "char spans", "entities"]
 
@@ -43,7 +43,7 @@ def child(model: str, texts: Path, words: int, threads: int, release_growth_mb: 
     ner = clinx_component(nlp)
     if release_growth_mb is not None:
         ner.release_memory_growth_mb = release_growth_mb
-    text = long_document(texts, words)
+    text = long_document(read_texts(texts), words)
     nlp.max_length = len(text) + 1
     list(nlp.pipe([text[:2000]]))  # warm-up
     rows, state = [], {}

@@ -118,9 +118,9 @@ def flair_system(model: str, texts_dir: Path, work: Path, threads: int) -> Calla
     return run
 
 
-def long_document(texts_dir: Path, words: int) -> str:
-    """One document of ``words`` words: the test texts joined, repeated as often as needed."""
-    pool = " ".join(read_texts(texts_dir)).split(" ")
+def long_document(notes: List[str], words: int) -> str:
+    """One document of ``words`` words: the test notes joined, repeated as often as needed."""
+    pool = " ".join(notes).split(" ")
     return " ".join((pool * (words // len(pool) + 1))[:words])
 
 
@@ -134,7 +134,7 @@ def scaling_child(model: str, texts_dir: Path, words: int, threads: int, release
     nlp = spacy.load(model)
     clinx_component(nlp).release_memory_growth_mb = release_growth_mb
     notes = read_texts(texts_dir)
-    text = long_document(texts_dir, words)
+    text = long_document(notes, words)
     nlp.max_length = len(text) + 1
     list(nlp.pipe([text[:2000]]))  # warm-up
     batch = notes[:mates] + [text]
