@@ -116,6 +116,9 @@ def test_training_budget_decays_the_learning_rate_to_zero_at_the_last_step():
     assert overrides["system.seed"] == 3
 
 
+TINY_BUDGET = {"batch_size": 4, "max_epochs": 1, "learn_rate": 5e-4, "warmup": 0.1, "eval_frequency": 10}
+
+
 def fake_splits(tmp_path: Path, n: int) -> Path:
     splits = tmp_path / "splits"
     for i in range(n):
@@ -154,8 +157,7 @@ def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tm
     monkeypatch.setattr(folds.os, "cpu_count", lambda: 4)
     trainer = FakeTrainer()
     monkeypatch.setattr(folds.subprocess, "run", trainer)
-    budget = {"batch_size": 4, "max_epochs": 1, "learn_rate": 5e-4, "warmup": 0.1, "eval_frequency": 10}
-    members = folds.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 3), tmp_path / "models", "enc", budget,
+    members = folds.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 3), tmp_path / "models", "enc", TINY_BUDGET,
                                  jobs=2)
     assert trainer.most == 2 and trainer.threads == {"2"}
     assert members == [tmp_path / "models" / f"split{i}" / "model-best" for i in range(3)]
@@ -165,9 +167,8 @@ def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tm
 
 def test_a_failed_parallel_split_names_its_log_and_is_not_marked_finished(tmp_path, monkeypatch):
     monkeypatch.setattr(folds.subprocess, "run", FakeTrainer(fail="split1"))
-    budget = {"batch_size": 4, "max_epochs": 1, "learn_rate": 5e-4, "warmup": 0.1, "eval_frequency": 10}
     with pytest.raises(RuntimeError, match=r"split1: training failed .* see .*split1/train\.log"):
-        folds.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 2), tmp_path / "models", "enc", budget, jobs=2)
+        folds.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 2), tmp_path / "models", "enc", TINY_BUDGET, jobs=2)
     assert (tmp_path / "models" / "split0" / folds.DONE).exists()
     assert not (tmp_path / "models" / "split1" / folds.DONE).exists()
     assert not (tmp_path / "models" / "members.json").exists()
