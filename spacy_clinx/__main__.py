@@ -382,12 +382,14 @@ def rank_sources_command(
                                            "(DocBin or folder), for the vocabulary overlap and coverage baselines"),
     max_words: int = typer.Option(20_000, help="target words to embed (in corpus order)"),
     output: Path = typer.Option(None, "--output", "-o", help="also write the ranking as JSON"),
+    no_transfer: str = typer.Option(None, "--no-transfer", help="the encoder the target model was trained "
+                                    "from: ranked as the reference 'none'; a source below it is predicted not to help"),
 ) -> None:
     """Rank source models for transfer by model similarity (a linear map between their features
     of the target texts), with vocabulary overlap and coverage as text-similarity baselines."""
     import json
 
-    from .transfer.similarity import rank_sources, ranking_table, split_name
+    from .transfer.similarity import prediction, rank_sources, ranking_table, split_name
 
     named = dict(split_name(s) for s in sources)
     texts_of = {name: _corpus_texts(Path(path)) for name, path in map(split_name, source_texts)}
@@ -395,10 +397,12 @@ def rank_sources_command(
     if unknown:
         _fail(f"--source-texts for unknown sources: {', '.join(sorted(unknown))} (sources: {', '.join(named)})")
     try:
-        rows = rank_sources(target_model, _corpus_texts(target_texts), named, texts_of, max_words, echo=typer.echo)
+        rows = rank_sources(target_model, _corpus_texts(target_texts), named, texts_of, max_words, echo=typer.echo,
+                            no_transfer=no_transfer)
     except (ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(ranking_table(rows))
+    typer.echo(f"Predicted: {prediction(rows)}")
     if output:
         output.write_text(json.dumps(rows, indent=1), encoding="utf8")
 

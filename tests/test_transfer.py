@@ -15,7 +15,7 @@ from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.transfer import export_encoder, find_tagger, first_sentences, rank_sources
 from spacy_clinx.transfer.low_resource import n_sentences
 from spacy_clinx.transfer.target import prepare_encoder
-from spacy_clinx.transfer.similarity import vocabulary_coverage, vocabulary_overlap
+from spacy_clinx.transfer.similarity import prediction, vocabulary_coverage, vocabulary_overlap
 
 from test_resumable_train import CONFIG
 
@@ -75,6 +75,34 @@ def test_an_identical_model_ranks_first_and_the_ranking_is_deterministic(trained
     assert first[0]["model_similarity"] > 0.99 > first[1]["model_similarity"]
     assert first[0]["vocabulary_overlap"] == first[0]["vocabulary_coverage"] == 1.0
     assert rank_sources(str(trained_dir), texts, sources, {"same": texts}, max_words=1500) == first
+
+
+def test_the_no_transfer_reference_is_ranked_and_can_advise_against_transfer(trained_dir, encoders, examples,
+                                                                            tmp_path):
+    texts = [eg.reference.text for eg in examples]
+    # the target model's own starting point closer than any source: no transfer
+    rows = rank_sources(str(trained_dir), texts, {"untrained-bert": str(encoders["bert"])}, max_words=1500,
+                        no_transfer=str(trained_dir))
+    assert [r["source"] for r in rows] == ["none", "untrained-bert"] and rows[0]["no_transfer"]
+    assert prediction(rows).startswith("no transfer")
+    # a source closer than the reference: transfer from it
+    rows = rank_sources(str(trained_dir), texts, {"same": str(trained_dir)}, max_words=1500,
+                        no_transfer=str(encoders["xlm-roberta"]))
+    assert [r["source"] for r in rows] == ["same", "none"] and "no_transfer" not in rows[0]
+    assert prediction(rows).startswith("transfer from same (closer")
+    with pytest.raises(ValueError, match="no-transfer reference"):
+        rank_sources(str(trained_dir), texts, {"none": str(trained_dir)}, no_transfer=str(trained_dir))
+    # the command prints the ranking and the advice, and writes both rows to JSON
+    data = tmp_path / "texts.spacy"
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(data)
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "rank-sources", str(trained_dir), str(data),
+                             f"bert={encoders['bert']}", "--no-transfer", str(trained_dir), "--max-words", "500",
+                             "--output", str(tmp_path / "ranking.json")],
+                            capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
+                                                                 "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "| 1 | none (no-transfer reference) |" in result.stdout and "Predicted: no transfer" in result.stdout
+    assert [r["source"] for r in json.loads((tmp_path / "ranking.json").read_text())] == ["none", "bert"]
 
 
 def test_vocabulary_overlap():

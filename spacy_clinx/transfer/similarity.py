@@ -9,6 +9,11 @@ on the first half of the texts and scored on the second half by R^2, the share o
 features' variance the mapped source features explain (1.0: the source encodes what the target
 encodes, up to a linear map). Everything is computed in float64 in a fixed order, so the ranking
 is deterministic.
+
+A ranking of sources alone cannot say "do not transfer". So the encoder the target model started
+from can join the ranking as the no-transfer reference (``no_transfer``): a source that fine-tuning
+on its own task moved closer to the target model than that starting point is predicted to help, and
+when the reference ranks first no source is.
 """
 import re
 from pathlib import Path
@@ -122,25 +127,47 @@ def vocabulary_coverage(target_texts: Sequence[str], source_texts: Sequence[str]
     return sum(w in source for w in target) / len(target) if target else 0.0
 
 
+NO_TRANSFER = "none"
+
+
 def rank_sources(target_model: str, target_texts: Sequence[str], sources: Dict[str, str],
                  source_texts: Optional[Dict[str, Sequence[str]]] = None, max_words: int = 20_000,
-                 echo=None) -> List[Dict]:
+                 echo=None, no_transfer: Optional[str] = None) -> List[Dict]:
     """Sources best first by model similarity; each row also has the vocabulary overlap and
-    coverage when the source's training texts are given."""
+    coverage when the source's training texts are given. With ``no_transfer`` (the encoder the
+    target model was trained from), that encoder is ranked too, as the row ``none`` with
+    ``"no_transfer": True``."""
+    if NO_TRANSFER in sources:
+        raise ValueError(f"'{NO_TRANSFER}' names the no-transfer reference; give that source another name")
     encoder, tokenizer = load_any_encoder(target_model)
     target = word_features(encoder, tokenizer, target_texts, max_words)
+    candidates = {**sources, **({NO_TRANSFER: no_transfer} if no_transfer else {})}
     rows = []
-    for name, model in sources.items():
+    for name, model in candidates.items():
         if echo:
             echo(f"{name}: features of {target.shape[0]} words from {model}")
         encoder, tokenizer = load_any_encoder(model)
         row = {"source": name, "model": str(model),
                "model_similarity": mapping_r2(word_features(encoder, tokenizer, target_texts, max_words), target)}
-        if source_texts and name in source_texts:
+        if name == NO_TRANSFER:
+            row["no_transfer"] = True
+        elif source_texts and name in source_texts:
             row["vocabulary_overlap"] = vocabulary_overlap(target_texts, source_texts[name])
             row["vocabulary_coverage"] = vocabulary_coverage(target_texts, source_texts[name])
         rows.append(row)
     return sorted(rows, key=lambda r: (-r["model_similarity"], r["source"]))
+
+
+def prediction(rows: List[Dict]) -> str:
+    """What a ranking advises, in words."""
+    first = rows[0]
+    if first.get("no_transfer"):
+        return (f"no transfer: no source is closer to the target model than the encoder it started from "
+                f"({first['model']})")
+    reference = next((r for r in rows if r.get("no_transfer")), None)
+    return f"transfer from {first['source']}" + (
+        f" (closer to the target model than the no-transfer reference: R^2 {first['model_similarity']:.4f} "
+        f"against {reference['model_similarity']:.4f})" if reference else "")
 
 
 def ranking_table(rows: List[Dict]) -> str:
@@ -148,7 +175,8 @@ def ranking_table(rows: List[Dict]) -> str:
              "|---:|---|---:|---:|---:|"]
     for i, row in enumerate(rows, 1):
         texts = [row.get(key) for key in ("vocabulary_overlap", "vocabulary_coverage")]
-        lines.append(f"| {i} | {row['source']} | {row['model_similarity']:.4f} | "
+        name = f"{row['source']} (no-transfer reference)" if row.get("no_transfer") else row["source"]
+        lines.append(f"| {i} | {name} | {row['model_similarity']:.4f} | "
                      + " | ".join("" if v is None else f"{v:.4f}" for v in texts) + " |")
     return "\n".join(lines)
 
