@@ -8,8 +8,9 @@
    each trained when the first target that needs it comes up (targets in the order given).
 4. Targets: for each corpus and size n, the first n training sentences (corpus order); one model
    from the encoder alone (no transfer) and one from each other corpus's source model.
-5. The source ranking by model similarity (target = the no-transfer model of that size) and by
-   vocabulary overlap and coverage, against the source that actually scored best.
+5. The source ranking by model similarity (target = the no-transfer model of that size), with the
+   shared encoder as the no-transfer reference, and by vocabulary overlap and coverage, against the
+   source that actually scored best (and against no transfer, for the reference).
 
 Every model is trained by the package's own commands and kept; a stopped study resumes where it
 stopped. Each finished target and size also goes to ``bench/results/transfer.json`` (committed): the
@@ -65,12 +66,28 @@ def f1_on_test(model: Path, test: Path) -> float:
     return 100 * json.loads(scores.read_text())["spans_char_f"]
 
 
-def rank(target_model: Path, target_train: Path, sources: Dict[str, Path], corpus_dir: Path, out: Path) -> List[Dict]:
+def rank(target_model: Path, target_train: Path, sources: Dict[str, Path], corpus_dir: Path, encoder: Path,
+         out: Path) -> List[Dict]:
     if not out.exists():
         specs = [f"{name}={path}" for name, path in sources.items()]
         texts = [f"--source-texts={name}={corpus_dir / name / 'train.spacy'}" for name in sources]
-        clinx("rank-sources", target_model, target_train, *specs, *texts, "--output", out)
-    return json.loads(out.read_text())
+        clinx("rank-sources", target_model, target_train, *specs, *texts, "--no-transfer", encoder, "--output", out)
+    ranking = json.loads(out.read_text())
+    add_reference(ranking, target_model, target_train, encoder)  # a ranking.json from before the reference
+    return ranking
+
+
+def add_reference(ranking: List[Dict], target_model: Path, target_train: Path, encoder: Path) -> bool:
+    """The no-transfer reference (the shared encoder) for a ranking recorded without it, when the
+    target model is on this machine; True when the ranking changed."""
+    if any(row.get("no_transfer") for row in ranking) or not target_model.exists():
+        return False
+    from spacy_clinx.corpora.docs import docbin_texts
+    from spacy_clinx.transfer.similarity import rank_sources
+
+    ranking += rank_sources(str(target_model), docbin_texts(target_train), {}, no_transfer=str(encoder))
+    ranking.sort(key=lambda r: (-r["model_similarity"], r["source"]))
+    return True
 
 
 def add_coverage(ranking: List[Dict], target_train: Path, corpus_dir: Path) -> bool:
@@ -123,12 +140,15 @@ def main(
             subset = data[target] / f"train-first{size}.spacy"
             if not subset.exists():
                 clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
+            folder = workdir / "models" / target / size
+            base_model = (workdir / "models" / target / "all" / "none" if size == "all" else folder / "none") / "model-best"
             if not redo and size in rankings.get(target, {}):
-                if add_coverage(rankings[target][size], subset, workdir / "corpus"):
+                ranking = rankings[target][size]
+                changed = add_coverage(ranking, subset, workdir / "corpus")
+                if add_reference(ranking, base_model, subset, encoder) or changed:
                     record(results_file, target, size, results[target][size], rankings[target][size],
                            dates.get(target, {}).get(size, ""))
                 continue
-            folder = workdir / "models" / target / size
             row = results.setdefault(target, {}).setdefault(size, {})
             others = {name: source(name) for name in CORPORA if name != target}
             base = source(target) if size == "all" else train(encoder, subset, data[target] / "dev.spacy",
@@ -137,7 +157,7 @@ def main(
             for name, model in others.items():
                 transferred = train(model, subset, data[target] / "dev.spacy", folder / name, min_steps, profile)
                 row[name] = f1_on_test(transferred, data[target] / "test.spacy")
-            rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus",
+            rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus", encoder,
                                                          folder / "ranking.json")
             dates.setdefault(target, {})[size] = str(date.today())
             saved = record(results_file, target, size, row, rankings[target][size], dates[target][size])
@@ -178,27 +198,33 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
              "encoder only); a corpus name: the target model starts from that corpus's source model's encoder.",
              "Predicted: the source ranked first by model similarity (R^2 of a linear map between features), by",
              "vocabulary overlap (Jaccard of the word types) and by vocabulary coverage (share of the target's",
-             "running words found in the source's training texts). Rows come from `bench/results/transfer.json`;",
+             "running words found in the source's training texts), each against `best`, the best source. `+ ref.`:",
+             "model similarity with the shared encoder ranked too, as the no-transfer reference `none`, against",
+             "the best of `none` and the sources. Rows come from `bench/results/transfer.json`;",
              "a row's date says when (and so with which build of the shared encoder and source models) it was",
              "measured.", ""]
     for target in targets:
         sources = [s for s in CORPORA if s != target]
         lines += [f"## Target {target}", "", "| sentences | none | " + " | ".join(sources) +
-                  " | best | predicted (model sim.) | predicted (overlap) | predicted (coverage) | date |",
-                  "|---|" + "---:|" * (len(sources) + 1) + "---|---|---|---|---|"]
+                  " | best | predicted (model sim.) | predicted (overlap) | predicted (coverage) | predicted (model sim. + ref.) | date |",
+                  "|---|" + "---:|" * (len(sources) + 1) + "---|---|---|---|---|---|"]
         for size in sizes:
             row = results[target].get(size)
             if not row or len(row) < len(sources) + 1:
                 continue
             best = max(sources, key=lambda s: row[s])
             ranking = rankings[target][size]
-            by_model = ranking[0]["source"]
+            by_model = next(r["source"] for r in ranking if not r.get("no_transfer"))
+            with_reference = ranking[0]["source"] if any(r.get("no_transfer") for r in ranking) else None
+            best_or_none = max(["none", *sources], key=lambda s: row[s])
             by_text = [max(ranking, key=lambda r: r.get(key, 0))["source"]
                        for key in ("vocabulary_overlap", "vocabulary_coverage")]
-            mark = lambda s: f"{s} ({'right' if s == best else 'wrong'})"  # noqa: E731
+            mark = lambda s, right=best: f"{s} ({'right' if s == right else 'wrong'})"  # noqa: E731
             lines.append(f"| {size} | {row['none']:.2f} | " + " | ".join(
                 f"{row[s]:.2f} ({row[s] - row['none']:+.2f})" for s in sources) +
-                f" | {best} | {mark(by_model)} | {mark(by_text[0])} | {mark(by_text[1])} | {dates.get(target, {}).get(size, '')} |")
+                f" | {best} | {mark(by_model)} | {mark(by_text[0])} | {mark(by_text[1])} | "
+                + (mark(with_reference, best_or_none) if with_reference else "-")
+                + f" | {dates.get(target, {}).get(size, '')} |")
         lines.append("")
     write_markdown(path, lines)
 
