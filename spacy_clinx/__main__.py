@@ -389,7 +389,7 @@ def rank_sources_command(
     of the target texts), with vocabulary overlap and coverage as text-similarity baselines."""
     import json
 
-    from .transfer.similarity import prediction, rank_sources, ranking_table, split_name
+    from .transfer.similarity import advice, rank_sources, ranking_table, split_name
 
     named = dict(split_name(s) for s in sources)
     texts_of = {name: _corpus_texts(Path(path)) for name, path in map(split_name, source_texts)}
@@ -402,7 +402,7 @@ def rank_sources_command(
     except (ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(ranking_table(rows))
-    typer.echo(f"Predicted: {prediction(rows)}")
+    typer.echo(f"Predicted: {advice(rows)}")
     if output:
         output.write_text(json.dumps(rows, indent=1), encoding="utf8")
 

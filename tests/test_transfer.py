@@ -15,7 +15,7 @@ from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.transfer import export_encoder, find_tagger, first_sentences, rank_sources
 from spacy_clinx.transfer.low_resource import n_sentences
 from spacy_clinx.transfer.target import prepare_encoder
-from spacy_clinx.transfer.similarity import prediction, vocabulary_coverage, vocabulary_overlap
+from spacy_clinx.transfer.similarity import advice, vocabulary_coverage, vocabulary_overlap
 
 from test_resumable_train import CONFIG
 
@@ -84,12 +84,12 @@ def test_the_no_transfer_reference_is_ranked_and_can_advise_against_transfer(tra
     rows = rank_sources(str(trained_dir), texts, {"untrained-bert": str(encoders["bert"])}, max_words=1500,
                         no_transfer=str(trained_dir))
     assert [r["source"] for r in rows] == ["none", "untrained-bert"] and rows[0]["no_transfer"]
-    assert prediction(rows).startswith("no transfer")
+    assert advice(rows).startswith("no transfer")
     # a source closer than the reference: transfer from it
     rows = rank_sources(str(trained_dir), texts, {"same": str(trained_dir)}, max_words=1500,
                         no_transfer=str(encoders["xlm-roberta"]))
     assert [r["source"] for r in rows] == ["same", "none"] and "no_transfer" not in rows[0]
-    assert prediction(rows).startswith("transfer from same (closer")
+    assert advice(rows).startswith("transfer from same (closer")
     with pytest.raises(ValueError, match="no-transfer reference"):
         rank_sources(str(trained_dir), texts, {"none": str(trained_dir)}, no_transfer=str(trained_dir))
     # the command prints the ranking and the advice, and writes both rows to JSON

@@ -158,7 +158,7 @@ def rank_sources(target_model: str, target_texts: Sequence[str], sources: Dict[s
     return sorted(rows, key=lambda r: (-r["model_similarity"], r["source"]))
 
 
-def prediction(rows: List[Dict]) -> str:
+def advice(rows: List[Dict]) -> str:
     """What a ranking advises, in words."""
     first = rows[0]
     if first.get("no_transfer"):
