@@ -12,8 +12,9 @@ import json
 import os
 import random
 import time
+from collections import Counter
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Set, Tuple
 
 import torch
 from flair.data import Corpus, Sentence
@@ -46,21 +47,29 @@ def bioes_spans(tags: List[str]) -> List[Tuple[int, int, str]]:
     return spans
 
 
-def sentences(records: List[dict], with_labels: bool) -> List[Sentence]:
-    """flair sentences linked within each document, so ``use_context`` sees the document."""
-    out = []
+def sentences(records: List[dict], with_labels: bool, known: Optional[Set[str]] = None) -> List[Sentence]:
+    """flair sentences linked within each document, so ``use_context`` sees the document. With
+    ``known``, entities of other labels are left out (and counted): flair's tagger cannot even score
+    a label it has no tag for, as a dev-only label of MEDDOCAN shows."""
+    out, unknown = [], Counter()
     for record in records:
         previous = None
         for sent in record["sentences"]:
             s = Sentence([record["text"][a:b] for a, b, _ in sent])
             if with_labels:
                 for first, last, label in bioes_spans([tag for _, _, tag in sent]):
-                    s[first:last].add_label("ner", label)
+                    if known is None or label in known:
+                        s[first:last].add_label("ner", label)
+                    else:
+                        unknown[label] += 1
             s._previous_sentence, s._next_sentence = previous, None
             if previous is not None:
                 previous._next_sentence = s
             previous = s
             out.append(s)
+    if unknown:
+        print(f"left out {sum(unknown.values())} entities of labels not in the training data: {dict(unknown)}",
+              flush=True)
     return out
 
 
@@ -100,8 +109,11 @@ def train(args) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    corpus = Corpus(train=FlairDatapointDataset(sentences(read(args.train), True)),
-                    dev=FlairDatapointDataset(sentences(read(args.dev), True)), test=None, sample_missing_splits=False)
+    train_sentences = sentences(read(args.train), True)
+    known = {span.tag for s in train_sentences for span in s.get_spans("ner")}
+    corpus = Corpus(train=FlairDatapointDataset(train_sentences),
+                    dev=FlairDatapointDataset(sentences(read(args.dev), True, known)), test=None,
+                    sample_missing_splits=False)
     checkpoint = Path(args.output) / "checkpoint.pt"
     state = torch.load(checkpoint, weights_only=False) if checkpoint.exists() else None
     if state:
