@@ -141,7 +141,7 @@ def main(
             if not subset.exists():
                 clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
             folder = workdir / "models" / target / size
-            base_model = (workdir / "models" / target / "all" / "none" if size == "all" else folder / "none") / "model-best"
+            base_model = folder / "none" / "model-best"  # for "all" too: the target's own source model
             if not redo and size in rankings.get(target, {}):
                 ranking = rankings[target][size]
                 changed = add_coverage(ranking, subset, workdir / "corpus")
