@@ -11,6 +11,9 @@ from spacy_clinx.encoders import build_encoder, train_tokenizer
 from spacy_clinx.scoring import char_strict_prf
 from spacy_clinx.tokenizer import create_char_class_tokenizer
 
+# The environment of a CLI subprocess: offline, one torch thread, nothing else inherited.
+SUBPROCESS_ENV = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+
 # Small windows so that fixture documents (about 300-1,000 subwords) are cut into many.
 TINY_MODEL = {"context": 16, "centre": 32, "windows_per_batch": 8, "dropout": 0.0}
 

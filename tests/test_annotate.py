@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from pipelines import SUBPROCESS_ENV
+
 from spacy_clinx.annotate.run import annotate
 from spacy_clinx.corpora import read_brat_dir
 from spacy_clinx.corpora.outputs import read_jsonl
@@ -49,7 +51,7 @@ def test_killed_run_resumes_and_writes_every_document_exactly_once(trained_dir, 
     out = tmp_path / "out.jsonl"
     args = [sys.executable, "-m", "spacy_clinx", "annotate", str(trained_dir), str(notes[0]), str(out),
             "--batch-size", "2"]
-    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    env = SUBPROCESS_ENV
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     while not out.exists() or out.read_text(encoding="utf8").count("\n") < 20:
         assert proc.poll() is None, "annotate finished before it could be killed"

@@ -11,7 +11,7 @@ import spacy
 import torch
 from spacy.tokens import DocBin
 
-from pipelines import TINY_MODEL
+from pipelines import SUBPROCESS_ENV, TINY_MODEL
 from spacy_clinx.model.architecture import get_tagger
 
 CONFIG = Path(__file__).parent.parent / "configs" / "es_clinx_ner.cfg"
@@ -37,7 +37,7 @@ def test_killed_training_resumes_to_the_uninterrupted_model(examples, encoders, 
     data = tmp_path / "train.spacy"
     DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(data)
     encoder = encoders["xlm-roberta"]
-    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    env = SUBPROCESS_ENV
     subprocess.run(command(data, encoder, tmp_path / "straight"), check=True, capture_output=True, env=env)
 
     resumed = tmp_path / "resumed"
@@ -70,7 +70,7 @@ def test_the_final_weights_are_scored_when_eval_frequency_does_not_divide_the_up
     for key, value in {"eval_frequency": 1000, "max_epochs": epochs, "optimizer.learn_rate.initial_rate": 0.01,
                        "optimizer.learn_rate.total_steps": epochs * len(examples)}.items():
         args[args.index(f"--training.{key}") + 1] = str(value)
-    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    env = SUBPROCESS_ENV
     result = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
     rows = [line.split() for line in result.stdout.splitlines() if re.match(r"\s*\d+\s+\d+\s", line)]
     updates = epochs * len(examples)

@@ -10,7 +10,7 @@ import spacy
 import torch
 from spacy.tokens import DocBin
 
-from pipelines import TINY_MODEL, make_nlp
+from pipelines import SUBPROCESS_ENV, TINY_MODEL, make_nlp
 from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.transfer import export_encoder, find_tagger, first_sentences, rank_sources
 from spacy_clinx.transfer.low_resource import n_sentences
@@ -43,8 +43,7 @@ def test_transfer_command_trains_from_the_source_encoder(trained_dir, examples, 
             str(tmp_path / "target"), "--paths.train", str(data), "--paths.dev", str(data),
             "--training.max_steps", "2", "--training.eval_frequency", "1", "--training.logger.progress_bar", "false",
             *[a for k, v in TINY_MODEL.items() for a in (f"--components.clinx_ner.model.{k}", str(v))]]
-    subprocess.run(args, check=True, capture_output=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-                                                               "OMP_NUM_THREADS": "1"})
+    subprocess.run(args, check=True, capture_output=True, env=SUBPROCESS_ENV)
     assert json.loads((tmp_path / "target" / "transfer.json").read_text())["source"] == str(trained_dir.resolve())
     config = spacy.load(tmp_path / "target" / "model-last").config
     assert config["paths"]["encoder"] == str(tmp_path / "target" / "source-encoder")
@@ -98,8 +97,7 @@ def test_the_no_transfer_reference_is_ranked_and_can_advise_against_transfer(tra
     result = subprocess.run([sys.executable, "-m", "spacy_clinx", "rank-sources", str(trained_dir), str(data),
                              f"bert={encoders['bert']}", "--no-transfer", str(trained_dir), "--max-words", "500",
                              "--output", str(tmp_path / "ranking.json")],
-                            capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-                                                                 "OMP_NUM_THREADS": "1"})
+                            capture_output=True, text=True, env=SUBPROCESS_ENV)
     assert result.returncode == 0, result.stderr
     assert "| 1 | none (no-transfer reference) |" in result.stdout and "Predicted: no transfer" in result.stdout
     assert [r["source"] for r in json.loads((tmp_path / "ranking.json").read_text())] == ["none", "bert"]
