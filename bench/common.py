@@ -15,9 +15,10 @@ FLAIR_PYTHON = Path("bench/work/venv-flair/bin/python")
 FLAIR_PEER = Path(__file__).parent / "peers" / "flair_peer.py"
 
 
-def clinx(*args) -> None:
-    """``python -m spacy_clinx ARGS`` in a subprocess, its output shown as it runs."""
-    subprocess.run([sys.executable, "-m", "spacy_clinx", *map(str, args)], check=True)
+def clinx(*args, **run) -> None:
+    """``python -m spacy_clinx ARGS`` in a subprocess, its output shown as it runs (``run``: more
+    ``subprocess.run`` arguments, such as ``stdout`` or ``env``)."""
+    subprocess.run([sys.executable, "-m", "spacy_clinx", *map(str, args)], check=True, **run)
 
 
 def prepare_corpus(name: str, corpora_dir: Path, work: Path, lang: str = "es") -> Path:

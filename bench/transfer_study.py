@@ -18,19 +18,25 @@ models in ``bench/work`` do not outlive a machine, and the whole study takes lon
 so a run on a fresh checkout skips what is recorded there (``--redo`` to run it again). Results:
 ``docs/transfer.md``, built from that file.
 
-    python bench/transfer_study.py --corpora-dir ../shared/corpora
+    python bench/transfer_study.py --corpora-dir ../shared/corpora [--jobs 2]
+
+``--jobs 2`` trains two target models of a row at once, each with half the cores (unless
+``OMP_NUM_THREADS`` is set) and its output in its folder's ``train.log``.
 """
 import json
 import math
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from typing import Dict, List
+from threading import Event
+from typing import Dict, List, Optional
 
 import typer
 from common import clinx, machine, prepare_corpus, write_markdown
 from spacy.tokens import DocBin
 
-from spacy_clinx.workflow.folds import override_args, training_overrides
+from spacy_clinx.workflow.folds import override_args, parallel_env, training_overrides
 
 CORPORA = ["meddocan", "pharmaconer", "meddoprof_ner", "meddoprof_class"]
 CONFIG = Path("configs/es_clinx_ner.cfg")
@@ -47,14 +53,42 @@ def budget(train: Path, min_steps: int, profile: Dict) -> List[str]:
                                             n_docs, 0))
 
 
-def train(source: Path, train_data: Path, dev: Path, output: Path, min_steps: int, profile: Dict) -> Path:
-    """A target model from ``source`` (pipeline or encoder folder); skipped when already finished."""
+def train(source: Path, train_data: Path, dev: Path, output: Path, min_steps: int, profile: Dict,
+          env: Optional[Dict[str, str]] = None, to_log: bool = False) -> Path:
+    """A target model from ``source`` (pipeline or encoder folder); skipped when already finished.
+    ``to_log``: its output goes to ``output/train.log`` (for models trained side by side)."""
     done = output / "finished.json"
     if not done.exists():
-        clinx("transfer", source, CONFIG, "--output", output, "--paths.train", train_data, "--paths.dev", dev,
-              *budget(train_data, min_steps, profile))
+        args = ("transfer", source, CONFIG, "--output", output, "--paths.train", train_data, "--paths.dev", dev,
+                *budget(train_data, min_steps, profile))
+        if to_log:
+            output.mkdir(parents=True, exist_ok=True)
+            print(f"training {output} (log: {output / 'train.log'})", flush=True)
+            with (output / "train.log").open("a", encoding="utf8") as log:
+                clinx(*args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        else:
+            clinx(*args, env=env)
         done.write_text(json.dumps({"source": str(source), "train": str(train_data)}))
     return output / "model-best"
+
+
+def train_side_by_side(starts: Dict[str, Path], train_data: Path, dev: Path, folder: Path, min_steps: int,
+                       profile: Dict, jobs: int) -> Dict[str, Path]:
+    """One target model per start (``folder/NAME``), ``jobs`` at a time, each with its share of the
+    cores; a failure stops the models not yet started."""
+    env, stop = parallel_env(jobs, -1), Event()
+
+    def one(name: str) -> Path:
+        if stop.is_set():
+            raise RuntimeError(f"{folder / name}: not started, another model of the row failed")
+        try:
+            return train(starts[name], train_data, dev, folder / name, min_steps, profile, env, jobs > 1)
+        except Exception:
+            stop.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return dict(zip(starts, pool.map(one, starts)))
 
 
 def f1_on_test(model: Path, test: Path) -> float:
@@ -113,6 +147,7 @@ def main(
     source_epochs: int = typer.Option(0, help="epochs of the source models (0: the profile's)"),
     results_file: Path = typer.Option(Path("bench/results/transfer.json"), help="committed results of finished rows"),
     redo: bool = typer.Option(False, help="recompute rows already in --results-file"),
+    jobs: int = typer.Option(1, help="target models of a row trained at once (each logs to its train.log)"),
     report: Path = typer.Option(Path("docs/transfer.md")),
 ) -> None:
     from spacy_clinx.workflow.profiles import load_profile
@@ -151,12 +186,12 @@ def main(
                 continue
             row = results.setdefault(target, {}).setdefault(size, {})
             others = {name: source(name) for name in CORPORA if name != target}
-            base = source(target) if size == "all" else train(encoder, subset, data[target] / "dev.spacy",
-                                                              folder / "none", min_steps, profile)
+            starts = others if size == "all" else {"none": encoder, **others}
+            models = train_side_by_side(starts, subset, data[target] / "dev.spacy", folder, min_steps, profile, jobs)
+            base = source(target) if size == "all" else models["none"]
             row["none"] = f1_on_test(base, data[target] / "test.spacy")
-            for name, model in others.items():
-                transferred = train(model, subset, data[target] / "dev.spacy", folder / name, min_steps, profile)
-                row[name] = f1_on_test(transferred, data[target] / "test.spacy")
+            for name in others:
+                row[name] = f1_on_test(models[name], data[target] / "test.spacy")
             rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus", encoder,
                                                          folder / "ranking.json")
             dates.setdefault(target, {})[size] = str(date.today())

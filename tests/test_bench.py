@@ -106,3 +106,39 @@ def test_the_transfer_study_keeps_rows_another_run_recorded_meanwhile(tmp_path):
     assert saved["f1"] == {"pharmaconer": {"500": {"none": 10.0}, "1000": {"none": 12.0}},
                            "meddocan": {"500": {"none": 50.0}}}
     assert saved["dates"]["pharmaconer"] == {"500": "2026-11-23", "1000": "2026-11-24"}
+
+
+def test_the_transfer_study_trains_a_rows_models_side_by_side_and_stops_after_a_failure(tmp_path, monkeypatch):
+    """``--jobs 2``: two models at a time, each told to log and given one share of the cores; after a
+    failure the models not yet started are not trained, and the failure is what the row reports."""
+    import threading
+    import time
+
+    sys.path.insert(0, str(BENCH))
+    import transfer_study
+
+    lock, running, calls = threading.Lock(), [0], []
+
+    def fake_train(source, train_data, dev, output, min_steps, profile, env=None, to_log=False):
+        with lock:
+            running[0] += 1
+            calls.append((output.name, running[0], env["OMP_NUM_THREADS"], to_log))
+        time.sleep(0.4 if output.name == "none" else 0.1)  # "a" fails while "none" still runs
+        with lock:
+            running[0] -= 1
+        if output.name == "a":
+            raise RuntimeError("a failed")
+        return output / "model-best"
+
+    monkeypatch.setattr(transfer_study, "train", fake_train)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    starts = {name: tmp_path / name for name in ("none", "a", "b", "c")}
+    with pytest.raises(RuntimeError, match="a failed"):
+        transfer_study.train_side_by_side(starts, tmp_path / "t", tmp_path / "d", tmp_path, 1, {}, jobs=2)
+    assert [name for name, *_ in calls] == ["none", "a"]
+    assert max(n for _, n, *_ in calls) == 2 and all(threads == "1" and log for *_, threads, log in calls)
+    calls.clear()
+    monkeypatch.setattr(transfer_study, "train", lambda s, t, d, output, *rest: output / "model-best")
+    assert transfer_study.train_side_by_side(starts, tmp_path / "t", tmp_path / "d", tmp_path, 1, {}, jobs=2) == {
+        name: tmp_path / name / "model-best" for name in starts}

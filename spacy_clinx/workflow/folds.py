@@ -72,7 +72,7 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
                    "--gpu-id", str(gpu_id), *override_args(overrides)]
         pending.append((name, out, command, run))
-    env, stop = _child_env(jobs, gpu_id), Event()
+    env, stop = parallel_env(jobs, gpu_id), Event()
 
     def train_unless_stopped(split):  # a failure stops the splits that have not started
         if not stop.is_set():
@@ -93,7 +93,7 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
     return members
 
 
-def _child_env(jobs: int, gpu_id: int) -> Optional[Dict[str, str]]:
+def parallel_env(jobs: int, gpu_id: int) -> Optional[Dict[str, str]]:
     """Parallel CPU trainings share the cores instead of each taking all of them."""
     if jobs == 1 or gpu_id >= 0 or "OMP_NUM_THREADS" in os.environ:
         return None
