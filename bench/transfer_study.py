@@ -63,7 +63,7 @@ def train(source: Path, train_data: Path, dev: Path, output: Path, min_steps: in
                 *budget(train_data, min_steps, profile))
         if to_log:
             output.mkdir(parents=True, exist_ok=True)
-            print(f"training {output} (log: {output / 'train.log'})", flush=True)
+            typer.echo(f"training {output} (log: {output / 'train.log'})")  # one write: no lines torn by the other thread
             with (output / "train.log").open("a", encoding="utf8") as log:
                 clinx(*args, stdout=log, stderr=subprocess.STDOUT, env=env)
         else:
