@@ -26,17 +26,15 @@ so a run on a fresh checkout skips what is recorded there (``--redo`` to run it 
 import json
 import math
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from threading import Event
 from typing import Dict, List, Optional
 
 import typer
 from common import clinx, machine, prepare_corpus, write_markdown
 from spacy.tokens import DocBin
 
-from spacy_clinx.workflow.folds import override_args, parallel_env, training_overrides
+from spacy_clinx.workflow.folds import override_args, parallel_env, side_by_side, training_overrides
 
 CORPORA = ["meddocan", "pharmaconer", "meddoprof_ner", "meddoprof_class"]
 CONFIG = Path("configs/es_clinx_ner.cfg")
@@ -76,19 +74,10 @@ def train_side_by_side(starts: Dict[str, Path], train_data: Path, dev: Path, fol
                        profile: Dict, jobs: int) -> Dict[str, Path]:
     """One target model per start (``folder/NAME``), ``jobs`` at a time, each with its share of the
     cores; a failure stops the models not yet started."""
-    env, stop = parallel_env(jobs, -1), Event()
-
-    def one(name: str) -> Path:
-        if stop.is_set():
-            raise RuntimeError(f"{folder / name}: not started, another model of the row failed")
-        try:
-            return train(starts[name], train_data, dev, folder / name, min_steps, profile, env, jobs > 1)
-        except Exception:
-            stop.set()
-            raise
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return dict(zip(starts, pool.map(one, starts)))
+    env = parallel_env(jobs, -1)
+    models = side_by_side(lambda name: train(starts[name], train_data, dev, folder / name, min_steps, profile,
+                                             env, jobs > 1), list(starts), jobs)
+    return dict(zip(starts, models))
 
 
 def f1_on_test(model: Path, test: Path) -> float:

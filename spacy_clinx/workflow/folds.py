@@ -14,11 +14,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Event
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from spacy.tokens import DocBin
 
 DONE = "finished.json"
+T, R = TypeVar("T"), TypeVar("R")
 
 
 def training_overrides(train: Dict[str, Any], n_train_docs: int, seed: int) -> Dict[str, Any]:
@@ -72,25 +73,35 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
                    "--gpu-id", str(gpu_id), *override_args(overrides)]
         pending.append((name, out, command, run))
-    env, stop = parallel_env(jobs, gpu_id), Event()
+    env = parallel_env(jobs, gpu_id)
+    side_by_side(lambda split: _train_one(*split, jobs > 1, env, echo), pending, jobs)
+    (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
+    return members
 
-    def train_unless_stopped(split):  # a failure stops the splits that have not started
-        if not stop.is_set():
-            try:
-                _train_one(*split, jobs > 1, env, echo)
-            except Exception:
-                stop.set()
-                raise
+
+def side_by_side(work: Callable[[T], R], items: Sequence[T], jobs: int) -> List[Optional[R]]:
+    """``work(item)`` for each item, ``jobs`` at a time (threads), results in the items' order. A
+    failure stops the items not yet started (their result: None) and is raised; several failures
+    (items already running) are raised as one error naming them all."""
+    stop = Event()
+
+    def unless_stopped(item: T) -> Optional[R]:
+        if stop.is_set():
+            return None
+        try:
+            return work(item)
+        except Exception:
+            stop.set()
+            raise
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        runs = [pool.submit(train_unless_stopped, split) for split in pending]
+        runs = [pool.submit(unless_stopped, item) for item in items]
         errors = [err for err in (r.exception() for r in runs) if err is not None]
     if len(errors) == 1:
         raise errors[0]
     if errors:
         raise RuntimeError("; ".join(str(err) for err in errors))
-    (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
-    return members
+    return [r.result() for r in runs]
 
 
 def parallel_env(jobs: int, gpu_id: int) -> Optional[Dict[str, str]]:
