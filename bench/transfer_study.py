@@ -28,7 +28,7 @@ import math
 import subprocess
 from datetime import date
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import typer
 from common import clinx, machine, prepare_corpus, write_markdown
@@ -206,8 +206,26 @@ def record(results_file: Path, target: str, size: str, row: Dict, ranking: List[
     return saved
 
 
+METHODS = {"model sim.": "model similarity, best source first",
+           "overlap": "vocabulary overlap, best source first",
+           "coverage": "vocabulary coverage, best source first",
+           "model sim. + ref.": "model similarity with the no-transfer reference: transfer or not, and from which"}
+
+
+def picks(row: Dict[str, float], ranking: List[Dict], sources: List[str]) -> Dict[str, Tuple[str, str]]:
+    """Each selection method's choice for one row, with the choice it should have made."""
+    best = max(sources, key=lambda s: row[s])
+    chosen = {"model sim.": (next(r["source"] for r in ranking if not r.get("no_transfer")), best)}
+    for method, key in (("overlap", "vocabulary_overlap"), ("coverage", "vocabulary_coverage")):
+        chosen[method] = (max(ranking, key=lambda r: r.get(key, 0))["source"], best)
+    if any(r.get("no_transfer") for r in ranking):
+        chosen["model sim. + ref."] = (ranking[0]["source"], max(["none", *sources], key=lambda s: row[s]))
+    return chosen
+
+
 def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_steps: int, source_epochs: int) -> None:
-    """All recorded rows; the command is the one that reproduces every row."""
+    """All recorded rows, and how often each selection method chose right over them; the command is
+    the one that reproduces every row."""
     targets = [t for t in CORPORA if t in results]
     sizes = sorted({s for t in targets for s in results[t]}, key=lambda s: math.inf if s == "all" else int(s))
     lines = ["# Cross-task transfer and source selection", "",
@@ -227,29 +245,42 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
              "the best of `none` and the sources. Rows come from `bench/results/transfer.json`;",
              "a row's date says when (and so with which build of the shared encoder and source models) it was",
              "measured.", ""]
+    tally: Dict[str, List[str]] = {method: [] for method in METHODS}  # "right" or the row it got wrong
+    gains = []
     for target in targets:
         sources = [s for s in CORPORA if s != target]
-        lines += [f"## Target {target}", "", "| sentences | none | " + " | ".join(sources) +
-                  " | best | predicted (model sim.) | predicted (overlap) | predicted (coverage) | predicted (model sim. + ref.) | date |",
-                  "|---|" + "---:|" * (len(sources) + 1) + "---|---|---|---|---|---|"]
+        lines += [f"## Target {target}", "", "| sentences | none | " + " | ".join(sources) + " | best | "
+                  + " | ".join(f"predicted ({method})" for method in METHODS) + " | date |",
+                  "|---|" + "---:|" * (len(sources) + 1) + "---|" * (len(METHODS) + 2)]
         for size in sizes:
             row = results[target].get(size)
             if not row or len(row) < len(sources) + 1:
                 continue
+            chosen = picks(row, rankings[target][size], sources)
             best = max(sources, key=lambda s: row[s])
-            ranking = rankings[target][size]
-            by_model = next(r["source"] for r in ranking if not r.get("no_transfer"))
-            with_reference = ranking[0]["source"] if any(r.get("no_transfer") for r in ranking) else None
-            best_or_none = max(["none", *sources], key=lambda s: row[s])
-            by_text = [max(ranking, key=lambda r: r.get(key, 0))["source"]
-                       for key in ("vocabulary_overlap", "vocabulary_coverage")]
-            mark = lambda s, right=best: f"{s} ({'right' if s == right else 'wrong'})"  # noqa: E731
+            if row[best] > row["none"]:
+                gains.append(f"{target} {size} ({best} {row[best] - row['none']:+.2f})")
+            cells = []
+            for method in METHODS:
+                if method not in chosen:
+                    cells.append("-")
+                    continue
+                choice, right = chosen[method]
+                tally[method].append("right" if choice == right else f"{target} {size}")
+                cells.append(f"{choice} ({'right' if choice == right else 'wrong'})")
             lines.append(f"| {size} | {row['none']:.2f} | " + " | ".join(
                 f"{row[s]:.2f} ({row[s] - row['none']:+.2f})" for s in sources) +
-                f" | {best} | {mark(by_model)} | {mark(by_text[0])} | {mark(by_text[1])} | "
-                + (mark(with_reference, best_or_none) if with_reference else "-")
-                + f" | {dates.get(target, {}).get(size, '')} |")
+                f" | {best} | " + " | ".join(cells) + f" | {dates.get(target, {}).get(size, '')} |")
         lines.append("")
+    rows = len(tally["model sim."])
+    lines += ["## Source selection over all rows", "",
+              f"Transfer beats `none` in {len(gains)} of {rows} rows" + (": " + ", ".join(gains) if gains else "") + ".",
+              "", "| method | right | wrong in |", "|---|---:|---|"]
+    for method, description in METHODS.items():
+        wrong = [r for r in tally[method] if r != "right"]
+        named = "-" if not wrong else "every row" if len(wrong) == len(tally[method]) else ", ".join(wrong)
+        lines.append(f"| {description} | {len(tally[method]) - len(wrong)} of {len(tally[method])} | {named} |")
+    lines.append("")
     write_markdown(path, lines)
 
 

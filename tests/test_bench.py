@@ -142,3 +142,29 @@ def test_the_transfer_study_trains_a_rows_models_side_by_side_and_stops_after_a_
     monkeypatch.setattr(transfer_study, "train", lambda s, t, d, output, *rest: output / "model-best")
     assert transfer_study.train_side_by_side(starts, tmp_path / "t", tmp_path / "d", tmp_path, 1, {}, jobs=2) == {
         name: tmp_path / name / "model-best" for name in starts}
+
+
+def test_the_transfer_report_counts_each_selection_methods_right_choices_over_all_rows(tmp_path):
+    """The summary is computed from the rows, so it cannot go stale as rows are added."""
+    sys.path.insert(0, str(BENCH))
+    from transfer_study import write_report
+
+    def ranking(by_model, by_overlap, reference_first):
+        rows = [{"source": s, "model_similarity": 0.5, "vocabulary_overlap": float(s == by_overlap)}
+                for s in ("meddocan", "pharmaconer", "meddoprof_class") if s != by_model]
+        rows.insert(0, {"source": by_model, "model_similarity": 0.6, "vocabulary_overlap": float(by_model == by_overlap)})
+        reference = {"source": "none", "model_similarity": 0.7, "no_transfer": True}
+        return [reference, *rows] if reference_first else [*rows, reference]
+
+    f1 = {"meddoprof_ner": {"250": {"none": 9.0, "meddocan": 8.0, "pharmaconer": 6.0, "meddoprof_class": 34.0},
+                            "500": {"none": 20.0, "meddocan": 16.0, "pharmaconer": 9.0, "meddoprof_class": 15.0}}}
+    rankings = {"meddoprof_ner": {"250": ranking("meddoprof_class", "pharmaconer", reference_first=False),
+                                  "500": ranking("meddoprof_class", "meddoprof_class", reference_first=False)}}
+    report = tmp_path / "transfer.md"
+    write_report(report, f1, rankings, {}, 150, 1)
+    summary = report.read_text().split("## Source selection over all rows")[1]
+    assert "Transfer beats `none` in 1 of 2 rows: meddoprof_ner 250 (meddoprof_class +25.00)." in summary
+    assert "| model similarity, best source first | 1 of 2 | meddoprof_ner 500 |" in summary
+    assert "| vocabulary overlap, best source first | 0 of 2 | every row |" in summary
+    # at 500 no source beats none, but the reference was ranked below a source
+    assert "transfer or not, and from which | 1 of 2 | meddoprof_ner 500 |" in summary
