@@ -4,10 +4,13 @@
    the last three held out of their training data, see ``spacy_clinx/workflow/corpora.py``).
 2. One Spanish encoder for all models: the cpu profile's bootstrapped encoder and MLM on the
    train+dev texts of all four corpora (never a test text).
-3. Source models: one ``clinx_ner`` per corpus on its whole training set (model selection on dev),
-   each trained when the first target that needs it comes up (targets in the order given).
+3. Source models (``sources/``): one ``clinx_ner`` per corpus on its whole training set (model
+   selection on dev), each trained when the first target that needs it comes up (targets in the
+   order given).
 4. Targets: for each corpus and size n, the first n training sentences (corpus order); one model
-   from the encoder alone (no transfer) and one from each other corpus's source model.
+   from the encoder alone (no transfer) and one from each other corpus's source model, all with the
+   same budget. For size ``all`` the no-transfer model is the target's own source model when the
+   sources had that budget too (not with ``--source-epochs``).
 5. The source ranking by model similarity (target = the no-transfer model of that size), with the
    shared encoder as the no-transfer reference, and by vocabulary overlap and coverage, against the
    source that actually scored best (and against no transfer, for the reference).
@@ -152,8 +155,8 @@ def main(
     def source(name: str) -> Path:
         """The source model of corpus ``name``: trained the first time a target needs it (``train``
         skips a finished model)."""
-        return train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy",
-                     workdir / "models" / name / "all" / "none", min_steps, source_profile)
+        return train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy", workdir / "sources" / name,
+                     min_steps, source_profile)
 
     saved = read_results(results_file)
     results: Dict[str, Dict[str, Dict[str, float]]] = saved["f1"]
@@ -165,7 +168,10 @@ def main(
             if not subset.exists():
                 clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
             folder = workdir / "models" / target / size
-            base_model = folder / "none" / "model-best"  # for "all" too: the target's own source model
+            # with all its data, the no-transfer model is the target's own source model, unless the source
+            # models had another budget (--source-epochs): then it is trained like the transfer models
+            reuse_source = size == "all" and source_profile == profile
+            base_model = workdir / "sources" / target / "model-best" if reuse_source else folder / "none" / "model-best"
             if not redo and size in rankings.get(target, {}):
                 ranking = rankings[target][size]
                 changed = add_coverage(ranking, subset, workdir / "corpus")
@@ -175,9 +181,9 @@ def main(
                 continue
             row = results.setdefault(target, {}).setdefault(size, {})
             others = {name: source(name) for name in CORPORA if name != target}
-            starts = others if size == "all" else {"none": encoder, **others}
+            starts = others if reuse_source else {"none": encoder, **others}
             models = train_side_by_side(starts, subset, data[target] / "dev.spacy", folder, min_steps, profile, jobs)
-            base = source(target) if size == "all" else models["none"]
+            base = source(target) if reuse_source else models["none"]
             row["none"] = f1_on_test(base, data[target] / "test.spacy")
             for name in others:
                 row[name] = f1_on_test(models[name], data[target] / "test.spacy")
