@@ -149,17 +149,17 @@ def test_the_transfer_report_counts_each_selection_methods_right_choices_over_al
     sys.path.insert(0, str(BENCH))
     from transfer_study import write_report
 
-    def ranking(by_model, by_overlap, reference_first):
-        rows = [{"source": s, "model_similarity": 0.5, "vocabulary_overlap": float(s == by_overlap)}
-                for s in ("meddocan", "pharmaconer", "meddoprof_class") if s != by_model]
-        rows.insert(0, {"source": by_model, "model_similarity": 0.6, "vocabulary_overlap": float(by_model == by_overlap)})
-        reference = {"source": "none", "model_similarity": 0.7, "no_transfer": True}
-        return [reference, *rows] if reference_first else [*rows, reference]
+    def ranking(by_model, by_overlap):
+        """``by_model`` first, then the no-transfer reference, then the other sources."""
+        first, *rest = [{"source": s, "model_similarity": 0.6 if s == by_model else 0.5,
+                         "vocabulary_overlap": float(s == by_overlap)}
+                        for s in sorted(("meddocan", "pharmaconer", "meddoprof_class"), key=lambda s: s != by_model)]
+        return [first, {"source": "none", "model_similarity": 0.55, "no_transfer": True}, *rest]
 
     f1 = {"meddoprof_ner": {"250": {"none": 9.0, "meddocan": 8.0, "pharmaconer": 6.0, "meddoprof_class": 34.0},
                             "500": {"none": 20.0, "meddocan": 16.0, "pharmaconer": 9.0, "meddoprof_class": 15.0}}}
-    rankings = {"meddoprof_ner": {"250": ranking("meddoprof_class", "pharmaconer", reference_first=False),
-                                  "500": ranking("meddoprof_class", "meddoprof_class", reference_first=False)}}
+    rankings = {"meddoprof_ner": {"250": ranking("meddoprof_class", "pharmaconer"),
+                                  "500": ranking("meddoprof_class", "meddoprof_class")}}
     report = tmp_path / "transfer.md"
     write_report(report, f1, rankings, {}, 150, 1)
     summary = report.read_text().split("## Source selection over all rows")[1]
