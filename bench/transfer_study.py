@@ -218,9 +218,9 @@ METHODS = {"model sim.": "model similarity, best source first",
            "model sim. + ref.": "model similarity with the no-transfer reference: transfer or not, and from which"}
 
 
-def picks(row: Dict[str, float], ranking: List[Dict], sources: List[str]) -> Dict[str, Tuple[str, str]]:
-    """Each selection method's choice for one row, with the choice it should have made."""
-    best = max(sources, key=lambda s: row[s])
+def picks(row: Dict[str, float], ranking: List[Dict], sources: List[str], best: str) -> Dict[str, Tuple[str, str]]:
+    """Each selection method's choice for one row, with the choice it should have made (``best``:
+    the best source)."""
     chosen = {"model sim.": (next(r["source"] for r in ranking if not r.get("no_transfer")), best)}
     for method, key in (("overlap", "vocabulary_overlap"), ("coverage", "vocabulary_coverage")):
         chosen[method] = (max(ranking, key=lambda r: r.get(key, 0))["source"], best)
@@ -251,7 +251,7 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
              "the best of `none` and the sources. Rows come from `bench/results/transfer.json`;",
              "a row's date says when (and so with which build of the shared encoder and source models) it was",
              "measured.", ""]
-    tally: Dict[str, List[str]] = {method: [] for method in METHODS}  # "right" or the row it got wrong
+    tally: Dict[str, List[Tuple[str, bool]]] = {method: [] for method in METHODS}  # (row, chose right)
     gains = []
     for target in targets:
         sources = [s for s in CORPORA if s != target]
@@ -262,8 +262,8 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
             row = results[target].get(size)
             if not row or len(row) < len(sources) + 1:
                 continue
-            chosen = picks(row, rankings[target][size], sources)
             best = max(sources, key=lambda s: row[s])
+            chosen = picks(row, rankings[target][size], sources, best)
             if row[best] > row["none"]:
                 gains.append(f"{target} {size} ({best} {row[best] - row['none']:+.2f})")
             cells = []
@@ -272,7 +272,7 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
                     cells.append("-")
                     continue
                 choice, right = chosen[method]
-                tally[method].append("right" if choice == right else f"{target} {size}")
+                tally[method].append((f"{target} {size}", choice == right))
                 cells.append(f"{choice} ({'right' if choice == right else 'wrong'})")
             lines.append(f"| {size} | {row['none']:.2f} | " + " | ".join(
                 f"{row[s]:.2f} ({row[s] - row['none']:+.2f})" for s in sources) +
@@ -283,7 +283,7 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
               f"Transfer beats `none` in {len(gains)} of {rows} rows" + (": " + ", ".join(gains) if gains else "") + ".",
               "", "| method | right | wrong in |", "|---|---:|---|"]
     for method, description in METHODS.items():
-        wrong = [r for r in tally[method] if r != "right"]
+        wrong = [name for name, chose_right in tally[method] if not chose_right]
         named = "-" if not wrong else "every row" if len(wrong) == len(tally[method]) else ", ".join(wrong)
         lines.append(f"| {description} | {len(tally[method]) - len(wrong)} of {len(tally[method])} | {named} |")
     lines.append("")
