@@ -5,8 +5,7 @@
 2. One Spanish encoder for all models: the cpu profile's bootstrapped encoder and MLM on the
    train+dev texts of all four corpora (never a test text).
 3. Source models (``sources/``): one ``clinx_ner`` per corpus on its whole training set (model
-   selection on dev), each trained when the first target that needs it comes up (targets in the
-   order given).
+   selection on dev), those the rows to run need trained first, ``--jobs`` at a time.
 4. Targets: for each corpus and size n, the first n training sentences (corpus order); one model
    from the encoder alone (no transfer) and one from each other corpus's source model, all with the
    same budget. For size ``all`` the no-transfer model is the target's own source model when the
@@ -152,16 +151,17 @@ def main(
         texts = [a for name in CORPORA if name != "meddoprof_class"  # the same texts as meddoprof_ner
                  for split in ("train", "dev") for a in ("-t", workdir / "assets" / name / split)]
         clinx("encoder", encoder, *texts, "--profile", PROFILE, "--lang", "es")
-    def source(name: str) -> Path:
-        """The source model of corpus ``name``: trained the first time a target needs it (``train``
-        skips a finished model)."""
+    def source(name: str, env: Optional[Dict[str, str]] = None, to_log: bool = False) -> Path:
+        """The source model of corpus ``name`` (``train`` skips a finished model)."""
         return train(encoder, data[name] / "train.spacy", data[name] / "dev.spacy", workdir / "sources" / name,
-                     min_steps, source_profile)
+                     min_steps, source_profile, env, to_log)
 
     saved = read_results(results_file)
     results: Dict[str, Dict[str, Dict[str, float]]] = saved["f1"]
     rankings: Dict[str, Dict[str, List[Dict]]] = saved["rankings"]
     dates: Dict[str, Dict[str, str]] = saved["dates"]
+    needed = sources_needed(targets, sizes, rankings, redo)
+    side_by_side(lambda name: source(name, parallel_env(jobs, -1), jobs > 1), needed, jobs)
     for target in targets:
         for size in sizes:
             subset = data[target] / f"train-first{size}.spacy"
@@ -194,6 +194,13 @@ def main(
             write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
     saved = read_results(results_file)
     write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
+
+
+def sources_needed(targets: List[str], sizes: List[str], rankings: Dict, redo: bool) -> List[str]:
+    """The source models the rows still to run start from: trained first, side by side, rather than
+    one at a time as rows come up (on a fresh machine that is all four, before the first row)."""
+    to_run = [(t, s) for t in targets for s in sizes if redo or s not in rankings.get(t, {})]
+    return [name for name in CORPORA if any(name != t for t, _ in to_run)]
 
 
 def read_results(results_file: Path) -> Dict[str, Dict]:

@@ -108,6 +108,19 @@ def test_the_transfer_study_keeps_rows_another_run_recorded_meanwhile(tmp_path):
     assert saved["dates"]["pharmaconer"] == {"500": "2026-11-23", "1000": "2026-11-24"}
 
 
+def test_the_transfer_study_trains_only_the_source_models_that_rows_still_to_run_start_from():
+    from transfer_study import sources_needed
+
+    recorded = {"meddocan": {"250": []}, "pharmaconer": {"250": []}}
+    assert sources_needed(["meddocan"], ["250"], recorded, redo=False) == []
+    assert sources_needed(["meddocan"], ["250"], recorded, redo=True) == ["pharmaconer", "meddoprof_ner",
+                                                                           "meddoprof_class"]
+    assert sources_needed(["meddocan", "pharmaconer"], ["250", "500"], recorded, redo=False) == [
+        "meddocan", "pharmaconer", "meddoprof_ner", "meddoprof_class"]
+    assert sources_needed(["meddoprof_ner"], ["7500"], recorded, redo=False) == ["meddocan", "pharmaconer",
+                                                                                  "meddoprof_class"]
+
+
 def test_the_transfer_study_trains_a_rows_models_side_by_side_and_stops_after_a_failure(tmp_path, monkeypatch):
     """``--jobs 2``: two models at a time, each told to log and given one share of the cores; after a
     failure the models not yet started are not trained, and the failure is what the row reports."""
