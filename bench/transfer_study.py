@@ -117,11 +117,11 @@ def add_reference(ranking: List[Dict], target_model: Path, target_train: Path, e
 
 def add_coverage(ranking: List[Dict], target_train: Path, corpus_dir: Path) -> bool:
     """Vocabulary coverage for a ranking recorded before the study measured it (texts only, no
-    model); True when a row changed."""
+    model; the no-transfer reference has no texts); True when a row changed."""
     from spacy_clinx.corpora.docs import docbin_texts
     from spacy_clinx.transfer.similarity import vocabulary_coverage
 
-    missing = [row for row in ranking if "vocabulary_coverage" not in row]
+    missing = [row for row in ranking if "vocabulary_coverage" not in row and not row.get("no_transfer")]
     if missing:
         target = docbin_texts(target_train)
         for row in missing:

@@ -108,7 +108,24 @@ def test_the_transfer_study_keeps_rows_another_run_recorded_meanwhile(tmp_path):
     assert saved["dates"]["pharmaconer"] == {"500": "2026-11-23", "1000": "2026-11-24"}
 
 
+def test_the_transfer_study_backfills_vocabulary_coverage_for_sources_but_not_the_no_transfer_reference(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    from transfer_study import add_coverage
+
+    nlp = blank_nlp()
+    for name, text in (("target", "dolor abdominal agudo"), ("meddocan", "dolor agudo en el pecho")):
+        (tmp_path / name).mkdir()
+        DocBin(docs=[nlp(text)]).to_disk(tmp_path / name / "train.spacy")
+    reference = {"source": "none", "model": "encoder", "model_similarity": 0.7, "no_transfer": True}
+    ranking = [{"source": "meddocan", "model_similarity": 0.8}, dict(reference)]
+    assert add_coverage(ranking, tmp_path / "target" / "train.spacy", tmp_path)
+    assert ranking[0]["vocabulary_coverage"] == pytest.approx(2 / 3)  # "dolor", "agudo"; not "abdominal"
+    assert ranking[1] == reference
+    assert not add_coverage(ranking, tmp_path / "target" / "train.spacy", tmp_path)  # nothing left to fill
+
+
 def test_the_transfer_study_trains_only_the_source_models_that_rows_still_to_run_start_from():
+    sys.path.insert(0, str(BENCH))
     from transfer_study import sources_needed
 
     recorded = {"meddocan": {"250": []}, "pharmaconer": {"250": []}}
