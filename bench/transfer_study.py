@@ -22,8 +22,8 @@ so a run on a fresh checkout skips what is recorded there (``--redo`` to run it 
 
     python bench/transfer_study.py --corpora-dir ../shared/corpora [--jobs 2]
 
-``--jobs 2`` trains two target models of a row at once, each with half the cores (unless
-``OMP_NUM_THREADS`` is set) and its output in its folder's ``train.log``.
+``--jobs 2`` trains two models at once (the source models first, then a row's target models), each
+with half the cores (unless ``OMP_NUM_THREADS`` is set) and its output in its folder's ``train.log``.
 """
 import json
 import math
