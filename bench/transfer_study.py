@@ -160,8 +160,8 @@ def main(
     results: Dict[str, Dict[str, Dict[str, float]]] = saved["f1"]
     rankings: Dict[str, Dict[str, List[Dict]]] = saved["rankings"]
     dates: Dict[str, Dict[str, str]] = saved["dates"]
-    needed = sources_needed(targets, sizes, rankings, redo)
-    side_by_side(lambda name: source(name, parallel_env(jobs, -1), jobs > 1), needed, jobs)
+    env = parallel_env(jobs, -1)
+    side_by_side(lambda name: source(name, env, jobs > 1), sources_needed(targets, sizes, rankings, redo), jobs)
     for target in targets:
         for size in sizes:
             subset = data[target] / f"train-first{size}.spacy"
@@ -172,7 +172,7 @@ def main(
             # models had another budget (--source-epochs): then it is trained like the transfer models
             reuse_source = size == "all" and source_profile == profile
             base_model = workdir / "sources" / target / "model-best" if reuse_source else folder / "none" / "model-best"
-            if not redo and size in rankings.get(target, {}):
+            if recorded(rankings, target, size, redo):
                 ranking = rankings[target][size]
                 changed = add_coverage(ranking, subset, workdir / "corpus")
                 if add_reference(ranking, base_model, subset, encoder) or changed:
@@ -196,10 +196,15 @@ def main(
     write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
 
 
+def recorded(rankings: Dict, target: str, size: str, redo: bool) -> bool:
+    """Whether a row is in the results file and so skipped (unless ``--redo``)."""
+    return not redo and size in rankings.get(target, {})
+
+
 def sources_needed(targets: List[str], sizes: List[str], rankings: Dict, redo: bool) -> List[str]:
     """The source models the rows still to run start from: trained first, side by side, rather than
     one at a time as rows come up (on a fresh machine that is all four, before the first row)."""
-    to_run = [(t, s) for t in targets for s in sizes if redo or s not in rankings.get(t, {})]
+    to_run = [(t, s) for t in targets for s in sizes if not recorded(rankings, t, s, redo)]
     return [name for name in CORPORA if any(name != t for t, _ in to_run)]
 
 
