@@ -8,8 +8,8 @@
    selection on dev), those the rows to run need trained first, ``--jobs`` at a time.
 4. Targets: for each corpus and size n, the first n training sentences (corpus order); one model
    from the encoder alone (no transfer) and one from each other corpus's source model, all with the
-   same budget. For size ``all`` the no-transfer model is the target's own source model when the
-   sources had that budget too (not with ``--source-epochs``).
+   same budget. For size ``all`` the models get the source models' budget (``--source-epochs``), and
+   the no-transfer model is the target's own source model: it was trained on the same data so.
 5. The source ranking by model similarity (target = the no-transfer model of that size), with the
    shared encoder as the no-transfer reference, and by vocabulary overlap and coverage, against the
    source that actually scored best (and against no transfer, for the reference).
@@ -168,9 +168,7 @@ def main(
             if not subset.exists():
                 clinx("subset", data[target] / "train.spacy", subset, "--sentences", "0" if size == "all" else size)
             folder = workdir / "models" / target / size
-            # with all its data, the no-transfer model is the target's own source model, unless the source
-            # models had another budget (--source-epochs): then it is trained like the transfer models
-            reuse_source = size == "all" and source_profile == profile
+            reuse_source, row_profile = row_budget(size, profile, source_profile)
             base_model = workdir / "sources" / target / "model-best" if reuse_source else folder / "none" / "model-best"
             if recorded(rankings, target, size, redo):
                 ranking = rankings[target][size]
@@ -182,7 +180,7 @@ def main(
             row = results.setdefault(target, {}).setdefault(size, {})
             others = {name: source(name) for name in CORPORA if name != target}
             starts = others if reuse_source else {"none": encoder, **others}
-            models = train_side_by_side(starts, subset, data[target] / "dev.spacy", folder, min_steps, profile, jobs)
+            models = train_side_by_side(starts, subset, data[target] / "dev.spacy", folder, min_steps, row_profile, jobs)
             base = source(target) if reuse_source else models["none"]
             row["none"] = f1_on_test(base, data[target] / "test.spacy")
             for name in others:
@@ -194,6 +192,13 @@ def main(
             write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
     saved = read_results(results_file)
     write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
+
+
+def row_budget(size: str, profile: Dict, source_profile: Dict) -> Tuple[bool, Dict]:
+    """Whether a row's no-transfer model is the target's own source model, and its models' budget.
+    With all its data it is (the source model was trained on just that), and the transfer models get
+    the source models' budget: the profile's epochs of four whole corpora would take most of a day."""
+    return (True, source_profile) if size == "all" else (False, profile)
 
 
 def recorded(rankings: Dict, target: str, size: str, redo: bool) -> bool:
@@ -249,7 +254,8 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
     lines = ["# Cross-task transfer and source selection", "",
              f"Updated {date.today()}. Machine: {machine()}. Profile `cpu` budgets, at least "
              f"{min_steps} updates per model" + (f", source models {source_epochs} epoch(s)" if source_epochs else "")
-             + ". Command:", "", "```bash",
+             + (" (size `all`: the source models' budget; its `none` is the target's own source model)"
+                if "all" in sizes else "") + ". Command:", "", "```bash",
              "python bench/transfer_study.py --corpora-dir ../shared/corpora "
              + " ".join(f"--target {t}" for t in targets) + " " + " ".join(f"--size {s}" for s in sizes)
              + (f" --source-epochs {source_epochs}" if source_epochs else ""),

@@ -198,3 +198,18 @@ def test_the_transfer_report_counts_each_selection_methods_right_choices_over_al
     assert "| vocabulary overlap, best source first | 0 of 2 | every row |" in summary
     # at 500 no source beats none, but the reference was ranked below a source
     assert "transfer or not, and from which | 1 of 2 | meddoprof_ner 500 |" in summary
+
+
+def test_the_transfer_studys_all_row_reuses_the_source_model_and_gets_its_budget(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    from transfer_study import row_budget, write_report
+
+    profile, sources = {"max_epochs": 3}, {"max_epochs": 1}
+    assert row_budget("all", profile, sources) == (True, sources)
+    assert row_budget("7500", profile, sources) == (False, profile)
+    row = {"none": 80.0, "meddocan": 81.0, "pharmaconer": 79.0, "meddoprof_class": 78.0}
+    ranking = [{"source": s, "model_similarity": 0.5} for s in ("meddocan", "pharmaconer", "meddoprof_class")]
+    report = tmp_path / "transfer.md"
+    write_report(report, {"meddoprof_ner": {"all": row}}, {"meddoprof_ner": {"all": ranking}}, {}, 150, 1)
+    header = report.read_text().split("## Target")[0]
+    assert "size `all`: the source models' budget" in header and "--size all --source-epochs 1" in header
