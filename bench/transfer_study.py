@@ -9,7 +9,7 @@
 4. Targets: for each corpus and size n, the first n training sentences (corpus order); one model
    from the encoder alone (no transfer) and one from each other corpus's source model, all with the
    same budget. For size ``all`` the models get the source models' budget (``--source-epochs``), and
-   the no-transfer model is the target's own source model: it was trained on the same data so.
+   the no-transfer model is the target's own source model (trained on that data with that budget).
 5. The source ranking by model similarity (target = the no-transfer model of that size), with the
    shared encoder as the no-transfer reference, and by vocabulary overlap and coverage, against the
    source that actually scored best (and against no transfer, for the reference).
