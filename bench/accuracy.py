@@ -47,6 +47,7 @@ VARIANTS = {
     "clinx-sentence": {"components.clinx_ner.model.windows": "sentence"},
     "clinx-word": {"components.clinx_ner.model.tag_units": "first_subword"},
     "clinx-bio": {"components.clinx_ner.model.scheme": "BIO"},
+    "clinx-features": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]},
 }
 PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair"]
 CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)

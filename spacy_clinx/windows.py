@@ -23,6 +23,7 @@ class SubwordDoc:
     breaks: numpy.ndarray  # (n,) int8: 2 = starts a line, 1 = starts a word, 0 = inside a word
     sentences: Optional[numpy.ndarray] = None  # (n,) bool: starts a sentence (sentence windows only)
     units: Optional[numpy.ndarray] = None  # word-level tagging: indices of the tagged (first) subwords
+    token_features: Optional[numpy.ndarray] = None  # (n, F) int32 token-feature table rows, if the model has them
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -229,6 +230,7 @@ class WindowBatch:
     segment_index: Optional[numpy.ndarray] = None  # (S, T): rows of the flattened (B*C) centres
     segment_mask: Optional[numpy.ndarray] = None  # (S, T) bool
     tags: Optional[numpy.ndarray] = None  # (S, T) gold tag ids per segment
+    token_feature_ids: Optional[numpy.ndarray] = None  # (B, L, F) token-feature rows, 0 at special tokens and padding
 
 
 def make_batch(
@@ -262,6 +264,12 @@ def make_batch(
         centre_index[b, : centres[b]] = numpy.arange(first, first + centres[b])
         centre_mask[b, : centres[b]] = True
     batch = WindowBatch(input_ids, attention_mask, centre_index, centre_mask)
+    if docs and windows and docs[windows[0].doc].token_features is not None:
+        F = docs[windows[0].doc].token_features.shape[1]
+        batch.token_feature_ids = numpy.zeros((B, L, F), dtype=numpy.int64)
+        for b, w in enumerate(windows):
+            first = len(prefix)
+            batch.token_feature_ids[b, first : first + w.end - w.start] = docs[w.doc].token_features[w.start : w.end]
     if segments is not None:
         picks = tagged if tagged is not None else [numpy.arange(c) for c in centres]
         rows = [numpy.concatenate([b * C + picks[b] for b in seg]) for seg in segments]

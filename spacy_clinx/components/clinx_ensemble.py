@@ -90,7 +90,7 @@ class ClinxEnsemble(Pipe):
         for name, member in zip(names[1:], members[1:]):
             other = describe(member)
             for key, what in (("tokenizer", "subword tokenizer"), ("tag_names", "labels/tagging scheme"),
-                              ("windows", "context/centre window sizes")):
+                              ("windows", "context/centre window sizes"), ("token features", "token features")):
                 if other[key] != first[key]:
                     detail = ""
                     if key == "tag_names":
@@ -118,7 +118,8 @@ class ClinxEnsemble(Pipe):
 
     def predict(self, docs: Iterable[Doc]) -> Dict[str, List]:
         members = self.members
-        subword_docs = members[0].subwords(doc.text for doc in docs)
+        docs = list(docs)
+        subword_docs = members[0].subwords([doc.text for doc in docs], docs)
         windows = members[0].windows_for(subword_docs)
         member_tags = [m.decode(subword_docs, m.emissions(subword_docs, windows))[0] for m in members]
         tag_names = get_tagger(members[0].model).tag_names
@@ -188,5 +189,6 @@ def describe(member: ClinxNER) -> Dict:
     tagger = get_tagger(member.model)
     vocab = tagger.tokenizer.backend_tokenizer.to_str()
     attrs = member.model.attrs
+    features = tagger.token_features.spec.to_dict() if tagger.token_features is not None else None
     return {"tokenizer": hashlib.sha256(vocab.encode("utf8")).hexdigest(), "tag_names": list(tagger.tag_names),
-            "windows": (attrs["context"], attrs["centre"])}
+            "windows": (attrs["context"], attrs["centre"]), "token features": features}

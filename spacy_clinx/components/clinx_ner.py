@@ -19,6 +19,7 @@ from thinc.api import Config, Model, Optimizer
 
 from ..memory import GrowthRelease
 from ..model.architecture import decode_documents, get_tagger
+from ..model.layers import subword_feature_ids
 from ..tagging import boundary_maps, clip_tags, decode_tags, encode_spans
 from ..windows import (SubwordDoc, Window, WindowBatch, first_subwords, group_segments, make_batch,
                        plan_sentence_windows, plan_windows, tokenize_text)
@@ -147,6 +148,12 @@ class ClinxNER(TrainablePipe):
             raise ValueError(f"{self.name} is not initialised: call nlp.initialize() or load a trained pipeline")
         sentences = self.model.attrs["windows"] == "sentence"
         docs = [tokenize_text(tokenizer, text, with_sentences=sentences) for text in texts]
+        features = get_tagger(self.model).token_features
+        if features is not None:
+            if token_docs is None:
+                raise ValueError(f"{self.name}: token features need the spaCy tokens of the texts")
+            for d, doc in zip(docs, token_docs):
+                d.token_features = subword_feature_ids(doc, d.offsets, features.spec)
         if self.model.attrs["tag_units"] == "first_subword":
             if token_docs is None:
                 raise ValueError(f"{self.name}: word-level tagging (tag_units = first_subword) needs the spaCy "
@@ -225,6 +232,7 @@ class ClinxNER(TrainablePipe):
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "ClinxNER.update")
+        get_tagger(self.model).set_dropout(drop)
         subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples])
         gold = self._gold_tags(examples, subword_docs)
         windows = self.windows_for(subword_docs)

@@ -22,6 +22,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from ..tagging import make_tag_names
 from ..windows import WindowBatch
 from .encoder import drop_pooler, load_encoder, quiet_transformers
+from .layers import TokenFeatures
 from .tagger import SubwordCRFTagger, Uninitialized
 
 
@@ -53,6 +54,7 @@ def build_subword_crf_tagger(
     head: str = "crf",
     windows: str = "document",
     tag_units: str = "subword",
+    token_features: Optional[TokenFeatures] = None,
 ) -> Model[WindowBatch, Any]:
     """``encoder``: HF hub name or local path (used only by ``initialize``, never on load).
 
@@ -61,8 +63,12 @@ def build_subword_crf_tagger(
     ``head``: ``crf`` (constrained CRF, whole-document Viterbi) or ``softmax`` (the "- CRF" ablation);
     ``windows``: ``document`` (centre + document context) or ``sentence`` (one sentence per window,
     no context: the "- context" ablation); ``tag_units``: ``subword`` (every subword is tagged) or
-    ``first_subword`` (word-level tagging on each spaCy token's first subword: the "- subword" ablation).
+    ``first_subword`` (word-level tagging on each spaCy token's first subword: the "- subword" ablation);
+    ``token_features``: a ``spacy_clinx.TokenFeatures.v1`` block (each subword also sees its spaCy token's
+    NORM/PREFIX/SUFFIX/SHAPE), or none (an empty ``attrs`` list turns it off too).
     """
+    if token_features is not None and not token_features.attrs:
+        token_features = None
     torch_layer = PyTorchWrapper_v3(
         Uninitialized(),
         convert_inputs=convert_window_batch,
@@ -92,6 +98,7 @@ def build_subword_crf_tagger(
             "head": head,
             "windows": windows,
             "tag_units": tag_units,
+            "token_features": token_features,
         },
     )
 
@@ -106,7 +113,8 @@ def init(model: Model, X: Any = None, Y: Optional[List[str]] = None) -> None:
         raise ValueError("clinx_ner needs its entity labels to initialise the model")
     encoder, tokenizer = load_encoder(model.attrs["encoder"])
     tag_names = make_tag_names(Y, model.attrs["scheme"])
-    module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout"], model.attrs["head"])
+    module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout"], model.attrs["head"],
+                              model.attrs["token_features"])
     check_window_fits(module, model.attrs["context"], model.attrs["centre"])
     shim = model.layers[0].shims[0]
     shim._model = module.to(shim.device)
@@ -222,6 +230,8 @@ def convert_window_batch(model: Model, batch: WindowBatch, is_train: bool):
         "centre_index": xp2torch(batch.centre_index, device=device),
         "centre_mask": xp2torch(batch.centre_mask, device=device),
     }
+    if batch.token_feature_ids is not None:
+        kwargs["token_feature_ids"] = xp2torch(batch.token_feature_ids, device=device)
     if is_train and batch.tags is not None:
         for name in ("segment_index", "segment_mask", "tags"):
             kwargs[name] = xp2torch(getattr(batch, name), device=device)
@@ -243,6 +253,7 @@ def serialize_tagger(module: Any) -> bytes:
         "tag_names": module.tag_names,
         "dropout": module.dropout.p,
         "head": module.head,
+        "token_features": module.token_features.spec.to_dict() if module.token_features is not None else None,
         "state": weights.getvalue(),
     }
     return srsly.msgpack_dumps(msg)
@@ -260,7 +271,9 @@ def deserialize_tagger(module: Any, data: bytes, device: "torch.device") -> Any:
             config = AutoConfig.from_pretrained(tmp)
             tokenizer = AutoTokenizer.from_pretrained(tmp, use_fast=True)
             encoder = drop_pooler(AutoModel.from_config(config))
-    tagger = SubwordCRFTagger(encoder, tokenizer, msg["tag_names"], msg["dropout"], msg.get("head", "crf"))
+    features = msg.get("token_features")
+    tagger = SubwordCRFTagger(encoder, tokenizer, msg["tag_names"], msg["dropout"], msg.get("head", "crf"),
+                              TokenFeatures(**features) if features else None)
     state = torch.load(io.BytesIO(msg["state"]), map_location=device, weights_only=True)
     tagger.load_state_dict(state)
     return tagger.to(device)

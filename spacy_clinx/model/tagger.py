@@ -1,5 +1,8 @@
 """The torch module: encoder -> dropout -> linear emissions (one per subword) -> constrained CRF.
 
+With ``token_features``, each subword's spaCy-token features are added to the encoder's input
+embeddings and joined with its output before the emission layer (``layers/token_features.py``).
+
 ``head="softmax"`` replaces the CRF by a per-subword softmax (cross-entropy loss, argmax decoding):
 the paper's "- CRF" ablation. The CRF layer is still built (and saved) but not used."""
 from typing import List, Optional
@@ -10,6 +13,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from .crf import ConstrainedCRF
 from .encoder import special_tokens
+from .layers import TokenFeatureEmbed, TokenFeatures
 
 
 class SubwordCRFTagger(nn.Module):
@@ -22,6 +26,7 @@ class SubwordCRFTagger(nn.Module):
         tag_names: List[str],
         dropout: float = 0.1,
         head: str = "crf",
+        token_features: Optional[TokenFeatures] = None,
     ):
         super().__init__()
         if head not in ("crf", "softmax"):
@@ -33,19 +38,39 @@ class SubwordCRFTagger(nn.Module):
         self.special_prefix, self.special_suffix = special_tokens(tokenizer)
         self.tag_names = list(tag_names)
         self.dropout = nn.Dropout(dropout)
-        self.emission = nn.Linear(encoder.config.hidden_size, len(tag_names))
+        hidden = encoder.config.hidden_size
+        self.token_features = TokenFeatureEmbed(token_features, hidden) if token_features else None
+        extra = token_features.output_width if token_features else 0
+        self.emission = nn.Linear(hidden + extra, len(tag_names))
         self.crf = ConstrainedCRF(tag_names)
 
-    def emissions(self, input_ids, attention_mask, centre_index) -> torch.Tensor:
+    def set_dropout(self, rate: float) -> None:
+        """The rate of the emission and token-feature dropout (spaCy's ``[training] dropout``)."""
+        self.dropout.p = rate
+        if self.token_features is not None:
+            self.token_features.dropout.p = rate
+
+    def emissions(self, input_ids, attention_mask, centre_index, token_feature_ids=None) -> torch.Tensor:
         bf16 = self.cpu_bf16 and not self.training and input_ids.device.type == "cpu"
+        features = None
+        if self.token_features is not None:
+            if token_feature_ids is None:
+                raise ValueError("this tagger uses token features: the batch must carry token_feature_ids")
+            features = self.token_features(token_feature_ids)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            if features is None:
+                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            else:
+                embeds = self.encoder.get_input_embeddings()(input_ids) + self.token_features.to_input(features)
+                hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
         hidden = hidden.float()
+        if features is not None:
+            hidden = torch.cat([hidden, features.float()], dim=-1)
         index = centre_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         centre = torch.gather(hidden, 1, index)
         return self.emission(self.dropout(centre))
 
-    def forward(self, input_ids, attention_mask, centre_index, centre_mask,
+    def forward(self, input_ids, attention_mask, centre_index, centre_mask, token_feature_ids=None,
                 segment_index=None, segment_mask=None, tags: Optional[torch.Tensor] = None):
         """Training (``tags`` given): summed CRF negative log-likelihood of the segments,
         runs of consecutive centres of one document joined into one sequence.
@@ -53,7 +78,7 @@ class SubwordCRFTagger(nn.Module):
         Otherwise the centre emissions: the caller joins them per document and decodes
         each document in one Viterbi pass, so window cuts never split an entity.
         """
-        emissions = self.emissions(input_ids, attention_mask, centre_index)
+        emissions = self.emissions(input_ids, attention_mask, centre_index, token_feature_ids)
         if tags is None:
             return emissions.float()
         flat = emissions.reshape(-1, emissions.shape[-1])
@@ -67,6 +92,7 @@ class Uninitialized(nn.Module):
     """Stands in until the component is initialised or loaded (labels unknown yet)."""
 
     tokenizer = None
+    token_features = None
 
     def forward(self, *args, **kwargs):
         raise ValueError("clinx_ner's model is not initialised: call nlp.initialize() or load a trained pipeline")

@@ -40,9 +40,9 @@ def training_overrides(train: Dict[str, Any], n_train_docs: int, seed: int) -> D
 
 
 def override_args(overrides: Dict[str, Any]) -> List[str]:
-    """``--section.key value`` arguments for ``spacy train``-style commands (booleans as JSON)."""
+    """``--section.key value`` arguments for ``spacy train``-style commands (booleans and lists as JSON)."""
     return [a for key, value in overrides.items()
-            for a in (f"--{key}", json.dumps(value) if isinstance(value, bool) else str(value))]
+            for a in (f"--{key}", json.dumps(value) if isinstance(value, (bool, list)) else str(value))]
 
 
 def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, train: Dict[str, Any],

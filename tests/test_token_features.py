@@ -1,0 +1,90 @@
+"""Token features: every subword sees its spaCy token's NORM/PREFIX/SUFFIX/SHAPE (model/layers/token_features.py)."""
+import numpy
+import pytest
+import spacy
+import torch
+
+from pipelines import blank_nlp, make_nlp, train_until_perfect
+from spacy_clinx.model.architecture import get_tagger
+from spacy_clinx.model.layers import TokenFeatureEmbed, create_token_features, subword_feature_ids
+from spacy_clinx.model.encoder import load_encoder
+from spacy_clinx.windows import tokenize_text
+
+FEATURES = {"@misc": "spacy_clinx.TokenFeatures.v1"}
+
+
+def entities(docs):
+    return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs]
+
+
+def test_subwords_get_the_rows_of_the_token_that_holds_them(encoders):
+    _, tokenizer = load_encoder(str(encoders["xlm-roberta"]))
+    text = "Paciente  Ramírez-Gómez\nNHC 4471983."
+    doc = blank_nlp()(text)
+    sub = tokenize_text(tokenizer, text)
+    spec = create_token_features()
+    ids = subword_feature_ids(doc, sub.offsets, spec)
+    assert ids.shape == (len(sub), 4 * 4) and ids.dtype == numpy.int32
+    for i, (start, end) in enumerate(sub.offsets):
+        if end == start:
+            assert not ids[i].any()
+            continue
+        token = next(t for t in doc if t.idx <= start < t.idx + len(t))
+        same = [j for j, (s, e) in enumerate(sub.offsets) if e > s and token.idx <= s < token.idx + len(token)]
+        assert all((ids[j] == ids[i]).all() for j in same)  # all subwords of a token share its rows
+        for k, rows in enumerate(spec.rows):
+            assert ((1 <= ids[i, 4 * k: 4 * k + 4]) & (ids[i, 4 * k: 4 * k + 4] < rows)).all()
+    by_token = {doc[0].text: ids[0], "NHC": ids[[j for j, (s, _) in enumerate(sub.offsets) if text[s:s + 3] == "NHC"][0]]}
+    assert not (by_token["Paciente"] == by_token["NHC"]).all()
+
+
+def test_unknown_attribute_and_mismatched_rows_are_refused():
+    with pytest.raises(ValueError, match="Unknown token attribute"):
+        create_token_features(attrs=["NORM", "COLOUR"], rows=[10, 10])
+    with pytest.raises(ValueError, match="2 attrs but 1 row"):
+        create_token_features(attrs=["NORM", "SHAPE"], rows=[10])
+
+
+def test_the_input_projection_starts_at_zero_so_an_encoder_keeps_its_outputs(encoders):
+    encoder, tokenizer = load_encoder(str(encoders["xlm-roberta"]))
+    encoder.eval()
+    embed = TokenFeatureEmbed(create_token_features(), encoder.config.hidden_size).eval()
+    input_ids = torch.tensor([[0, 50, 61, 72, 2, 1, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0]])
+    feature_ids = torch.randint(1, 1000, (1, 7, 16))
+    features = embed(feature_ids)
+    assert features.shape == (1, 7, 128)
+    with torch.no_grad():
+        plain = encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        joined = encoder(inputs_embeds=encoder.get_input_embeddings()(input_ids) + embed.to_input(features),
+                         attention_mask=mask).last_hidden_state
+    assert torch.allclose(plain[:, :5], joined[:, :5], atol=1e-5)
+
+
+def test_a_pipeline_with_token_features_learns_saves_and_reloads(encoders, examples, tmp_path):
+    nlp = make_nlp(encoders["xlm-roberta"], token_features=FEATURES)
+    epochs, f1 = train_until_perfect(nlp, examples)
+    assert f1 == 1.0, f"strict char F1 {f1} after {epochs} epochs"
+    tagger = get_tagger(nlp.get_pipe("clinx_ner").model)
+    assert tagger.token_features is not None and tagger.token_features.tables[0].weight.abs().sum() > 0
+    nlp.to_disk(tmp_path / "p")
+    texts = [eg.reference.text for eg in examples]
+    reloaded = spacy.load(tmp_path / "p")
+    assert get_tagger(reloaded.get_pipe("clinx_ner").model).token_features.spec == tagger.token_features.spec
+    assert entities(reloaded.pipe(texts)) == entities(nlp.pipe(texts))
+
+
+def test_an_empty_attribute_list_means_no_token_features(encoders, examples):
+    nlp = make_nlp(encoders["xlm-roberta"], token_features={**FEATURES, "attrs": [], "rows": []})
+    nlp.initialize(lambda: examples[:2])
+    assert get_tagger(nlp.get_pipe("clinx_ner").model).token_features is None
+
+
+def test_training_dropout_sets_the_taggers_dropout(encoders, examples):
+    nlp = make_nlp(encoders["xlm-roberta"], token_features=FEATURES)
+    optimizer = nlp.initialize(lambda: examples[:2])
+    tagger = get_tagger(nlp.get_pipe("clinx_ner").model)
+    nlp.update(examples[:1], sgd=optimizer, drop=0.3)
+    assert tagger.dropout.p == 0.3 and tagger.token_features.dropout.p == 0.3
+    nlp.update(examples[:1], sgd=optimizer)  # nlp.update's default, as in spaCy: no dropout
+    assert tagger.dropout.p == 0.0
