@@ -27,18 +27,26 @@ def convert(
     problems: Path = typer.Option(None, "--problems", help="also write every problem as TSV here"),
     strict: bool = typer.Option(False, "--strict", help="exit with status 1 if any gold entity was not placed "
                                 "or any document could not be read"),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="an input folder that does not exist "
+                                       "gives an empty DocBin (an optional dev/ of a user's corpus)"),
 ) -> None:
     """Convert brat standoff to a spaCy DocBin, reporting every entity that could not be placed."""
     nlp = spacy.blank(lang)
     nlp.tokenizer = create_char_class_tokenizer(nlp)
     report = ConversionReport()
+    if allow_missing and not any(path.exists() for path in inputs):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        DocBin(store_user_data=True).to_disk(output)
+        typer.echo(f"{', '.join(map(str, inputs))} does not exist: wrote an empty DocBin to {output}")
+        return
     for path in inputs:
         if not path.is_dir():
-            typer.secho(f"{path}: not a directory", fg="red", err=True)
-            raise typer.Exit(2)
+            _fail(f"{path}: not a directory")
     db = DocBin(store_user_data=True)
     for doc in brat_dir_to_docs(nlp, inputs, report):
         db.add(doc)
+    if not report.documents:
+        _fail(f"{', '.join(map(str, inputs))}: no documents (.txt files) to convert; nothing written")
     output.parent.mkdir(parents=True, exist_ok=True)
     db.to_disk(output)
     for problem in report.problems:

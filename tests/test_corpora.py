@@ -170,3 +170,12 @@ def test_empty_files_are_loaded_and_reported(nlp, tmp_path):
     assert [d.text for d in docs] == ["", "Sin hallazgos."]
     assert [(p.kind, p.path.endswith("empty.txt")) for p in report.problems] == [("empty_text", True)]
     assert report.documents == 2
+
+
+def test_convert_refuses_an_empty_folder_and_writes_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out.spacy"
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(tmp_path / "empty"), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no documents" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

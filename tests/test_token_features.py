@@ -75,7 +75,7 @@ def test_a_pipeline_with_token_features_learns_saves_and_reloads(encoders, examp
 
 
 def test_an_empty_attribute_list_means_no_token_features(encoders, examples):
-    nlp = make_nlp(encoders["xlm-roberta"], token_features={**FEATURES, "attrs": [], "rows": []})
+    nlp = make_nlp(encoders["xlm-roberta"], token_features={**FEATURES, "attrs": []})
     nlp.initialize(lambda: examples[:2])
     assert get_tagger(nlp.get_pipe("clinx_ner").model).token_features is None
 

@@ -88,8 +88,30 @@ def test_unavailable_corpus_says_how_to_provide_it(tmp_path):
     result = subprocess.run([sys.executable, "-m", "spacy_clinx", "fetch-corpus", "meddocan", str(tmp_path / "o"),
                              "--local", str(tmp_path), "--url", missing], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "CLINX_CORPORA" in result.stderr
-    with pytest.raises(CorpusUnavailable, match="Unknown corpus"):
+    with pytest.raises(CorpusUnavailable, match="is not built in.*corpora_dir"):
         fetch_corpus("i2b2", tmp_path / "out")
+    with pytest.raises(CorpusUnavailable, match="no .txt files in train/ or test/"):
+        fetch_corpus("i2b2", tmp_path / "out", local=tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_users_corpus_is_read_from_the_corpora_dir_with_its_own_labels_and_no_dev(tmp_path):
+    origin, official = fetch_corpus("clinic_notes", tmp_path / "out", local=CORPORA)
+    assert origin == str(CORPORA / "clinic_notes") and not official
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test", "train"]
+    assert len(list((tmp_path / "out" / "train").glob("*.ann"))) == 6
+
+
+def test_the_standard_split_of_a_corpus_without_dev_holds_out_a_seeded_part_of_train(tmp_path):
+    nlp = blank_nlp()
+    docs = list(brat_dir_to_docs(nlp, [CORPORA / "clinic_notes" / "train"], ConversionReport()))
+    DocBin(docs=docs, store_user_data=True).to_disk(tmp_path / "train.spacy")
+    DocBin().to_disk(tmp_path / "dev.spacy")
+    (split,) = write_splits(tmp_path / "train.spacy", tmp_path / "dev.spacy", tmp_path / "s", "standard", 3, seed=0)
+    assert len(split["dev"]) == 2 and len(split["train"]) == 4
+    assert sorted(split["train"] + split["dev"]) == sorted(str(d.user_data["doc_id"]) for d in docs)
+    (again,) = write_splits(tmp_path / "train.spacy", tmp_path / "dev.spacy", tmp_path / "s2", "standard", 3, seed=1)
+    assert again["dev"] != split["dev"] or again["train"] != split["train"]
 
 
 def test_study_corpora_hold_out_a_fixed_test_set_from_local_copies_only(tmp_path):
@@ -228,3 +250,24 @@ def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
     second = run()
     assert second.returncode == 0
     assert second.stdout.count("nothing changed") == 8, second.stdout
+
+
+def test_the_workflow_trains_on_a_users_corpus_with_unknown_labels_and_no_dev(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "project.yml", project)
+    shutil.copytree(ROOT / "configs", project / "configs")
+    steps = ["corpus", "convert", "encoder", "splits", "train", "ensemble", "evaluate"]
+    variables = ["--vars.profile", "smoke", "--vars.corpus", "clinic_notes", "--vars.n_parts", "3",
+                 "--vars.corpora_dir", str(CORPORA)]
+    for step in steps:
+        result = subprocess.run([sys.executable, "-m", "spacy", "project", "run", step, str(project), *variables],
+                                cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, step + result.stdout[-3000:] + result.stderr[-3000:]
+    assert "does not exist: wrote an empty DocBin" in subprocess.run(
+        [sys.executable, "-m", "spacy_clinx", "convert", str(project / "assets/smoke/clinic_notes/dev"), "-o",
+         str(tmp_path / "dev.spacy"), "--allow-missing"], capture_output=True, text=True).stdout
+    labels = json.loads((project / "corpus/smoke/clinic_notes/splits-random/labels.json").read_text())
+    assert {"Name", "Date", "Place", "Identifier"} <= set(labels)
+    metrics = json.loads((project / "metrics" / "smoke-clinic_notes-random-test.json").read_text())
+    assert list(metrics["models"]) == [f"split{i}" for i in range(3)] + ["ensemble"]

@@ -65,10 +65,8 @@ def build_subword_crf_tagger(
     no context: the "- context" ablation); ``tag_units``: ``subword`` (every subword is tagged) or
     ``first_subword`` (word-level tagging on each spaCy token's first subword: the "- subword" ablation);
     ``token_features``: a ``spacy_clinx.TokenFeatures.v1`` block (each subword also sees its spaCy token's
-    NORM/PREFIX/SUFFIX/SHAPE), or none (an empty ``attrs`` list turns it off too).
+    NORM/PREFIX/SUFFIX/SHAPE), or none (its empty ``attrs`` list gives none).
     """
-    if token_features is not None and not token_features.attrs:
-        token_features = None
     torch_layer = PyTorchWrapper_v3(
         Uninitialized(),
         convert_inputs=convert_window_batch,

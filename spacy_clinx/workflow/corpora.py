@@ -93,13 +93,12 @@ def fetch_corpus(name: str, output: Path, local: Optional[Path] = None, url: Opt
     Returns where it came from and whether it is the official release. A download that
     is not fails; a local copy that is not (a corrected or partial copy) is used as it is.
     """
-    if name not in SOURCES:
-        raise CorpusUnavailable(f"Unknown corpus {name!r}; known: {sorted(SOURCES)}. For another brat corpus, "
-                                "convert its folders directly with `python -m spacy_clinx convert`.")
-    source = SOURCES[name]
     output = Path(output)
     tmp = output.with_name(output.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
+    if name not in SOURCES:
+        return fetch_user_corpus(name, output, tmp, local)
+    source = SOURCES[name]
     folder = Path(local) / LOCAL_FOLDER.get(name, name) if local is not None else None
     if folder is not None and folder.is_dir():
         origin = str(folder)
@@ -130,6 +129,27 @@ def fetch_corpus(name: str, output: Path, local: Optional[Path] = None, url: Opt
     shutil.rmtree(output, ignore_errors=True)
     tmp.rename(output)
     return origin, official
+
+
+def fetch_user_corpus(name: str, output: Path, tmp: Path, local: Optional[Path]) -> "tuple[str, bool]":
+    """A corpus of the user's: ``local/name/{train,test}`` in brat format, ``dev/`` optional (without
+    it the workflow's splits come from train alone). Labels are whatever the .ann files use."""
+    known = f"the built-in corpora are {sorted(SOURCES)}"
+    if local is None:
+        raise CorpusUnavailable(f"Corpus {name!r} is not built in ({known}): set the corpora directory (project var "
+                                f"corpora_dir or CLINX_CORPORA) to a folder holding {name}/train/ and {name}/test/")
+    folder = Path(local) / name
+    missing = [split for split in ("train", "test") if not any((folder / split).rglob("*.txt"))]
+    if missing:
+        raise CorpusUnavailable(f"{folder}: no .txt files in {' or '.join(f'{m}/' for m in missing)}; corpus {name!r} "
+                                f"is not built in ({known}), so it needs {name}/train/ and {name}/test/ in brat "
+                                "format (.txt + .ann), dev/ optional")
+    for split in SPLITS:
+        if (folder / split).is_dir():
+            shutil.copytree(folder / split, tmp / split)
+    shutil.rmtree(output, ignore_errors=True)
+    tmp.rename(output)
+    return str(folder), False
 
 
 def copy_local_split(root: Path, spec: LocalSplit, output: Path) -> None:

@@ -2,7 +2,9 @@
 
 Split ``i`` trains on the other n-1 parts and selects its model on part ``i``. The
 "standard" split keeps the official train/dev; "all" trains on train+dev and keeps the
-official dev only for the training log (no model selection).
+official dev only for the training log (no model selection). A corpus without dev documents
+gets its random parts from train alone, and "standard" then holds out one seeded part of train
+(1/n_parts of its documents) for model selection.
 """
 import random
 from pathlib import Path
@@ -30,6 +32,9 @@ def make_splits(train: Sequence[Doc], dev: Sequence[Doc], scheme: str = "random"
                 seed: int = 0) -> List[Tuple[List[Doc], List[Doc]]]:
     """(train docs, model-selection docs) per split."""
     if scheme == "standard":
+        if not dev:
+            held_out = set(random_parts(len(train), n_parts, seed)[0])
+            return [([d for i, d in enumerate(train) if i not in held_out], [train[i] for i in sorted(held_out)])]
         return [(list(train), list(dev))]
     if scheme == "all":
         return [(list(train) + list(dev), list(dev))]

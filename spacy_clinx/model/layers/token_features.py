@@ -13,7 +13,7 @@ travel in the window batch beside the subword ids; row 0 of every table means "n
 tokens, padding, whitespace).
 """
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy
 import torch
@@ -64,10 +64,13 @@ def create_token_features(
     width: int = 64,
     output_width: int = 128,
     dropout: float = 0.1,
-) -> TokenFeatures:
-    """``attrs``: spaCy token attributes (spaCy's ``ner`` configs use NORM, PREFIX, SUFFIX, SHAPE);
+) -> Optional[TokenFeatures]:
+    """``attrs``: spaCy token attributes (spaCy's ``ner`` configs use NORM, PREFIX, SUFFIX, SHAPE), or
+    none: no token features (``rows`` is then ignored);
     ``rows``: hash-table rows per attribute; ``width``: embedding width per attribute;
     ``output_width``: width of the mixed feature vector joined with the encoder output."""
+    if not attrs:
+        return None
     return TokenFeatures(attrs, rows, width, output_width, dropout)
 
 
