@@ -1,5 +1,6 @@
 """Command line: ``python -m spacy_clinx COMMAND`` (also installed as ``clinx``)."""
 import os
+from enum import Enum
 from pathlib import Path
 from typing import List
 
@@ -19,18 +20,28 @@ def main() -> None:
     """Commands of spacy-clinx."""
 
 
+class CorpusFormat(str, Enum):
+    auto = "auto"
+    brat = "brat"
+    pubtator = "pubtator"
+    jsonl = "jsonl"
+
+
 @app.command()
 def convert(
-    inputs: List[Path] = typer.Argument(..., help="brat directories (.txt + .ann), read recursively"),
+    inputs: List[Path] = typer.Argument(..., help="brat folders (.txt + .ann, read recursively), PubTator files "
+                                        "or JSONL files of {text, spans: [{start, end, label}]} (or folders of them)"),
     output: Path = typer.Option(..., "--output", "-o", help="DocBin file to write (.spacy)"),
     lang: str = typer.Option("es", "--lang", "-l", help="spaCy language code"),
+    fmt: CorpusFormat = typer.Option(CorpusFormat.auto, "--format", "-f", help="input format; auto: detected"),
     problems: Path = typer.Option(None, "--problems", help="also write every problem as TSV here"),
     strict: bool = typer.Option(False, "--strict", help="exit with status 1 if any gold entity was not placed "
                                 "or any document could not be read"),
-    allow_missing: bool = typer.Option(False, "--allow-missing", help="an input folder that does not exist "
-                                       "gives an empty DocBin (an optional dev/ of a user's corpus)"),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="an input that does not exist gives an "
+                                       "empty DocBin (the optional dev/ of a user's corpus)"),
 ) -> None:
-    """Convert brat standoff to a spaCy DocBin, reporting every entity that could not be placed."""
+    """Convert annotated documents (brat, PubTator, JSONL) to a spaCy DocBin, reporting every entity
+    that could not be placed."""
     nlp = spacy.blank(lang)
     nlp.tokenizer = create_char_class_tokenizer(nlp)
     report = ConversionReport()
@@ -40,13 +51,16 @@ def convert(
         typer.echo(f"{', '.join(map(str, inputs))} does not exist: wrote an empty DocBin to {output}")
         return
     for path in inputs:
-        if not path.is_dir():
-            _fail(f"{path}: not a directory")
+        if not path.exists():
+            _fail(f"{path}: no such file or folder")
     db = DocBin(store_user_data=True)
-    for doc in brat_dir_to_docs(nlp, inputs, report):
-        db.add(doc)
+    try:
+        for doc in brat_dir_to_docs(nlp, inputs, report, fmt.value):
+            db.add(doc)
+    except (ValueError, FileNotFoundError) as err:
+        _fail(f"{err}; nothing written")
     if not report.documents:
-        _fail(f"{', '.join(map(str, inputs))}: no documents (.txt files) to convert; nothing written")
+        _fail(f"{', '.join(map(str, inputs))}: no documents to convert; nothing written")
     output.parent.mkdir(parents=True, exist_ok=True)
     db.to_disk(output)
     for problem in report.problems:
@@ -89,11 +103,17 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _texts(dirs: List[Path]) -> List[str]:
-    files = sorted(f for d in dirs for f in Path(d).rglob("*.txt"))
-    if not files:
-        _fail(f"No .txt files under {', '.join(map(str, dirs))}")
-    return [read_text(f) for f in files]
+def _texts(sources: List[Path]) -> List[str]:
+    """Texts of DocBin files (a converted corpus) and of the .txt files under folders, in path order
+    (so dev/ before train/, as the same folders' .txt files sorted)."""
+    from .corpora.docs import docbin_texts
+
+    texts = [t for s in sorted(sources) if s.suffix == ".spacy" and s.is_file() for t in docbin_texts(s)]
+    files = sorted(f for s in sources if s.is_dir() for f in s.rglob("*.txt"))
+    texts += [read_text(f) for f in files]
+    if not texts:
+        _fail(f"No texts in {', '.join(map(str, sources))} (DocBin files or folders of .txt files)")
+    return texts
 
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -140,7 +160,8 @@ def fetch_corpus_command(
 @app.command("encoder")
 def encoder_command(
     output: Path = typer.Argument(..., help="folder to write the adapted encoder to"),
-    texts: List[Path] = typer.Option(..., "--texts", "-t", help="folders of .txt files (never test documents)"),
+    texts: List[Path] = typer.Option(..., "--texts", "-t", help="DocBins (.spacy) or folders of .txt files "
+                                     "(never test documents)"),
     profile: Path = typer.Option(Path("configs/profiles/cpu.cfg"), help="workflow profile"),
     lang: str = typer.Option("es", help="language, picks the profile's base model"),
     base_model: str = typer.Option("", help="HF hub name or local path; overrides the profile"),

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -178,4 +179,57 @@ def test_convert_refuses_an_empty_folder_and_writes_nothing(tmp_path):
     result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(tmp_path / "empty"), "-o", str(out)],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "no documents" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+PUBTATOR = MEDDOCAN_ROOT.parent / "ncbi_pubtator"
+
+
+def test_pubtator_documents_keep_every_mention_at_its_offsets(nlp, tmp_path):
+    report = ConversionReport()
+    docs = list(brat_dir_to_docs(nlp, [PUBTATOR / "train" / "train.txt"], report))
+    lines = (PUBTATOR / "train" / "train.txt").read_text(encoding="utf8").splitlines()
+    mentions = [line.split("\t") for line in lines if line.count("\t") == 5]
+    assert len(docs) == 6 and report.entities == report.aligned == len(mentions) == 25
+    first = docs[0]
+    title, abstract = (line.split("|", 2)[2] for line in lines[:2])
+    assert first.user_data["doc_id"] == "10078749" and first.text == f"{title} {abstract}"
+    assert sorted((s.start_char, s.end_char, s.label_) for s in first.spans["brat"]) == sorted(
+        (int(m[1]), int(m[2]), m[4]) for m in mentions if m[0] == "10078749")
+    broken = tmp_path / "broken.txt"
+    broken.write_text("\n".join(lines[:2] + ["10078749\t44\t66\toromandibular distonia\tSpecificDisease\tD1",
+                                             "10078749\tCID\tD1\tD2"]) + "\n", encoding="utf8")
+    report = ConversionReport()
+    (doc,) = brat_dir_to_docs(nlp, [broken], report)
+    assert {p.kind: p.line for p in report.problems} == {"offset_mismatch": 3, "ignored": 4}
+    assert report.entities == 1 and report.aligned == 0 and not doc.ents  # counted as found, not placed
+
+
+def test_jsonl_spans_convert_like_the_same_documents_in_brat_and_keep_their_metadata(nlp, meddocan_dir, tmp_path):
+    brat = list(brat_dir_to_docs(nlp, [meddocan_dir], ConversionReport()))
+    path = tmp_path / "notes.jsonl"
+    with path.open("w", encoding="utf8") as f:
+        for i, d in enumerate(brat):
+            spans = [{"start": s.start_char, "end": s.end_char, "label": s.label_} for s in d.spans["brat"]]
+            f.write(json.dumps({"id": d.user_data["doc_id"], "text": d.text, "spans": spans, "source": f"ward {i}"},
+                               ensure_ascii=False) + "\n")
+    out = tmp_path / "notes.spacy"
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(path), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "alignment: 100.00%" in result.stdout
+    docs = list(DocBin(store_user_data=True).from_disk(out).get_docs(nlp.vocab))
+    assert [(d.user_data["doc_id"], d.text, [(e.start_char, e.end_char, e.label_) for e in d.ents]) for d in docs] == \
+        [(d.user_data["doc_id"], d.text, [(e.start_char, e.end_char, e.label_) for e in d.ents]) for d in brat]
+    assert docs[1].user_data["meta"] == {"source": "ward 1"}
+
+
+def test_a_bad_jsonl_line_is_one_error_naming_file_and_line(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"text": "Juan", "spans": [{"start": 0, "end": 4, "label": "NOMBRE"}]}\n{"text": \n',
+                    encoding="utf8")
+    out = tmp_path / "out.spacy"
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(path), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and f"{path}:2: not valid JSON" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

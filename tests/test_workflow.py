@@ -252,22 +252,37 @@ def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
     assert second.stdout.count("nothing changed") == 8, second.stdout
 
 
-def test_the_workflow_trains_on_a_users_corpus_with_unknown_labels_and_no_dev(tmp_path):
+def run_user_workflow(tmp_path: Path, corpus: str, *variables: str) -> Path:
+    """The workflow's steps up to the test scores, smoke profile, on a fixture corpus of the user's."""
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "project.yml", project)
     shutil.copytree(ROOT / "configs", project / "configs")
     steps = ["corpus", "convert", "encoder", "splits", "train", "ensemble", "evaluate"]
-    variables = ["--vars.profile", "smoke", "--vars.corpus", "clinic_notes", "--vars.n_parts", "3",
-                 "--vars.corpora_dir", str(CORPORA)]
+    variables = ("--vars.profile", "smoke", "--vars.corpus", corpus, "--vars.n_parts", "3",
+                 "--vars.corpora_dir", str(CORPORA), *variables)
     for step in steps:
         result = subprocess.run([sys.executable, "-m", "spacy", "project", "run", step, str(project), *variables],
                                 cwd=project, capture_output=True, text=True)
         assert result.returncode == 0, step + result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+def test_the_workflow_trains_on_a_users_corpus_with_unknown_labels_and_no_dev(tmp_path):
+    project = run_user_workflow(tmp_path, "clinic_notes")
     assert "does not exist: wrote an empty DocBin" in subprocess.run(
         [sys.executable, "-m", "spacy_clinx", "convert", str(project / "assets/smoke/clinic_notes/dev"), "-o",
          str(tmp_path / "dev.spacy"), "--allow-missing"], capture_output=True, text=True).stdout
     labels = json.loads((project / "corpus/smoke/clinic_notes/splits-random/labels.json").read_text())
     assert {"Name", "Date", "Place", "Identifier"} <= set(labels)
     metrics = json.loads((project / "metrics" / "smoke-clinic_notes-random-test.json").read_text())
+    assert list(metrics["models"]) == [f"split{i}" for i in range(3)] + ["ensemble"]
+
+
+
+def test_the_workflow_trains_on_a_pubtator_corpus(tmp_path):
+    project = run_user_workflow(tmp_path, "ncbi_pubtator", "--vars.lang", "en")
+    docs = list(DocBin().from_disk(project / "corpus/smoke/ncbi_pubtator/train.spacy").get_docs(blank_nlp().vocab))
+    assert len(docs) == 6 and sum(len(d.ents) for d in docs) == 25
+    metrics = json.loads((project / "metrics" / "smoke-ncbi_pubtator-random-test.json").read_text())
     assert list(metrics["models"]) == [f"split{i}" for i in range(3)] + ["ensemble"]

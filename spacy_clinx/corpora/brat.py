@@ -47,6 +47,7 @@ class BratDocument:
     problems: List[Problem] = field(default_factory=list)
     path: str = ""
     readable: bool = True  # False: the text could not be read; no Doc is made from it
+    meta: dict = field(default_factory=dict)  # other fields of the source record (JSONL), kept on the Doc
 
 
 def read_text(path: Path) -> str:

@@ -14,7 +14,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.util import filter_spans
 
-from .brat import BratDocument, Problem, read_brat_dir
+from .brat import BratDocument, Problem
+from .formats import read_records
 from .sentences import set_sentence_starts
 
 GOLD_SPANS_KEY = "brat"
@@ -99,6 +100,8 @@ def brat_to_doc(nlp: Language, record: BratDocument, report: ConversionReport) -
     doc = split_tokens_at(doc, boundaries)
     set_sentence_starts(doc)
     doc.user_data["doc_id"] = record.id
+    if record.meta:
+        doc.user_data["meta"] = record.meta
     report.documents += 1
     report.problems.extend(record.problems)
     # Offset or format problems mean the annotation existed but is unusable.
@@ -127,11 +130,13 @@ def brat_to_doc(nlp: Language, record: BratDocument, report: ConversionReport) -
     return doc
 
 
-def brat_dir_to_docs(nlp: Language, paths: Iterable[Union[str, Path]], report: ConversionReport) -> Iterator[Doc]:
-    """Docs of every readable document; unreadable ones and duplicate texts are reported."""
+def brat_dir_to_docs(nlp: Language, paths: Iterable[Union[str, Path]], report: ConversionReport,
+                     fmt: str = "auto") -> Iterator[Doc]:
+    """Docs of every readable document of brat folders, PubTator or JSONL files (``fmt``: detected by
+    default, see ``formats.py``); unreadable ones and duplicate texts are reported."""
     seen: Dict[str, str] = {}
     for path in paths:
-        for record in read_brat_dir(path):
+        for record in read_records(path, fmt):
             if not record.readable:
                 report.skipped_documents += 1
                 report.problems.extend(record.problems)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 SPLITS = ("train", "dev", "test")
+DOCUMENT_FILES = (".txt", ".pubtator", ".jsonl")  # brat texts, PubTator, JSON lines
 
 # A split of a local copy: a folder, or (folder, remainders, n): the documents of the folder,
 # sorted by name, whose index modulo n is one of the remainders (a documented, fixed hold-out).
@@ -132,18 +133,20 @@ def fetch_corpus(name: str, output: Path, local: Optional[Path] = None, url: Opt
 
 
 def fetch_user_corpus(name: str, output: Path, tmp: Path, local: Optional[Path]) -> "tuple[str, bool]":
-    """A corpus of the user's: ``local/name/{train,test}`` in brat format, ``dev/`` optional (without
-    it the workflow's splits come from train alone). Labels are whatever the .ann files use."""
+    """A corpus of the user's: ``local/name/{train,test}/``, each a brat folder or a folder of PubTator
+    or JSONL files (``corpora/formats.py``), ``dev/`` optional (without it the workflow's splits come
+    from train alone). Labels are whatever the annotations use."""
     known = f"the built-in corpora are {sorted(SOURCES)}"
     if local is None:
         raise CorpusUnavailable(f"Corpus {name!r} is not built in ({known}): set the corpora directory (project var "
                                 f"corpora_dir or CLINX_CORPORA) to a folder holding {name}/train/ and {name}/test/")
     folder = Path(local) / name
-    missing = [split for split in ("train", "test") if not any((folder / split).rglob("*.txt"))]
+    missing = [split for split in ("train", "test")
+               if not any(p.suffix in DOCUMENT_FILES for p in (folder / split).rglob("*"))]
     if missing:
-        raise CorpusUnavailable(f"{folder}: no .txt files in {' or '.join(f'{m}/' for m in missing)}; corpus {name!r} "
-                                f"is not built in ({known}), so it needs {name}/train/ and {name}/test/ in brat "
-                                "format (.txt + .ann), dev/ optional")
+        raise CorpusUnavailable(f"{folder}: no documents in {' or '.join(f'{m}/' for m in missing)}; corpus {name!r} "
+                                f"is not built in ({known}), so it needs {name}/train/ and {name}/test/, each a brat "
+                                "folder (.txt + .ann) or PubTator or JSONL files; dev/ optional")
     for split in SPLITS:
         if (folder / split).is_dir():
             shutil.copytree(folder / split, tmp / split)

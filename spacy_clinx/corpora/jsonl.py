@@ -1,0 +1,54 @@
+"""JSON lines with character spans (doccano / Prodigy-style exports) into plain records.
+
+One document per line: ``{"text": ..., "spans": [{"start", "end", "label"}, ...]}``; doccano's
+``"label": [[start, end, label], ...]`` is read too. ``id`` (else ``meta.id``, else the line number)
+names the document; every other field is kept as its metadata (``doc.user_data["meta"]``).
+"""
+from pathlib import Path
+from typing import Iterator, Union
+
+from .brat import BratDocument, BratEntity, Problem, read_text
+from .outputs import read_jsonl
+
+SPAN_FIELDS = ("spans", "label", "entities")
+
+
+def read_span_jsonl(path: Union[str, Path]) -> Iterator[BratDocument]:
+    path = Path(path)
+    where = str(path)
+    for line_no, record in enumerate_records(path):
+        text = record.get("text")
+        if not isinstance(text, str):
+            raise ValueError(f"{where}:{line_no}: the record has no \"text\" string")
+        meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+        doc_id = str(record.get("id", meta.get("id", f"line{line_no}")))
+        field = next((f for f in SPAN_FIELDS if f in record), None)
+        spans = record.get(field) or [] if field else []
+        doc = BratDocument(id=doc_id, text=text, path=f"{where}:{line_no}",
+                           meta={k: v for k, v in record.items() if k not in ("text", "id", field)})
+        if not text:
+            doc.problems.append(Problem(where, line_no, doc_id, "empty_text", "the text is empty"))
+        for k, span in enumerate(spans if isinstance(spans, list) else [spans]):
+            if isinstance(span, dict):
+                start, end, label = span.get("start"), span.get("end"), span.get("label")
+            elif isinstance(span, (list, tuple)) and len(span) == 3:
+                start, end, label = span
+            else:
+                start = end = label = None
+            name = f"{field}[{k}]"
+            if not (isinstance(start, int) and isinstance(end, int) and isinstance(label, str) and label):
+                doc.problems.append(Problem(where, line_no, name, "malformed",
+                                            f"a span needs integer start and end and a label: {span!r:.80}"))
+                continue
+            if not (0 <= start < end <= len(text)):
+                doc.problems.append(Problem(where, line_no, name, "out_of_range",
+                                            f"{label} {start}-{end} outside text of length {len(text)}"))
+                continue
+            doc.entities.append(BratEntity(name, label, start, end, text[start:end], line_no))
+        yield doc
+
+
+def enumerate_records(path: Path):
+    """(line number, record) of every non-empty line; a bad line is an error naming file and line."""
+    lines = [n for n, line in enumerate(read_text(path).split("\n"), start=1) if line.strip()]
+    return zip(lines, read_jsonl(path, require=()))
