@@ -37,6 +37,7 @@ setup(
             "spacy_clinx.BratCorpus.v1 = spacy_clinx.corpora.reader:create_brat_corpus_reader",
             "spacy_clinx.labels.v1 = spacy_clinx.corpora.reader:read_label_list",
         ],
+        "thinc_schedules": ["spacy_clinx.warmup_linear_over_corpus.v1 = spacy_clinx.schedules:warmup_linear_over_corpus"],
         "spacy_misc": ["spacy_clinx.TokenFeatures.v1 = spacy_clinx.model.layers.token_features:create_token_features"],
         "console_scripts": ["clinx = spacy_clinx.__main__:app"],
     },

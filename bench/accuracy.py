@@ -100,7 +100,7 @@ class Systems:
             train_path = out / "train+dev.spacy"
         else:
             train_path = self.data / "train.spacy"
-        args = {**training_overrides(self.train, len(DocBin().from_disk(train_path)), 0),
+        args = {**training_overrides(self.train, 0),
                 "paths.train": train_path, "paths.dev": self.data / "dev.spacy", "paths.encoder": self.encoder,
                 **overrides}
         start = time.perf_counter()

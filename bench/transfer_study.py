@@ -49,8 +49,7 @@ def budget(train: Path, min_steps: int, profile: Dict) -> List[str]:
     steps_per_epoch = math.ceil(n_docs / profile["batch_size"])
     epochs = max(profile["max_epochs"], math.ceil(min_steps / steps_per_epoch))
     evaluate_every = max(1, epochs * steps_per_epoch // 6)  # about 6 dev evaluations per model, however small its data
-    return override_args(training_overrides({**profile, "max_epochs": epochs, "eval_frequency": evaluate_every},
-                                            n_docs, 0))
+    return override_args(training_overrides({**profile, "max_epochs": epochs, "eval_frequency": evaluate_every}, 0))
 
 
 def train(source: Path, train_data: Path, dev: Path, output: Path, min_steps: int, profile: Dict,

@@ -360,10 +360,7 @@ def transfer_command(
         require_gpu(gpu_id)
     overrides = parse_config_overrides(ctx.args)
     if profile is not None:
-        if "paths.train" not in overrides:
-            _fail("--profile needs --paths.train (the budget depends on the number of training documents)")
-        n_docs = len(DocBin().from_disk(overrides["paths.train"]))
-        overrides = {**training_overrides(load_profile(profile, seed).train, n_docs, seed), **overrides}
+        overrides = {**training_overrides(load_profile(profile, seed).train, seed), **overrides}
     try:
         overrides["paths.encoder"] = str(prepare_encoder(source, output, echo=typer.echo))
     except (ValueError, OSError) as err:

@@ -130,12 +130,19 @@ def test_study_corpora_hold_out_a_fixed_test_set_from_local_copies_only(tmp_path
         fetch_corpus("meddoprof_class", tmp_path / "out2", local=tmp_path / "nowhere")
 
 
-def test_training_budget_decays_the_learning_rate_to_zero_at_the_last_step():
+def test_the_learning_rate_schedule_is_sized_from_the_training_corpus(tmp_path):
+    from spacy.util import load_config, registry
+
+    DocBin(docs=[blank_nlp()(f"Nota {i}.") for i in range(601)]).to_disk(tmp_path / "train.spacy")
     overrides = training_overrides({"batch_size": 4, "max_epochs": 3, "learn_rate": 5e-4, "warmup": 0.1,
-                                    "eval_frequency": 75}, n_train_docs=601, seed=3)
-    assert overrides["training.optimizer.learn_rate.total_steps"] == 151 * 3
-    assert overrides["training.optimizer.learn_rate.warmup_steps"] == 45
+                                    "eval_frequency": 75}, seed=3)
     assert overrides["system.seed"] == 3
+    config = load_config(ROOT / "configs" / "es_clinx_ner.cfg", overrides={**overrides, "paths.train": str(
+        tmp_path / "train.spacy")}, interpolate=True)
+    schedule = registry.resolve({"s": config["training"]["optimizer"]["learn_rate"]})["s"]
+    rates = [next(schedule) for _ in range(151 * 3 + 2)]  # 151 batches of 4 documents, 3 epochs
+    assert rates[0] == 0 and max(rates) == pytest.approx(5e-4) and rates.index(max(rates)) == 45
+    assert rates[151 * 3 - 1] > 0 and rates[151 * 3] == 0
 
 
 TINY_BUDGET = {"batch_size": 4, "max_epochs": 1, "learn_rate": 5e-4, "warmup": 0.1, "eval_frequency": 10}

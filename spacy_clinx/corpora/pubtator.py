@@ -31,7 +31,6 @@ def read_pubtator(path: Union[str, Path]) -> Iterator[BratDocument]:
     path = Path(path)
     where = str(path)
     doc: Optional[BratDocument] = None
-    title: Optional[str] = None
     parts: List[str] = []
 
     def finish() -> Optional[BratDocument]:
@@ -45,14 +44,12 @@ def read_pubtator(path: Union[str, Path]) -> Iterator[BratDocument]:
             continue
         match = TITLE_OR_ABSTRACT.match(line)
         if match:
-            pmid, kind, content = match.groups()
+            pmid, _, content = match.groups()
             if doc is None or pmid != doc.id:
                 if doc is not None:
                     yield finish()
-                doc, title, parts = BratDocument(id=pmid, text="", path=f"{where}:{line_no}"), None, []
+                doc, parts = BratDocument(id=pmid, text="", path=f"{where}:{line_no}"), []
             parts.append(content)
-            if kind == "t":
-                title = content
             doc.text = " ".join(parts)
             continue
         fields = line.split("\t")

@@ -7,7 +7,6 @@ from its last checkpoint, and a changed setting retrains.
 """
 import hashlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -16,24 +15,22 @@ from pathlib import Path
 from threading import Event
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
-from spacy.tokens import DocBin
 
 DONE = "finished.json"
 T, R = TypeVar("T"), TypeVar("R")
 
 
-def training_overrides(train: Dict[str, Any], n_train_docs: int, seed: int) -> Dict[str, Any]:
-    """``spacy train`` overrides for a profile's [train] budget: the learning rate warms up
-    and then decays linearly to 0 at the last step of the last epoch."""
-    total = math.ceil(n_train_docs / train["batch_size"]) * train["max_epochs"]
+def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
+    """``spacy train`` overrides for a profile's [train] budget: the learning rate warms up over a
+    share of the updates and decays linearly to 0 at the last step of the last epoch (the config's
+    schedule counts the updates from the training corpus)."""
     return {
         "training.batcher.size": train["batch_size"],
         "training.max_epochs": train["max_epochs"],
         "training.max_steps": 0,
         "training.eval_frequency": train["eval_frequency"],
         "training.optimizer.learn_rate.initial_rate": train["learn_rate"],
-        "training.optimizer.learn_rate.total_steps": total,
-        "training.optimizer.learn_rate.warmup_steps": max(1, int(train["warmup"] * total)),
+        "training.optimizer.learn_rate.warmup": train["warmup"],
         "system.seed": seed,
         "training.logger.progress_bar": False,
     }
@@ -61,7 +58,7 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         name = train_path.parent.name
         out = output / name
         model = out / f"model-{select}"
-        overrides = training_overrides(train, len(DocBin().from_disk(train_path)), seed)
+        overrides = training_overrides(train, seed)
         overrides.update({"paths.train": str(train_path), "paths.dev": str(train_path.parent / "dev.spacy"),
                           "paths.encoder": encoder, "paths.labels": str(splits_dir / "labels.json")})
         run = {"config": hashlib.sha256(Path(config).read_bytes()).hexdigest(), "overrides": overrides}

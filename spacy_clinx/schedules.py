@@ -1,0 +1,41 @@
+"""A learning-rate schedule sized from the training data, so that the rate reaches 0 at the last
+step of the last epoch whatever the corpus: warm-up over a share of the updates, then linear decay.
+
+A fixed ``total_steps`` (``warmup_linear.v1``) fits one corpus; on a larger one the rate reaches 0
+early and the rest of training learns nothing, on a smaller one it never decays.
+"""
+import math
+from pathlib import Path
+from typing import Iterable, Union
+
+from spacy.tokens import DocBin
+from thinc.api import registry, warmup_linear
+
+
+def count_documents(corpus: Union[str, Path]) -> int:
+    """Documents of a DocBin (.spacy), or .txt files of a brat folder."""
+    path = Path(corpus)
+    if path.is_file() and path.suffix == ".spacy":
+        return len(DocBin().from_disk(path))
+    if path.is_dir():
+        return sum(1 for _ in path.rglob("*.txt"))
+    raise FileNotFoundError(f"learning-rate schedule: cannot count the training documents of {path} "
+                            "(a .spacy DocBin or a brat folder)")
+
+
+def updates_per_run(n_docs: int, batch_size: int, epochs: int) -> int:
+    """Updates of ``epochs`` passes over ``n_docs`` documents in batches of ``batch_size`` documents."""
+    if batch_size < 1 or epochs < 1:
+        raise ValueError(f"learning-rate schedule: batch_size and epochs must be >= 1, got {batch_size}, {epochs}")
+    return max(1, math.ceil(n_docs / batch_size) * epochs)
+
+
+@registry.schedules("spacy_clinx.warmup_linear_over_corpus.v1")
+def warmup_linear_over_corpus(initial_rate: float, warmup: float, corpus: str, batch_size: int,
+                              epochs: int) -> Iterable[float]:
+    """``warmup_linear.v1`` with ``total_steps`` = the updates of ``epochs`` epochs over ``corpus`` in
+    batches of ``batch_size`` documents (``spacy.batch_by_sequence.v1``), and ``warmup`` as a share of them."""
+    if not 0 <= warmup < 1:
+        raise ValueError(f"learning-rate schedule: warmup is a share of the updates in [0, 1), got {warmup}")
+    total = updates_per_run(count_documents(corpus), batch_size, epochs)
+    return warmup_linear(initial_rate, max(1, int(warmup * total)), total)
