@@ -288,6 +288,23 @@ def ensemble_command(
     typer.echo(f"ensemble of {len(members)} members -> {output}")
 
 
+@app.command("data-report")
+def data_report_command(
+    corpus_dir: Path = typer.Argument(..., help="folder of the converted train/dev/test .spacy (and *-problems.tsv)"),
+    output: Path = typer.Argument(..., help="report JSON to write (a .md table goes next to it)"),
+    title: str = typer.Option("Data report"),
+) -> None:
+    """Documents, words and entities per split and label, entity lengths, nested and overlapping
+    entities, dev/test labels that train lacks, conversion problems by kind."""
+    from .workflow.data_report import report_markdown, write_data_report
+
+    try:
+        report = write_data_report(corpus_dir, output, title)
+    except FileNotFoundError as err:
+        _fail(str(err))
+    typer.echo(report_markdown(report, title))
+
+
 @app.command("evaluate-models")
 def evaluate_models_command(
     training: Path = typer.Argument(..., help="output of train-splits (holds members.json)"),

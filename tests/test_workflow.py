@@ -258,7 +258,7 @@ def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
     assert "spacy.load('es_clinx_smoke') in a fresh process" in first.stdout
     second = run()
     assert second.returncode == 0
-    assert second.stdout.count("nothing changed") == 8, second.stdout
+    assert second.stdout.count("nothing changed") == 9, second.stdout
 
 
 def run_user_workflow(tmp_path: Path, corpus: str, *variables: str) -> Path:
