@@ -48,6 +48,12 @@ VARIANTS = {
     "clinx-word": {"components.clinx_ner.model.tag_units": "first_subword"},
     "clinx-bio": {"components.clinx_ner.model.scheme": "BIO"},
     "clinx-features": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]},
+    # the same with windows of 128 subwords (centre 64, context 32 each side): the masked-LM block length
+    "clinx-features-w128": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+                            "components.clinx_ner.model.centre": 64, "components.clinx_ner.model.context": 32},
+    # the same with batches of 1 document: 4x the updates for the same epochs
+    "clinx-features-b1": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+                          "training.batcher.size": 1, "training.eval_frequency": 500},
 }
 PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair"]
 CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)

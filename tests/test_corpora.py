@@ -173,15 +173,6 @@ def test_empty_files_are_loaded_and_reported(nlp, tmp_path):
     assert report.documents == 2
 
 
-def test_convert_refuses_an_empty_folder_and_writes_nothing(tmp_path):
-    (tmp_path / "empty").mkdir()
-    out = tmp_path / "out.spacy"
-    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(tmp_path / "empty"), "-o", str(out)],
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and "no documents" in result.stderr and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
-
-
 PUBTATOR = MEDDOCAN_ROOT.parent / "ncbi_pubtator"
 
 

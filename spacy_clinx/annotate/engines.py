@@ -23,10 +23,19 @@ MEMBERS_PREFIX = "clinx_member"
 Result = Tuple[str, str, list]
 
 
+def check_pipeline(model: str) -> str:
+    """``model`` if it names a pipeline folder or an installed pipeline package, else a one-line error."""
+    from pathlib import Path
+
+    if not (Path(model).is_dir() and (Path(model) / "config.cfg").exists()) and not spacy.util.is_package(model):
+        raise FileNotFoundError(f"{model}: no such pipeline folder (with a config.cfg) or installed pipeline package")
+    return model
+
+
 def load_for_annotation(model: str) -> Language:
     """The pipeline, keeping what the output's entity scores are made of: clinx_ner's CRF
     marginals, or each ensemble member's entities."""
-    nlp = spacy.load(model)
+    nlp = spacy.load(check_pipeline(model))
     for _, pipe in nlp.pipeline:
         if isinstance(pipe, ClinxNER):
             pipe.spans_key = SCORES_KEY

@@ -7,7 +7,7 @@ from typing import Dict, Optional
 
 from tqdm import tqdm
 
-from .engines import annotate_locally, annotate_on_ray, load_for_annotation
+from .engines import annotate_locally, annotate_on_ray, check_pipeline, load_for_annotation
 from .inputs import note_ids, read_notes
 from .sinks import open_sink
 
@@ -15,16 +15,27 @@ from .sinks import open_sink
 def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_size: int = 32, n_process: int = 1,
              engine: str = "local", workers: int = 2, address: Optional[str] = None, chunk_docs: int = 4096,
              progress: bool = True) -> Dict:
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}: use local or ray")
+    if not Path(source).exists():
+        raise FileNotFoundError(f"{source}: no such folder or JSONL file")
+    # the model is found before the output is opened, so a wrong name leaves no output behind
+    nlp = load_for_annotation(model) if engine == "local" else check_pipeline(model)
+    existed = Path(output).exists()
     sink = open_sink(output, fmt)
-    done = set(sink.done)
-    total = sum(1 for doc_id in note_ids(source) if doc_id not in done)
+    try:
+        done = set(sink.done)
+        total = sum(1 for doc_id in note_ids(source) if doc_id not in done)
+    except Exception:
+        sink.close()
+        if not existed:
+            sink.remove()
+        raise
     pending = ((doc_id, text) for doc_id, text in read_notes(source) if doc_id not in done)
     if engine == "local":
-        results = annotate_locally(load_for_annotation(model), pending, batch_size, n_process)
-    elif engine == "ray":
-        results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs)
+        results = annotate_locally(nlp, pending, batch_size, n_process)
     else:
-        raise ValueError(f"unknown engine {engine!r}: use local or ray")
+        results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs)
     start, written, words = time.perf_counter(), 0, 0
     bar = tqdm(total=total, unit="doc", desc="annotate", disable=not progress)
     try:
@@ -40,6 +51,8 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
     finally:
         bar.close()
         sink.close()
+        if not written and not existed:
+            sink.remove()  # nothing written (an error before the first batch): no empty output
     seconds = time.perf_counter() - start
     return {"skipped_already_done": len(done), "written": written, "words": words, "seconds": seconds,
             "docs_per_s": written / seconds if seconds else 0.0, "words_per_s": words / seconds if seconds else 0.0}

@@ -37,6 +37,9 @@ class JsonlSink:
     def close(self) -> None:
         self.file.close()
 
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
 
 class BratSink:
     def __init__(self, folder: Path):
@@ -55,6 +58,10 @@ class BratSink:
 
     def close(self) -> None:
         pass
+
+    def remove(self) -> None:
+        if self.folder.is_dir() and not any(self.folder.iterdir()):
+            self.folder.rmdir()
 
 
 def open_sink(output: Path, fmt: str):
