@@ -27,6 +27,11 @@ class CorpusFormat(str, Enum):
     jsonl = "jsonl"
 
 
+class PackageModel(str, Enum):
+    ensemble = "ensemble"
+    best = "best"
+
+
 @app.command()
 def convert(
     inputs: List[Path] = typer.Argument(..., help="brat folders (.txt + .ann, read recursively), PubTator files "
@@ -333,8 +338,10 @@ def evaluate_models_command(
 
 @app.command("package")
 def package_command(
-    model: Path = typer.Argument(..., help="pipeline to package"),
+    model: Path = typer.Argument(..., help="pipeline to package, or a training folder of the workflow"),
     output: Path = typer.Argument(..., help="folder for the package source and sdist"),
+    pick: PackageModel = typer.Option(PackageModel.ensemble, "--pick", help="for a training folder: its ensemble, "
+                                      "or its best split model (by its held-out score; about 5x faster)"),
     name: str = typer.Option("clinx_ner", help="package name without the language prefix"),
     version: str = typer.Option("0.1.0"),
     sample: str = typer.Option("", help="text tagged by the installed package as a check (default: a clinical "
@@ -344,8 +351,13 @@ def package_command(
     """spacy package, pip install, then spacy.load(NAME) and nlp.pipe in a fresh, offline process."""
     from spacy.util import load_meta
 
-    from .workflow.package import SAMPLES, build_and_check
+    from .workflow.package import SAMPLES, build_and_check, pick_pipeline
 
+    try:
+        model = pick_pipeline(model, pick.value)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(str(err))
+    typer.echo(f"packaging {model}")
     sample = sample or SAMPLES.get(load_meta(model / "meta.json")["lang"], SAMPLES["es"])
     build_and_check(model, output, name, version, sample, Path(target) if target else None, echo=typer.echo)
 

@@ -331,3 +331,20 @@ def test_the_pretrained_profile_fine_tunes_a_pretrained_encoder_gently_without_m
     assert training["optimizer"]["learn_rate"]["initial_rate"] == pytest.approx(3e-5) and training["max_epochs"] == 10
     tokenizer = get_tagger(nlp.get_pipe("clinx_ner").model).tokenizer
     assert tokenizer.vocab_size == 30522  # MiniLM's own WordPiece vocabulary travels with the model
+
+
+def test_the_package_step_picks_the_ensemble_or_the_best_split_model_by_its_held_out_score(tmp_path):
+    from spacy_clinx.workflow.package import pick_pipeline
+
+    members = []
+    for i, f in enumerate([0.91, 0.95, 0.93]):
+        model = tmp_path / f"split{i}" / "model-best"
+        model.mkdir(parents=True)
+        (model / "meta.json").write_text(json.dumps({"lang": "es", "performance": {"spans_char_f": f}}))
+        members.append(str(model))
+    (tmp_path / "members.json").write_text(json.dumps(members))
+    assert pick_pipeline(tmp_path, "best") == tmp_path / "split1" / "model-best"
+    assert pick_pipeline(tmp_path, "ensemble") == tmp_path / "ensemble"
+    assert pick_pipeline(tmp_path / "split0" / "model-best", "best") == tmp_path / "split0" / "model-best"
+    with pytest.raises(FileNotFoundError, match="neither a pipeline"):
+        pick_pipeline(tmp_path / "split0", "best")

@@ -19,11 +19,34 @@ print(json.dumps([[e.text, e.label_] for e in docs[0].ents]))
 """
 
 
-# the check's default text per pipeline language: a note with names, dates and diseases
+# the check's default text per pipeline language: the header and first lines of a clinical case
+# as MEDDOCAN's notes have them (names, age, sex, dates, hospital, a professional's licence number)
 SAMPLES = {
-    "es": "Paciente de 45 años atendido el 3 de marzo de 2019 en Madrid por el Dr. Juan Pérez.",
+    "es": ("Datos del paciente.\nNombre: Juan Pérez García.\nEdad: 45 años.\nSexo: H.\n"
+           "Fecha de Ingreso: 03/03/2019.\nHospital: Hospital Universitario La Paz.\n"
+           "Médico: María López Ruiz NºCol: 28 28 12345.\n\nVarón de 45 años que acude a urgencias "
+           "por dolor abdominal de tres días de evolución."),
     "en": "A 45-year-old woman with familial adenomatous polyposis and breast cancer was seen on 3 March 2019.",
 }
+
+
+def pick_pipeline(path: Path, pick: str) -> Path:
+    """The pipeline to package: ``path`` itself when it is one; for a training folder of the
+    workflow (members.json, ensemble/), its ensemble or its best split model by the score each
+    reached on its own held-out part (never the test set)."""
+    path = Path(path)
+    if (path / "meta.json").exists():
+        return path
+    if not (path / "members.json").exists():
+        raise FileNotFoundError(f"{path}: neither a pipeline (meta.json) nor a training folder (members.json)")
+    if pick == "ensemble":
+        return path / "ensemble"
+    if pick != "best":
+        raise ValueError(f"unknown package model {pick!r}: use ensemble or best")
+    members = [Path(m) for m in json.loads((path / "members.json").read_text(encoding="utf8"))]
+    scores = {m: (srsly.read_json(m / "meta.json").get("performance") or {}).get("spans_char_f", -1.0)
+              for m in members}
+    return max(members, key=lambda m: scores[m])
 
 
 def build_and_check(model: Path, output: Path, name: str, version: str, sample: str,
