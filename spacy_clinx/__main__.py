@@ -27,6 +27,16 @@ class CorpusFormat(str, Enum):
     jsonl = "jsonl"
 
 
+class OutputFormat(str, Enum):
+    jsonl = "jsonl"
+    brat = "brat"
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 class PackageModel(str, Enum):
     ensemble = "ensemble"
     best = "best"
@@ -179,17 +189,20 @@ def encoder_command(
     unlabeled: str = typer.Option("", help="a folder of more .txt files for masked-LM (your own notes; never "
                                   "test documents); empty: none"),
     seed: int = typer.Option(0),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU for masked-LM; -1: CPU"),
 ) -> None:
     """The encoder for the workflow: the profile's base model (or a bootstrapped small one)
     after masked-LM training on clinical text. Resumes an interrupted MLM run."""
     from dataclasses import replace
 
+    from .device import DeviceUnavailable, torch_device
     from .workflow.mlm import train_mlm
     from .workflow.profiles import BOOTSTRAP, load_profile
 
     try:
         prof = load_profile(profile, seed)
-    except FileNotFoundError as err:
+        device = torch_device(gpu_id)
+    except (FileNotFoundError, DeviceUnavailable) as err:
         _fail(str(err))
     if prof.encoder.get("base_model") == BOOTSTRAP and base_model:
         _fail(f"profile {prof.name} builds its own encoder and fine-tunes at lr {prof.train['learn_rate']:g}, a rate "
@@ -222,7 +235,7 @@ def encoder_command(
         tokenizer.save_pretrained(output)
         typer.echo(f"no MLM steps in profile {prof.name}: saved {base} as it is to {output}")
         return
-    report = train_mlm(base, corpus, output, prof.mlm)
+    report = train_mlm(base, corpus, output, prof.mlm, device=device)
     before = report.get("heldout_loss_before")
     typer.echo(f"MLM: {prof.mlm.steps} steps on {report['train_blocks']} blocks; held-out loss "
                f"{'' if before is None else f'{before:.3f} -> '}{report['heldout_loss_after']:.3f}; saved to {output}")
@@ -322,9 +335,16 @@ def evaluate_models_command(
     data: Path = typer.Argument(..., help="test DocBin"),
     output: Path = typer.Argument(..., help="metrics JSON to write (a .md table goes next to it)"),
     title: str = typer.Option("Test scores"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to predict on; -1: CPU"),
 ) -> None:
     """Strict char-level scores of every split model and of the ensemble, from one ensemble pass."""
+    from .device import DeviceUnavailable, use_device
     from .workflow.folds import read_members
+
+    try:
+        use_device(gpu_id)
+    except DeviceUnavailable as err:
+        _fail(str(err))
     from .workflow.report import evaluate_ensemble_and_members, summary, write_report
 
     names = [Path(m).parent.name for m in read_members(training)]  # the ensemble's members, in order
@@ -367,13 +387,15 @@ def annotate_command(
     model: str = typer.Argument(..., help="pipeline folder or installed package name"),
     input: Path = typer.Argument(..., help="folder of .txt files (brat folders too) or JSONL of {id, text}"),
     output: Path = typer.Argument(..., help="JSONL file, or folder for --format brat"),
-    fmt: str = typer.Option("jsonl", "--format", help="jsonl or brat"),
+    fmt: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", help="output format"),
     batch_size: int = typer.Option(32, help="documents per batch"),
     n_process: int = typer.Option(1, help="local worker processes (engine local)"),
-    engine: str = typer.Option("local", help="local or ray"),
+    engine: Engine = typer.Option(Engine.local, help="this process (and its forked workers), or a Ray pool"),
     workers: int = typer.Option(2, help="Ray actors, one CPU each (engine ray)"),
     address: str = typer.Option("", help="Ray cluster address; empty: start a local Ray"),
     chunk_docs: int = typer.Option(4096, help="notes handed to Ray at a time: bounds the driver's memory (engine ray)"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to predict on (engine local); -1: CPU"),
+    gpus_per_worker: float = typer.Option(0.0, help="GPUs each Ray actor requests (engine ray); 0: CPU actors"),
 ) -> None:
     """Annotate notes with a pipeline. Rerun after an interruption: documents already in OUTPUT
     are skipped and none is written twice."""
@@ -382,8 +404,9 @@ def annotate_command(
     from .annotate.run import annotate
 
     try:
-        stats = annotate(model, input, output, fmt, batch_size, n_process, engine, workers, address or None, chunk_docs)
-    except (ValueError, OSError, ImportError) as err:
+        stats = annotate(model, input, output, fmt.value, batch_size, n_process, engine.value, workers, address or None,
+                         chunk_docs, gpu_id=gpu_id, gpus_per_worker=gpus_per_worker)
+    except (ValueError, OSError, ImportError, RuntimeError) as err:
         _fail(str(err))
     typer.echo(json.dumps(stats))
 

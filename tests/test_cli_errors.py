@@ -38,3 +38,30 @@ def test_a_user_error_is_one_line_and_leaves_nothing_behind(case, tmp_path):
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / output).exists()
+
+
+def test_gpu_id_means_the_same_in_every_command_and_a_missing_gpu_is_one_line(tmp_path):
+    import torch
+
+    from spacy_clinx.annotate.engines import actor_pool
+    from spacy_clinx.device import DeviceUnavailable, torch_device
+
+    assert torch_device(-1) == torch.device("cpu")
+    pool = actor_pool("model", 16, workers=3, gpus_per_worker=0.5)
+    assert pool["num_gpus"] == 0.5 and pool["fn_constructor_args"] == ("model", True) and pool["concurrency"] == 3
+    assert "num_gpus" not in actor_pool("model", 16, workers=3)
+    if torch.cuda.is_available():
+        assert torch_device(0) == torch.device("cuda", 0)
+        return
+    with pytest.raises(DeviceUnavailable, match="torch sees none"):
+        torch_device(0)
+    for args in (["encoder", tmp_path / "enc", "-t", tmp_path, "--gpu-id", "0"],
+                 ["annotate", tmp_path / "model", notes(tmp_path), tmp_path / "out.jsonl", "--gpu-id", "0"],
+                 ["evaluate-models", tmp_path, tmp_path, tmp_path, tmp_path / "m.json", "--gpu-id", "0"],
+                 ["annotate", tmp_path / "model", notes(tmp_path), tmp_path / "out.jsonl", "--gpu-id", "0",
+                  "--engine", "ray"]):
+        result = subprocess.run([sys.executable, "-m", "spacy_clinx", *map(str, args)], capture_output=True,
+                                text=True, env=SUBPROCESS_ENV)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "gpu" in result.stderr.lower() and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "enc").exists()

@@ -66,10 +66,14 @@ def annotate_locally(nlp: Language, notes: Iterable[Tuple[str, str]], batch_size
 class RayAnnotator:
     """A Ray actor: loads the pipeline once, then annotates batches of {"id", "text"} columns."""
 
-    def __init__(self, model: str):
+    def __init__(self, model: str, on_gpu: bool = False):
         import torch
 
         torch.set_num_threads(1)  # one CPU per actor; Ray runs one actor per CPU it was given
+        if on_gpu:  # Ray has set CUDA_VISIBLE_DEVICES to this actor's GPU
+            from ..device import use_device
+
+            use_device(0)
         self.nlp = load_for_annotation(model)
 
     def __call__(self, batch):
@@ -79,8 +83,21 @@ class RayAnnotator:
                 "entities": [json.dumps(scored_entities(doc), ensure_ascii=False) for doc in docs]}
 
 
+def actor_pool(model: str, batch_size: int, workers: int, gpus_per_worker: float = 0.0) -> dict:
+    """``map_batches`` arguments of the annotator pool: ``workers`` actors of one CPU each, and
+    ``gpus_per_worker`` GPUs each when asked (a fraction lets actors share a GPU)."""
+    if gpus_per_worker < 0:
+        raise ValueError(f"--gpus-per-worker must be 0 (CPU actors) or more, not {gpus_per_worker}")
+    pool = {"fn_constructor_args": (str(model), gpus_per_worker > 0), "batch_size": batch_size,
+            "concurrency": workers, "num_cpus": 1}
+    if gpus_per_worker > 0:
+        pool["num_gpus"] = gpus_per_worker
+    return pool
+
+
 def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: int, workers: int,
-                    address: Optional[str] = None, chunk_docs: int = 4096) -> Iterator[Result]:
+                    address: Optional[str] = None, chunk_docs: int = 4096,
+                    gpus_per_worker: float = 0.0) -> Iterator[Result]:
     """Notes go to Ray ``chunk_docs`` at a time, so the driver never holds more than one chunk
     of texts and results; each chunk is one Ray dataset through the same actor pool size."""
     try:
@@ -98,7 +115,7 @@ def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: in
         if not items:
             return
         dataset = ray.data.from_items(items).map_batches(
-            RayAnnotator, fn_constructor_args=(str(model),), batch_size=batch_size, concurrency=workers, num_cpus=1)
+            RayAnnotator, **actor_pool(model, batch_size, workers, gpus_per_worker))
         del items
         for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
             for doc_id, text, entities in zip(batch["id"], batch["text"], batch["entities"]):

@@ -7,6 +7,7 @@ from typing import Dict, Optional
 
 from tqdm import tqdm
 
+from ..device import use_device
 from .engines import annotate_locally, annotate_on_ray, check_pipeline, load_for_annotation
 from .inputs import note_ids, read_notes
 from .sinks import open_sink
@@ -14,13 +15,20 @@ from .sinks import open_sink
 
 def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_size: int = 32, n_process: int = 1,
              engine: str = "local", workers: int = 2, address: Optional[str] = None, chunk_docs: int = 4096,
-             progress: bool = True) -> Dict:
+             progress: bool = True, gpu_id: int = -1, gpus_per_worker: float = 0.0) -> Dict:
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}: use local or ray")
     if not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such folder or JSONL file")
+    if gpu_id >= 0 and (engine != "local" or n_process > 1):
+        raise ValueError("--gpu-id runs this process on one GPU (engine local, --n-process 1); Ray actors ask for "
+                         "GPUs with --gpus-per-worker")
     # the model is found before the output is opened, so a wrong name leaves no output behind
-    nlp = load_for_annotation(model) if engine == "local" else check_pipeline(model)
+    if engine == "local":
+        use_device(gpu_id)
+        nlp = load_for_annotation(model)
+    else:
+        check_pipeline(model)
     existed = Path(output).exists()
     sink = open_sink(output, fmt)
     try:
@@ -35,7 +43,7 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
     if engine == "local":
         results = annotate_locally(nlp, pending, batch_size, n_process)
     else:
-        results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs)
+        results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs, gpus_per_worker)
     start, written, words = time.perf_counter(), 0, 0
     bar = tqdm(total=total, unit="doc", desc="annotate", disable=not progress)
     try:

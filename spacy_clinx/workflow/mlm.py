@@ -12,7 +12,7 @@ import random
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, List, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import numpy
 import torch
@@ -52,12 +52,16 @@ def text_blocks(tokenizer, texts: Iterable[str], block_size: int) -> List[List[i
 
 
 def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLMSettings,
-              progress: bool = True) -> dict:
-    """Train, resuming from ``output/checkpoint`` if it exists; save the model to ``output``."""
+              progress: bool = True, device: Optional[torch.device] = None) -> dict:
+    """Train, resuming from ``output/checkpoint`` if it exists; save the model to ``output``.
+    ``device``: the CPU by default; on CUDA the forward pass runs under bfloat16 autocast. Masks
+    are drawn on the CPU either way, so a run resumes the same on any device."""
     output = Path(output)
     checkpoint = output / CHECKPOINT
     resume = (checkpoint / "state.json").exists()
+    device = device or torch.device("cpu")
     model, tokenizer = load_masked_lm(str(checkpoint if resume else base_model))
+    model.to(device)
     blocks = text_blocks(tokenizer, texts, settings.block_size)
     random.Random(settings.seed).shuffle(blocks)
     n_heldout = max(1, int(len(blocks) * settings.heldout_fraction))
@@ -76,18 +80,19 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
             raise ValueError(f"{checkpoint} was written with other settings ({state['settings']}); delete it "
                              "to start over, or run with the same settings to resume")
         step, losses = state["step"], state["losses"]
-        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
+        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True, map_location=device))
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
         torch.set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
     per_epoch = len(blocks) // settings.batch_size
-    heldout_before = heldout_loss(model, collator, heldout, settings) if step == 0 else None
+    heldout_before = heldout_loss(model, collator, heldout, settings, device) if step == 0 else None
     model.train()
     bar = tqdm(total=settings.steps, initial=step, desc="MLM", unit="step", disable=not progress)
     while step < settings.steps:
         epoch, index = divmod(step, per_epoch)
         order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
         batch = [{"input_ids": blocks[j]} for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
-        loss = model(**collator(batch)).loss
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = model(**on_device(collator(batch), device)).loss
         if not torch.isfinite(loss):
             raise FloatingPointError(f"MLM loss is {loss.item()} at step {step}; lower the learning rate")
         loss.backward()
@@ -108,11 +113,12 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
         "train_blocks": len(blocks),
         "heldout_blocks": len(heldout),
         "settings": asdict(settings),
-        "heldout_loss_after": heldout_loss(model, collator, heldout, settings),
+        "heldout_loss_after": heldout_loss(model, collator, heldout, settings, device),
         "loss_last_50": float(numpy.mean(losses[-50:])),
     }
     if heldout_before is not None:
         report["heldout_loss_before"] = heldout_before
+    model.to("cpu")
     with quiet_transformers():
         model.save_pretrained(output)
         tokenizer.save_pretrained(output)
@@ -121,15 +127,21 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     return report
 
 
+def on_device(batch, device: torch.device) -> dict:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
 @torch.no_grad()
-def heldout_loss(model, collator, blocks: List[List[int]], settings: MLMSettings) -> float:
+def heldout_loss(model, collator, blocks: List[List[int]], settings: MLMSettings,
+                 device: Optional[torch.device] = None) -> float:
     """Mean masked-LM loss on held-out blocks, with masks drawn from a fixed seed."""
     state = torch.get_rng_state()
     torch.manual_seed(settings.seed + 1)
     model.eval()
     losses = []
     for i in range(0, len(blocks), settings.batch_size):
-        losses.append(model(**collator([{"input_ids": b} for b in blocks[i : i + settings.batch_size]])).loss.item())
+        batch = collator([{"input_ids": b} for b in blocks[i : i + settings.batch_size]])
+        losses.append(model(**on_device(batch, device or torch.device("cpu"))).loss.float().item())
     model.train()
     torch.set_rng_state(state)
     return float(numpy.mean(losses))

@@ -1,0 +1,28 @@
+"""One meaning of ``gpu_id`` in every command: -1 is the CPU, N >= 0 the N-th CUDA device, and a GPU
+that torch cannot see is a one-line error rather than a silent fall-back to the CPU."""
+import torch
+
+
+class DeviceUnavailable(RuntimeError):
+    pass
+
+
+def torch_device(gpu_id: int) -> torch.device:
+    if gpu_id < 0:
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise DeviceUnavailable(f"gpu_id {gpu_id} asks for a GPU, but torch sees none (torch.cuda.is_available() is "
+                                "False: a CPU-only torch, or no driver); use gpu_id -1 for the CPU")
+    if gpu_id >= torch.cuda.device_count():
+        raise DeviceUnavailable(f"gpu_id {gpu_id}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0")
+    return torch.device("cuda", gpu_id)
+
+
+def use_device(gpu_id: int) -> torch.device:
+    """The device for a spaCy pipeline as well: thinc allocates on the same GPU (spaCy's ``require_gpu``)."""
+    device = torch_device(gpu_id)
+    if device.type == "cuda":
+        from thinc.api import require_gpu
+
+        require_gpu(gpu_id)
+    return device
