@@ -209,7 +209,7 @@ class Systems:
     def runner(self, name: str) -> Callable[[Path], Dict]:
         if name in VARIANTS:
             return lambda out: self.clinx(out, VARIANTS[name])
-        if name == "clinx-folds":
+        if name in ("clinx-folds", "clinx-folds-features"):  # -features: with the cpu profile's token features
             return self.clinx_folds
         if name == "clinx-all":
             return lambda out: self.clinx(out, {}, train="train+dev", select="last")
@@ -220,7 +220,8 @@ class Systems:
 def main(
     corpus: str = typer.Argument(..., help="meddocan or ncbi_disease"),
     encoder: str = typer.Option("embedded", help="embedded (the workflow's encoder), minilm, or a path"),
-    systems: List[str] = typer.Option([*VARIANTS, "clinx-folds", "clinx-all", *PEERS], "--system"),
+    systems: List[str] = typer.Option([*VARIANTS, "clinx-folds", "clinx-folds-features", "clinx-all", *PEERS],
+                                      "--system"),
     corpora_dir: Path = typer.Option(Path("../shared/corpora")),
     workdir: Path = typer.Option(Path("bench/work/accuracy")),
     results_dir: Path = typer.Option(Path("bench/results/accuracy"), help="committed scores of finished systems"),

@@ -147,6 +147,16 @@ def test_the_learning_rate_schedule_is_sized_from_the_training_corpus(tmp_path):
     assert rates[151 * 3 - 1] > 0 and rates[151 * 3] == 0
 
 
+def test_a_profiles_model_settings_become_component_overrides():
+    from spacy_clinx.workflow.profiles import load_profile
+
+    overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0)
+    assert overrides["components.clinx_ner.model.token_features.attrs"] == ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
+    assert (overrides["components.clinx_ner.model.centre"], overrides["components.clinx_ner.model.context"]) == (64, 32)
+    assert not any(k.startswith("components.") for k in training_overrides(
+        load_profile(ROOT / "configs/profiles/smoke.cfg").train, seed=0))
+
+
 TINY_BUDGET = {"batch_size": 4, "max_epochs": 1, "learn_rate": 5e-4, "warmup": 0.1, "eval_frequency": 10}
 
 

@@ -23,8 +23,14 @@ T, R = TypeVar("T"), TypeVar("R")
 def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
     """``spacy train`` overrides for a profile's [train] budget: the learning rate warms up over a
     share of the updates and decays linearly to 0 at the last step of the last epoch (the config's
-    schedule counts the updates from the training corpus)."""
+    schedule counts the updates from the training corpus). ``train["model"]`` (a profile's
+    ``[train.model]``) sets the clinx_ner model: ``token_features`` (the attributes) and any setting
+    of its architecture, such as ``centre`` and ``context``."""
+    model = {(f"components.clinx_ner.model.{key}" if key != "token_features" else
+              "components.clinx_ner.model.token_features.attrs"): value
+             for key, value in dict(train.get("model") or {}).items()}
     return {
+        **model,
         "training.batcher.size": train["batch_size"],
         "training.max_epochs": train["max_epochs"],
         "training.max_steps": 0,
