@@ -37,6 +37,11 @@ class Engine(str, Enum):
     ray = "ray"
 
 
+class Redaction(str, Enum):
+    mask = "mask"
+    surrogate = "surrogate"
+
+
 class PackageModel(str, Enum):
     ensemble = "ensemble"
     best = "best"
@@ -396,6 +401,8 @@ def annotate_command(
     chunk_docs: int = typer.Option(4096, help="notes handed to Ray at a time: bounds the driver's memory (engine ray)"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to predict on (engine local); -1: CPU"),
     gpus_per_worker: float = typer.Option(0.0, help="GPUs each Ray actor requests (engine ray); 0: CPU actors"),
+    redact: Redaction = typer.Option(None, help="write de-identified text: each entity as [LABEL] (mask) or as a "
+                                     "consistent surrogate of its kind (surrogate), entities indexing that text"),
 ) -> None:
     """Annotate notes with a pipeline. Rerun after an interruption: documents already in OUTPUT
     are skipped and none is written twice."""
@@ -405,7 +412,8 @@ def annotate_command(
 
     try:
         stats = annotate(model, input, output, fmt.value, batch_size, n_process, engine.value, workers, address or None,
-                         chunk_docs, gpu_id=gpu_id, gpus_per_worker=gpus_per_worker)
+                         chunk_docs, gpu_id=gpu_id, gpus_per_worker=gpus_per_worker,
+                         redact=redact.value if redact else None)
     except (ValueError, OSError, ImportError, RuntimeError) as err:
         _fail(str(err))
     typer.echo(json.dumps(stats))

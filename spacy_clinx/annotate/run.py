@@ -10,16 +10,24 @@ from tqdm import tqdm
 from ..device import use_device
 from .engines import annotate_locally, annotate_on_ray, check_pipeline, load_for_annotation
 from .inputs import note_ids, read_notes
+from .redact import MODES, redacted_result
 from .sinks import open_sink
 
 
 def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_size: int = 32, n_process: int = 1,
              engine: str = "local", workers: int = 2, address: Optional[str] = None, chunk_docs: int = 4096,
-             progress: bool = True, gpu_id: int = -1, gpus_per_worker: float = 0.0) -> Dict:
+             progress: bool = True, gpu_id: int = -1, gpus_per_worker: float = 0.0,
+             redact: Optional[str] = None) -> Dict:
+    """``redact``: ``mask`` or ``surrogate`` writes the de-identified text instead of the input's
+    (``redact.py``), its entities indexing it, with their input offsets beside them."""
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}: use local or ray")
     if not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such folder or JSONL file")
+    if Path(output).resolve() == Path(source).resolve():
+        raise ValueError(f"{output}: the output would overwrite the input; write it elsewhere")
+    if redact is not None and redact not in MODES:
+        raise ValueError(f"unknown redaction {redact!r}: use {' or '.join(MODES)}")
     if gpu_id >= 0 and (engine != "local" or n_process > 1):
         raise ValueError("--gpu-id runs this process on one GPU (engine local, --n-process 1); Ray actors ask for "
                          "GPUs with --gpus-per-worker")
@@ -30,7 +38,7 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
     else:
         check_pipeline(model)
     existed = Path(output).exists()
-    sink = open_sink(output, fmt)
+    sink = open_sink(output, fmt, with_text=redact is not None)
     try:
         done = set(sink.done)
         total = sum(1 for doc_id in note_ids(source) if doc_id not in done)
@@ -51,9 +59,11 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
             chunk = list(islice(results, batch_size))
             if not chunk:
                 break
+            words += sum(len(text.split()) for _, text, _ in chunk)
+            if redact is not None:
+                chunk = [redacted_result(doc_id, text, entities, redact) for doc_id, text, entities in chunk]
             sink.write(chunk)
             written += len(chunk)
-            words += sum(len(text.split()) for _, text, _ in chunk)
             bar.update(len(chunk))
             bar.set_postfix(words_per_s=f"{words / max(time.perf_counter() - start, 1e-9):.0f}")
     finally:

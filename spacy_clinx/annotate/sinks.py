@@ -5,6 +5,7 @@ JSONL: one line per document, appended with a single write and flushed per batch
 last line (a kill mid-write) is cut off on restart. brat: ``id.txt`` then ``id.ann`` written
 aside and renamed; a document counts as written once its .ann exists.
 """
+import json
 import os
 from pathlib import Path
 from typing import List, Set, Tuple
@@ -13,8 +14,9 @@ from ..corpora.outputs import ann_text, jsonl_line, read_jsonl
 
 
 class JsonlSink:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, with_text: bool = False):
         self.path = Path(path)
+        self.with_text = with_text  # de-identified output: the text travels with its entities
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.done = self._recover()
         self.file = self.path.open("a", encoding="utf8")
@@ -30,7 +32,8 @@ class JsonlSink:
         return {str(record["id"]) for record in read_jsonl(self.path)}
 
     def write(self, results: List[Tuple[str, str, list]]) -> None:
-        self.file.write("".join(jsonl_line(doc_id, entities) for doc_id, _, entities in results))
+        self.file.write("".join(jsonl_line(doc_id, entities, text if self.with_text else None)
+                                for doc_id, text, entities in results))
         self.file.flush()
         os.fsync(self.file.fileno())
 
@@ -42,8 +45,9 @@ class JsonlSink:
 
 
 class BratSink:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, with_text: bool = False):
         self.folder = Path(folder)
+        self.with_text = with_text  # de-identified output: ID.map.json holds each entity's input offsets
         self.folder.mkdir(parents=True, exist_ok=True)
         self.done = {p.relative_to(self.folder).with_suffix("").as_posix() for p in self.folder.rglob("*.ann")}
 
@@ -52,6 +56,10 @@ class BratSink:
             txt = self.folder / f"{doc_id}.txt"
             txt.parent.mkdir(parents=True, exist_ok=True)
             txt.write_bytes(text.encode("utf8"))
+            if self.with_text:
+                txt.with_suffix(".map.json").write_text(json.dumps(
+                    [{k: e[k] for k in ("label", "start", "end", "source_start", "source_end")} for e in entities]),
+                    encoding="utf8")
             partial = txt.with_suffix(".ann.partial")
             partial.write_bytes(ann_text(text, entities).encode("utf8"))
             partial.rename(txt.with_suffix(".ann"))
@@ -64,9 +72,9 @@ class BratSink:
             self.folder.rmdir()
 
 
-def open_sink(output: Path, fmt: str):
+def open_sink(output: Path, fmt: str, with_text: bool = False):
     if fmt == "jsonl":
-        return JsonlSink(output)
+        return JsonlSink(output, with_text)
     if fmt == "brat":
-        return BratSink(output)
+        return BratSink(output, with_text)
     raise ValueError(f"unknown output format {fmt!r}: use jsonl or brat")
