@@ -3,6 +3,7 @@ import numpy
 import pytest
 import spacy
 import torch
+from thinc.api import fix_random_seed
 
 from pipelines import blank_nlp, make_nlp, train_until_perfect
 from spacy_clinx.model.architecture import get_tagger
@@ -88,3 +89,16 @@ def test_training_dropout_sets_the_taggers_dropout(encoders, examples):
     assert tagger.dropout.p == 0.3 and tagger.token_features.dropout.p == 0.3
     nlp.update(examples[:1], sgd=optimizer)  # nlp.update's default, as in spaCy: no dropout
     assert tagger.dropout.p == 0.0
+
+
+def test_gradient_checkpointing_trains_to_the_same_loss_and_survives_saving(encoders, examples, tmp_path):
+    losses = []
+    for checkpointing in (False, True):
+        fix_random_seed(0)
+        nlp = make_nlp(encoders["xlm-roberta"], gradient_checkpointing=checkpointing)
+        optimizer = nlp.initialize(lambda: examples[:2])
+        losses.append([nlp.update(examples[:2], sgd=optimizer)["clinx_ner"] for _ in range(3)])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+    assert get_tagger(nlp.get_pipe("clinx_ner").model).encoder.is_gradient_checkpointing
+    nlp.to_disk(tmp_path / "p")
+    assert get_tagger(spacy.load(tmp_path / "p").get_pipe("clinx_ner").model).encoder.is_gradient_checkpointing

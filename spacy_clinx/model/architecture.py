@@ -55,6 +55,7 @@ def build_subword_crf_tagger(
     windows: str = "document",
     tag_units: str = "subword",
     token_features: Optional[TokenFeatures] = None,
+    gradient_checkpointing: bool = False,
 ) -> Model[WindowBatch, Any]:
     """``encoder``: HF hub name or local path (used only by ``initialize``, never on load).
 
@@ -65,7 +66,11 @@ def build_subword_crf_tagger(
     no context: the "- context" ablation); ``tag_units``: ``subword`` (every subword is tagged) or
     ``first_subword`` (word-level tagging on each spaCy token's first subword: the "- subword" ablation);
     ``token_features``: a ``spacy_clinx.TokenFeatures.v1`` block (each subword also sees its spaCy token's
-    NORM/PREFIX/SUFFIX/SHAPE), or none (its empty ``attrs`` list gives none).
+    NORM/PREFIX/SUFFIX/SHAPE), or none (its empty ``attrs`` list gives none);
+    ``gradient_checkpointing``: recompute the encoder's activations in the backward pass instead of
+    keeping them (HF ``gradient_checkpointing_enable``): much less training memory for a large encoder,
+    about a third more time. Training memory is also bounded by ``windows_per_batch``: ``update``
+    runs the encoder on that many windows at a time and accumulates their gradients.
     """
     torch_layer = PyTorchWrapper_v3(
         Uninitialized(),
@@ -97,6 +102,7 @@ def build_subword_crf_tagger(
             "windows": windows,
             "tag_units": tag_units,
             "token_features": token_features,
+            "gradient_checkpointing": gradient_checkpointing,
         },
     )
 
@@ -114,6 +120,8 @@ def init(model: Model, X: Any = None, Y: Optional[List[str]] = None) -> None:
     module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout"], model.attrs["head"],
                               model.attrs["token_features"])
     check_window_fits(module, model.attrs["context"], model.attrs["centre"])
+    if model.attrs["gradient_checkpointing"]:
+        module.encoder.gradient_checkpointing_enable()
     shim = model.layers[0].shims[0]
     shim._model = module.to(shim.device)
 
@@ -252,6 +260,7 @@ def serialize_tagger(module: Any) -> bytes:
         "dropout": module.dropout.p,
         "head": module.head,
         "token_features": module.token_features.spec.to_dict() if module.token_features is not None else None,
+        "gradient_checkpointing": bool(getattr(module.encoder, "is_gradient_checkpointing", False)),
         "state": weights.getvalue(),
     }
     return srsly.msgpack_dumps(msg)
@@ -274,4 +283,6 @@ def deserialize_tagger(module: Any, data: bytes, device: "torch.device") -> Any:
                               TokenFeatures(**features) if features else None)
     state = torch.load(io.BytesIO(msg["state"]), map_location=device, weights_only=True)
     tagger.load_state_dict(state)
+    if msg.get("gradient_checkpointing"):
+        tagger.encoder.gradient_checkpointing_enable()
     return tagger.to(device)
