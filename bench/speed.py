@@ -7,13 +7,13 @@ and the command) and to ``bench/work/speed/results.json``.
 - **Throughput**: whole MEDDOCAN test documents through ``nlp.pipe`` (one model, and the ensemble),
   and through the peers when their trained models are given (``bench/accuracy.py`` trains them):
   Hugging Face ``pipeline("token-classification", aggregation_strategy="first", stride=...)``,
-  flair (in its own virtualenv; its own timing of ``predict``, loading excluded) and spaCy's
-  transformer + ``ner``.
+  flair (in its own virtualenv; its own timing of ``predict``, loading excluded), spaCy's
+  transformer + ``ner`` and spaCy's CNN ``ner`` (no transformer: the CPU alternative).
 - **Overhead**: ``nlp.pipe`` time divided by the time of the bare encoder forward pass
   (``torch.inference_mode``) over exactly the windows clinx_ner encodes for the same documents.
   The rest (tokenisation, windowing, padding, CRF decoding, span mapping) is the overhead.
 - **Speed options and their accuracy cost**: clinx_ner with ``cpu_bf16`` (bfloat16 autocast of the
-  encoder), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
+  encoder), with ``cpu_int8`` (int8 dynamic quantization of the encoder's linear layers), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
   ``--centre N`` (windows of N tagged subwords, the context unchanged), timed beside the model as
   saved; with ``--gold`` (the test DocBin), the strict character F1 of each.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
@@ -23,7 +23,7 @@ and the command) and to ``bench/work/speed/results.json``.
   whether a long document makes its batch-mates cost memory in proportion to its length.
 
     python bench/speed.py MODEL [--ensemble ENSEMBLE] [--hf-model DIR] [--flair-model FILE]
-                          [--spacy-trf-model DIR] --texts ../shared/corpora/meddocan/test
+                          [--spacy-trf-model DIR] [--spacy-cnn-model DIR] --texts ../shared/corpora/meddocan/test
 """
 import json
 import resource
@@ -177,6 +177,9 @@ def main(
     flair_model: Optional[str] = typer.Option(None, help="a flair SequenceTagger .pt (bench/work/venv-flair)"),
     spacy_trf_model: Optional[str] = typer.Option(None, help="a spaCy transformer + ner pipeline"),
     bf16: bool = typer.Option(True, help="also clinx_ner with cpu_bf16 (bfloat16 autocast)"),
+    int8: bool = typer.Option(True, help="also clinx_ner with cpu_int8 (int8 dynamic quantization of the encoder)"),
+    spacy_cnn_model: Optional[str] = typer.Option(None, help="a spaCy CNN tok2vec + ner pipeline (bench/accuracy.py's "
+                                                  "spacy-cnn): the CPU alternative users have"),
     centre: int = typer.Option(0, help="also clinx_ner with windows of this many tagged subwords (0: no)"),
     gold: Optional[Path] = typer.Option(None, help="test DocBin of --texts: strict F1 of each clinx_ner option"),
     texts: Path = typer.Option(Path("../shared/corpora/meddocan/test")),
@@ -210,6 +213,9 @@ def main(
         variants["clinx_ner, cpu_bf16"] = nlp_bf16 = spacy.load(model)
         clinx_component(nlp_bf16).cpu_bf16 = True
         systems["clinx_ner, cpu_bf16"] = timed(lambda: list(nlp_bf16.pipe(notes, batch_size=batch_size)))
+    if int8:
+        variants["clinx_ner, cpu_int8"] = nlp_int8 = spacy.load(model, config={"components.clinx_ner.cpu_int8": True})
+        systems["clinx_ner, cpu_int8"] = timed(lambda: list(nlp_int8.pipe(notes, batch_size=batch_size)))
     variants["clinx_ner, release_memory_growth_mb 0"] = nlp_keep = spacy.load(model)
     clinx_component(nlp_keep).release_memory_growth_mb = 0
     systems["clinx_ner, release_memory_growth_mb 0"] = timed(lambda: list(nlp_keep.pipe(notes, batch_size=batch_size)))
@@ -231,6 +237,9 @@ def main(
         systems["HF pipeline (first, stride 64)"] = timed(lambda: list(hf(notes, batch_size=8)))
     if flair_model:
         systems["flair (context 100, CRF)"] = flair_system(flair_model, texts, workdir, threads)
+    if spacy_cnn_model:
+        cnn = spacy.load(spacy_cnn_model)
+        systems["spaCy CNN tok2vec + ner"] = timed(lambda: list(cnn.pipe(notes, batch_size=batch_size)))
     if spacy_trf_model:
         trf = spacy.load(spacy_trf_model)
         systems["spaCy transformer + ner"] = timed(lambda: list(trf.pipe(notes, batch_size=batch_size)))

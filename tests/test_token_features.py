@@ -102,3 +102,13 @@ def test_gradient_checkpointing_trains_to_the_same_loss_and_survives_saving(enco
     assert get_tagger(nlp.get_pipe("clinx_ner").model).encoder.is_gradient_checkpointing
     nlp.to_disk(tmp_path / "p")
     assert get_tagger(spacy.load(tmp_path / "p").get_pipe("clinx_ner").model).encoder.is_gradient_checkpointing
+
+
+def test_int8_inference_predicts_what_float32_predicts_on_the_fixtures(trained_dir, examples):
+    texts = [eg.reference.text for eg in examples]
+    float32 = entities(spacy.load(trained_dir).pipe(texts))
+    int8 = spacy.load(trained_dir, config={"components.clinx_ner.cpu_int8": True})
+    assert entities(int8.pipe(texts)) == float32
+    tagger = get_tagger(int8.get_pipe("clinx_ner").model)
+    assert tagger.int8_encoder() is not tagger.encoder and "_int8_encoder" not in dict(tagger.named_children())
+    assert not any("_int8" in key for key in tagger.state_dict())

@@ -53,6 +53,7 @@ mixed_precision = false
         "model": DEFAULT_MODEL,
         "spans_key": None,
         "cpu_bf16": False,
+        "cpu_int8": False,
         "release_memory_growth_mb": 256,
         "scorer": {"@scorers": "spacy_clinx.ner_scorer.v1"},
     },
@@ -68,17 +69,19 @@ mixed_precision = false
     },
 )
 def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[str], cpu_bf16: bool,
-                   release_memory_growth_mb: int, scorer: Optional[Callable]):
+                   cpu_int8: bool, release_memory_growth_mb: int, scorer: Optional[Callable]):
     """``spans_key``: also store every predicted entity in ``doc.spans[spans_key]``, with its
     confidence (mean CRF marginal probability of its tags) in ``doc.spans[spans_key].attrs["scores"]``.
     ``cpu_bf16``: run the encoder under bfloat16 autocast when predicting on CPU (a speed option for
     CPUs with bf16 instructions; training is unaffected).
+    ``cpu_int8``: predict on CPU with a copy of the encoder whose linear layers compute in int8
+    (torch dynamic quantization; a speed option, training is unaffected; ``docs/speed.md``).
     ``release_memory_growth_mb``: give the heap memory torch has freed back to the OS (glibc only)
     when the process has grown by more than this many MB since the last time, so that a long
     document's peak memory does not grow with glibc's kept buffers (0: never; ``docs/speed.md``).
-    All three are runtime settings, not saved weights:
+    All four are runtime settings, not saved weights:
     ``spacy.load(path, config={"components.clinx_ner.cpu_bf16": True})``."""
-    return ClinxNER(nlp.vocab, model, name, spans_key=spans_key, cpu_bf16=cpu_bf16,
+    return ClinxNER(nlp.vocab, model, name, spans_key=spans_key, cpu_bf16=cpu_bf16, cpu_int8=cpu_int8,
                     release_memory_growth_mb=release_memory_growth_mb, scorer=scorer)
 
 
@@ -91,6 +94,7 @@ class ClinxNER(TrainablePipe):
         *,
         spans_key: Optional[str] = None,
         cpu_bf16: bool = False,
+        cpu_int8: bool = False,
         release_memory_growth_mb: int = 256,
         scorer: Optional[Callable] = score_clinx_ner,
     ):
@@ -100,6 +104,7 @@ class ClinxNER(TrainablePipe):
         self.scorer = scorer
         self.spans_key = spans_key  # runtime settings: not in cfg, which from_disk restores
         self.cpu_bf16 = cpu_bf16
+        self.cpu_int8 = cpu_int8
         self.release_memory_growth_mb = release_memory_growth_mb
         self.cfg: Dict = {"labels": []}
 
@@ -194,6 +199,7 @@ class ClinxNER(TrainablePipe):
         """Per-subword tag scores of each document, each subword scored in the centre of one window."""
         tagger = get_tagger(self.model)
         tagger.cpu_bf16 = self.cpu_bf16
+        tagger.cpu_int8 = self.cpu_int8
         tag_names = tagger.tag_names
         out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
         for batch in self._batches(self.windows_for(subword_docs) if windows is None else windows):

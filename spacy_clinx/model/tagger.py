@@ -33,6 +33,8 @@ class SubwordCRFTagger(nn.Module):
             raise ValueError(f"Unknown head {head!r}: use 'crf' or 'softmax'")
         self.head = head
         self.cpu_bf16 = False  # bfloat16 autocast of the encoder at inference on CPU (set by the component)
+        self.cpu_int8 = False  # int8 dynamic quantization of the encoder's linear layers on CPU (likewise)
+        self._int8_encoder: Optional[nn.Module] = None
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.special_prefix, self.special_suffix = special_tokens(tokenizer)
@@ -57,18 +59,41 @@ class SubwordCRFTagger(nn.Module):
             if token_feature_ids is None:
                 raise ValueError("this tagger uses token features: the batch must carry token_feature_ids")
             features = self.token_features(token_feature_ids)
+        encoder = self.encoder
+        if self.cpu_int8 and not self.training and input_ids.device.type == "cpu":
+            encoder = self.int8_encoder()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             if features is None:
-                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             else:
-                embeds = self.encoder.get_input_embeddings()(input_ids) + self.token_features.to_input(features)
-                hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+                embeds = encoder.get_input_embeddings()(input_ids) + self.token_features.to_input(features)
+                hidden = encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
         hidden = hidden.float()
         if features is not None:
             hidden = torch.cat([hidden, features.float()], dim=-1)
         index = centre_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         centre = torch.gather(hidden, 1, index)
         return self.emission(self.dropout(centre))
+
+    def train(self, mode: bool = True) -> "SubwordCRFTagger":
+        if mode:  # the weights are about to change: a quantized copy would go stale
+            object.__setattr__(self, "_int8_encoder", None)
+        return super().train(mode)
+
+    def int8_encoder(self) -> nn.Module:
+        """A copy of the encoder whose linear layers compute in int8 (weights quantized once, activations
+        per batch: torch's dynamic quantization), made on first use; training never uses it. The copy
+        is not a parameter of this module, so it is neither saved nor updated."""
+        if self._int8_encoder is None:
+            import copy
+            import warnings
+
+            with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+                warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+                quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(self.encoder).cpu().eval(),
+                                                                   {nn.Linear}, dtype=torch.qint8)
+            object.__setattr__(self, "_int8_encoder", quantized)  # kept out of the module's children
+        return self._int8_encoder
 
     def forward(self, input_ids, attention_mask, centre_index, centre_mask, token_feature_ids=None,
                 segment_index=None, segment_mask=None, tags: Optional[torch.Tensor] = None):
