@@ -118,3 +118,18 @@ def test_ensemble_entity_score_is_the_share_of_members_that_found_it():
     for i, spans in enumerate(members):
         doc.spans[f"{MEMBERS_PREFIX}{i}"] = SpanGroup(doc, spans=spans)
     assert [(e["text"], e["score"]) for e in scored_entities(doc)] == [("Juan Pérez", 2 / 3), ("Madrid", 1 / 3)]
+
+
+def test_gzip_jsonl_input_keeps_each_records_other_fields_in_the_output(trained_dir, examples, tmp_path):
+    import gzip
+
+    notes = tmp_path / "notes.jsonl.gz"
+    with gzip.open(notes, "wt", encoding="utf8") as f:
+        for i, eg in enumerate(examples[:3]):
+            f.write(json.dumps({"id": f"n{i}", "text": eg.reference.text, "ward": f"ward {i}", "meta": {"year": 2020 + i}},
+                               ensure_ascii=False) + "\n")
+    stats = annotate(str(trained_dir), notes, tmp_path / "out.jsonl", progress=False)
+    records = list(read_jsonl(tmp_path / "out.jsonl"))
+    assert stats["written"] == 3 and [r["id"] for r in records] == ["n0", "n1", "n2"]
+    assert [(r["ward"], r["meta"]) for r in records] == [(f"ward {i}", {"year": 2020 + i}) for i in range(3)]
+    assert all(r["entities"] and "text" not in r for r in records)

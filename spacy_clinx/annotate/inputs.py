@@ -1,8 +1,9 @@
 """Notes to annotate: a folder of .txt files (brat folders included; .ann files are ignored),
-or a JSON-lines file of {"id": ..., "text": ...} records. Ids must be unique: they are what
-makes a resumed run write each document exactly once."""
+or a JSON-lines file of {"id": ..., "text": ...} records (gzip-compressed as ``.jsonl.gz`` too; its
+other fields travel to the output). Ids must be unique: they are what makes a resumed run write
+each document exactly once."""
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 from ..corpora.brat import read_text
 from ..corpora.outputs import read_jsonl
@@ -13,11 +14,12 @@ def note_ids(source: Path) -> Iterator[str]:
     source = Path(source)
     if source.is_dir():
         return (f.relative_to(source).with_suffix("").as_posix() for f in sorted(source.rglob("*.txt")))
-    return (doc_id for doc_id, _ in read_notes(source))
+    return (doc_id for doc_id, _, _ in read_notes(source))
 
 
-def read_notes(source: Path) -> Iterator[Tuple[str, str]]:
-    """(id, text) pairs in a stable order; a duplicate id is an error naming where it occurs."""
+def read_notes(source: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
+    """(id, text, the record's other fields or None) in a stable order; a duplicate id is an error
+    naming where it occurs."""
     source = Path(source)
     seen = {}
     if source.is_dir():
@@ -26,7 +28,7 @@ def read_notes(source: Path) -> Iterator[Tuple[str, str]]:
             raise ValueError(f"{source}: no .txt files in this folder")
         pairs = ((f.relative_to(source).with_suffix("").as_posix(), f) for f in files)
         for doc_id, path in pairs:
-            yield doc_id, read_text(path)
+            yield doc_id, read_text(path), None
     elif source.is_file():
         for line_no, record in enumerate(read_jsonl(source, require=("id", "text")), start=1):
             doc_id, text = str(record["id"]), record["text"]
@@ -36,6 +38,6 @@ def read_notes(source: Path) -> Iterator[Tuple[str, str]]:
                 raise ValueError(f"{source}: id {doc_id!r} occurs twice (records {seen[doc_id]} and {line_no}); "
                                  "ids must be unique")
             seen[doc_id] = line_no
-            yield doc_id, text
+            yield doc_id, text, {k: v for k, v in record.items() if k not in ("id", "text", "entities")} or None
     else:
         raise FileNotFoundError(f"{source}: no such folder or JSONL file")

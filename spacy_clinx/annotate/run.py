@@ -47,7 +47,16 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
         if not existed:
             sink.remove()
         raise
-    pending = ((doc_id, text) for doc_id, text in read_notes(source) if doc_id not in done)
+    fields: Dict[str, dict] = {}  # the other fields of the notes read and not yet written
+
+    def pending_notes():
+        for doc_id, text, extra in read_notes(source):
+            if doc_id not in done:
+                if extra:
+                    fields[doc_id] = extra
+                yield doc_id, text
+
+    pending = pending_notes()
     if engine == "local":
         results = annotate_locally(nlp, pending, batch_size, n_process)
     else:
@@ -62,7 +71,7 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
             words += sum(len(text.split()) for _, text, _ in chunk)
             if redact is not None:
                 chunk = [redacted_result(doc_id, text, entities, redact) for doc_id, text, entities in chunk]
-            sink.write(chunk)
+            sink.write(chunk, [fields.pop(doc_id, None) for doc_id, _, _ in chunk])
             written += len(chunk)
             bar.update(len(chunk))
             bar.set_postfix(words_per_s=f"{words / max(time.perf_counter() - start, 1e-9):.0f}")

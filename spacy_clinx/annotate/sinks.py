@@ -8,7 +8,7 @@ aside and renamed; a document counts as written once its .ann exists.
 import json
 import os
 from pathlib import Path
-from typing import List, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 from ..corpora.outputs import ann_text, jsonl_line, read_jsonl
 
@@ -31,9 +31,11 @@ class JsonlSink:
                 f.truncate(len(complete))
         return {str(record["id"]) for record in read_jsonl(self.path)}
 
-    def write(self, results: List[Tuple[str, str, list]]) -> None:
-        self.file.write("".join(jsonl_line(doc_id, entities, text if self.with_text else None)
-                                for doc_id, text, entities in results))
+    def write(self, results: List[Tuple[str, str, list]], fields: Optional[List[Optional[dict]]] = None) -> None:
+        """``fields``: per result, the input record's other fields, kept in its output line."""
+        fields = fields or [None] * len(results)
+        self.file.write("".join(jsonl_line(doc_id, entities, text if self.with_text else None, extra)
+                                for (doc_id, text, entities), extra in zip(results, fields)))
         self.file.flush()
         os.fsync(self.file.fileno())
 
@@ -51,7 +53,8 @@ class BratSink:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.done = {p.relative_to(self.folder).with_suffix("").as_posix() for p in self.folder.rglob("*.ann")}
 
-    def write(self, results: List[Tuple[str, str, list]]) -> None:
+    def write(self, results: List[Tuple[str, str, list]], fields=None) -> None:
+        """brat has no place for a record's other fields: ``fields`` is not written."""
         for doc_id, text, entities in results:
             txt = self.folder / f"{doc_id}.txt"
             txt.parent.mkdir(parents=True, exist_ok=True)

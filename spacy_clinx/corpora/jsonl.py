@@ -7,8 +7,8 @@ names the document; every other field is kept as its metadata (``doc.user_data["
 from pathlib import Path
 from typing import Iterator, Union
 
-from .brat import BratDocument, BratEntity, Problem, read_text
-from .outputs import read_jsonl
+from .brat import BratDocument, BratEntity, Problem
+from .outputs import jsonl_records
 
 SPAN_FIELDS = ("spans", "label", "entities")
 
@@ -16,7 +16,7 @@ SPAN_FIELDS = ("spans", "label", "entities")
 def read_span_jsonl(path: Union[str, Path]) -> Iterator[BratDocument]:
     path = Path(path)
     where = str(path)
-    for line_no, record in enumerate_records(path):
+    for line_no, record in jsonl_records(path, require=()):
         text = record.get("text")
         if not isinstance(text, str):
             raise ValueError(f"{where}:{line_no}: the record has no \"text\" string")
@@ -46,9 +46,3 @@ def read_span_jsonl(path: Union[str, Path]) -> Iterator[BratDocument]:
                 continue
             doc.entities.append(BratEntity(name, label, start, end, text[start:end], line_no))
         yield doc
-
-
-def enumerate_records(path: Path):
-    """(line number, record) of every non-empty line; a bad line is an error naming file and line."""
-    lines = [n for n, line in enumerate(read_text(path).split("\n"), start=1) if line.strip()]
-    return zip(lines, read_jsonl(path, require=()))

@@ -5,13 +5,14 @@ reading what was written gives the same (label, start, end, text) entities. In b
 text field, line breaks and tabs inside an entity are written as spaces (the format is
 line- and tab-delimited); the reader accepts that.
 """
+import gzip
 import json
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Union
 
 from spacy.tokens import Doc
 
-from .brat import one_line, read_text
+from .brat import one_line
 
 
 def doc_entities(doc: Doc, spans_key: Optional[str] = None) -> List[dict]:
@@ -39,26 +40,40 @@ def write_brat(folder: Union[str, Path], doc_id: str, text: str, entities: Itera
     (folder / f"{doc_id}.ann").write_bytes(ann_text(text, entities).encode("utf8"))
 
 
-def jsonl_line(doc_id: str, entities: Iterable[dict], text: Optional[str] = None) -> str:
-    record = {"id": doc_id, "entities": list(entities)}
+def jsonl_line(doc_id: str, entities: Iterable[dict], text: Optional[str] = None,
+               fields: Optional[dict] = None) -> str:
+    """One output record: ``fields`` (the input record's other fields) first, then id, text, entities."""
+    record = {**(fields or {}), "id": doc_id, "entities": list(entities)}
     if text is not None:
         record["text"] = text
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def read_jsonl(path: Union[str, Path], require: Iterable[str] = ("id",)) -> Iterator[dict]:
-    """Records of a JSON-lines file; a bad line is an error naming the file and line."""
+    """Records of a JSON-lines file (``.gz``: gzip-compressed), read line by line, so a large file is
+    never held in memory; a bad line is an error naming the file and line."""
+    return (record for _, record in jsonl_records(path, require))
+
+
+def jsonl_records(path: Union[str, Path], require: Iterable[str] = ("id",)) -> Iterator["tuple[int, dict]"]:
+    """(line number, record) of each non-empty line of :func:`read_jsonl`'s file."""
     path = Path(path)
-    for line_no, line in enumerate(read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}:{line_no}: not valid JSON ({err.msg} at column {err.colno})") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
-        missing = [key for key in require if key not in record]
-        if missing:
-            raise ValueError(f"{path}:{line_no}: the record has no {', '.join(map(repr, missing))}")
-        yield record
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}:{line_no}: not valid UTF-8 at byte {err.start} of the line") from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{line_no}: not valid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
+            missing = [key for key in require if key not in record]
+            if missing:
+                raise ValueError(f"{path}:{line_no}: the record has no {', '.join(map(repr, missing))}")
+            yield line_no, record
