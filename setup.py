@@ -11,7 +11,6 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         "spacy>=3.8,<3.9",
-        "spacy-transformers>=1.4,<1.5",
         "transformers>=4.41,<4.53.3",
         "tokenizers>=0.19",
         "torch>=2.1",
@@ -19,7 +18,10 @@ setup(
         "typer>=0.9",
         "numpy",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"], "ray": ["ray[data]>=2.9"]},
+    # transformers is pinned below 4.53.3 for spacy-transformers 1.4 (the bench's spacy-trf peer), the
+    # versions tested together; the package itself does not use spacy-transformers
+    extras_require={"test": ["pytest>=7", "hypothesis>=6"], "ray": ["ray[data]>=2.9"],
+                    "bench": ["spacy-transformers>=1.4,<1.5"]},
     entry_points={
         "spacy_factories": [
             "clinx_ner = spacy_clinx.components.clinx_ner:make_clinx_ner",
