@@ -56,9 +56,9 @@ def n_words(texts: List[str]) -> int:
 
 
 def clinx_component(nlp):
-    from spacy_clinx.components.clinx_ner import ClinxNER
+    from spacy_clinx.components.clinx_ner import find_clinx_component
 
-    return next(pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinxNER))
+    return find_clinx_component(nlp)
 
 
 def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:

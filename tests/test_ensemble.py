@@ -106,3 +106,14 @@ def test_one_ensemble_pass_scores_each_member_as_spacy_evaluate_does(trained_dir
     assert results["ensemble"]["speed"] > 0 and "speed" not in results["trained"]
     with pytest.raises(ValueError, match="has 2 members, not 3"):
         evaluate_ensemble_and_members(tmp_path / "ensemble", ["a", "b", "c"], data)
+
+
+def test_a_pipeline_without_one_clinx_ner_is_named_with_its_components():
+    import spacy
+
+    from spacy_clinx.components.clinx_ner import find_clinx_component
+
+    nlp = spacy.blank("es")
+    nlp.add_pipe("sentencizer")
+    with pytest.raises(ValueError, match=r"exactly one clinx_ner component; it has 0 \(sentencizer\)"):
+        find_clinx_component(nlp)

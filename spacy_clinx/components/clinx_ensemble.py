@@ -22,7 +22,7 @@ from spacy.vocab import Vocab
 from ..model.architecture import get_tagger
 from ..scoring import score_clinx_ner
 from ..tagging import majority_vote
-from .clinx_ner import ClinxNER, place_spans, to_char_spans
+from .clinx_ner import ClinxNER, find_clinx_component, place_spans, to_char_spans
 
 
 class EnsembleError(ValueError):
@@ -177,11 +177,10 @@ def load_member(path: Union[str, Path]) -> Language:
 
 
 def clinx_ner_of(nlp: Language, path: Union[str, Path, None] = None) -> ClinxNER:
-    found = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinxNER)]
-    if len(found) != 1:
-        raise EnsembleError(f"Ensemble member {path or nlp.meta.get('name')} must hold exactly one clinx_ner "
-                            f"component; its pipeline is {nlp.pipe_names}")
-    return found[0]
+    try:
+        return find_clinx_component(nlp)
+    except ValueError as err:
+        raise EnsembleError(f"Ensemble member {path or nlp.meta.get('name')}: {err}") from None
 
 
 def describe(member: ClinxNER) -> Dict:

@@ -313,6 +313,15 @@ class ClinxNER(TrainablePipe):
         raise NotImplementedError("clinx_ner computes its CRF loss inside the model, in update()")
 
 
+def find_clinx_component(nlp: Language) -> "ClinxNER":
+    """The pipeline's one ``clinx_ner`` (a ValueError naming the pipeline if it has none or several)."""
+    found = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinxNER)]
+    if len(found) != 1:
+        raise ValueError(f"the pipeline must hold exactly one clinx_ner component; it has {len(found)} "
+                         f"({', '.join(nlp.pipe_names) or 'no components'})")
+    return found[0]
+
+
 def pack_segments(segments: List[List[Window]], max_windows: int) -> Iterator[List[List[Window]]]:
     """Greedy batches of whole segments with at most ``max_windows`` windows each."""
     batch: List[List[Window]] = []

@@ -9,20 +9,18 @@ from typing import Union
 import spacy
 from spacy.language import Language
 
-from ..components.clinx_ner import ClinxNER
+from ..components.clinx_ner import find_clinx_component
 from ..model.architecture import get_tagger
 from ..model.tagger import SubwordCRFTagger
 
 
 def find_tagger(nlp: Language) -> SubwordCRFTagger:
-    """The torch tagger of the pipeline's (first) ``clinx_ner``."""
-    for name, pipe in nlp.pipeline:
-        if isinstance(pipe, ClinxNER):
-            tagger = get_tagger(pipe.model)
-            if not isinstance(tagger, SubwordCRFTagger):
-                raise ValueError(f"{name}: the clinx_ner model is not initialised (not a trained pipeline)")
-            return tagger
-    raise ValueError(f"the pipeline has no clinx_ner component (it has: {', '.join(nlp.pipe_names) or 'none'})")
+    """The torch tagger of the pipeline's ``clinx_ner``."""
+    pipe = find_clinx_component(nlp)
+    tagger = get_tagger(pipe.model)
+    if not isinstance(tagger, SubwordCRFTagger):
+        raise ValueError(f"{pipe.name}: the clinx_ner model is not initialised (not a trained pipeline)")
+    return tagger
 
 
 def export_encoder(source: Union[str, Path, Language], output: Path) -> Path:
