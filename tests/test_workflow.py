@@ -92,7 +92,7 @@ def test_unavailable_corpus_says_how_to_provide_it(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr and "CLINX_CORPORA" in result.stderr
     with pytest.raises(CorpusUnavailable, match="is not built in.*corpora_dir"):
         fetch_corpus("i2b2", tmp_path / "out")
-    with pytest.raises(CorpusUnavailable, match="no .txt files in train/ or test/"):
+    with pytest.raises(CorpusUnavailable, match="no documents in train/ or test/"):
         fetch_corpus("i2b2", tmp_path / "out", local=tmp_path)
     assert not (tmp_path / "out").exists()
 

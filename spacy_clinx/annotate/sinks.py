@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
+from ..atomic import written_aside
 from ..corpora.outputs import ann_text, jsonl_line, read_jsonl
 
 
@@ -63,9 +64,8 @@ class BratSink:
                 txt.with_suffix(".map.json").write_text(json.dumps(
                     [{k: e[k] for k in ("label", "start", "end", "source_start", "source_end")} for e in entities]),
                     encoding="utf8")
-            partial = txt.with_suffix(".ann.partial")
-            partial.write_bytes(ann_text(text, entities).encode("utf8"))
-            partial.rename(txt.with_suffix(".ann"))
+            with written_aside(txt.with_suffix(".ann")) as partial:
+                partial.write_bytes(ann_text(text, entities).encode("utf8"))
 
     def close(self) -> None:
         pass

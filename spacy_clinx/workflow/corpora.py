@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
+from ..atomic import written_aside
+
 SPLITS = ("train", "dev", "test")
 DOCUMENT_FILES = (".txt", ".pubtator", ".jsonl")  # brat texts, PubTator, JSON lines
 
@@ -95,44 +97,40 @@ def fetch_corpus(name: str, output: Path, local: Optional[Path] = None, url: Opt
     is not fails; a local copy that is not (a corrected or partial copy) is used as it is.
     """
     output = Path(output)
-    tmp = output.with_name(output.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     if name not in SOURCES:
-        return fetch_user_corpus(name, output, tmp, local)
+        return fetch_user_corpus(name, output, local)
     source = SOURCES[name]
     folder = Path(local) / LOCAL_FOLDER.get(name, name) if local is not None else None
-    if folder is not None and folder.is_dir():
-        origin = str(folder)
-        for split, spec in source.local_dirs.items():
-            copy_local_split(folder, spec, tmp / split)
-    elif source.url is None:
-        where = f"{folder} does not exist. " if folder is not None else ""
-        raise CorpusUnavailable(
-            f"Corpus {name} is read from a local copy only (no public archive with its test gold): {where}Set the "
-            f"corpora directory (project var corpora_dir or CLINX_CORPORA) to a folder holding "
-            f"{LOCAL_FOLDER.get(name, name)}/.")
-    else:
-        origin = url or source.url
-        try:
-            download_archive(origin, source.archive_dirs, tmp)
-        except OSError as err:
-            where = f"{folder} does not exist, and " if folder is not None else ""
+    with written_aside(output) as tmp:
+        if folder is not None and folder.is_dir():
+            origin = str(folder)
+            for split, spec in source.local_dirs.items():
+                copy_local_split(folder, spec, tmp / split)
+        elif source.url is None:
+            where = f"{folder} does not exist. " if folder is not None else ""
             raise CorpusUnavailable(
-                f"Cannot get corpus {name}: {where}downloading {origin} failed ({err}). Set the corpora "
-                f"directory (project var corpora_dir or the environment variable CLINX_CORPORA) to a folder "
-                f"holding {name}/{{{','.join(str(v) for v in source.local_dirs.values())}}}.") from None
-    digest, files = corpus_digest(tmp)
-    official = digest == source.digest
-    if not official and origin == (url or source.url):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise CorpusUnavailable(f"{name} from {origin} does not match the official release: content digest "
-                                f"{digest} ({files} files) instead of {source.digest} ({source.files} files)")
-    shutil.rmtree(output, ignore_errors=True)
-    tmp.rename(output)
+                f"Corpus {name} is read from a local copy only (no public archive with its test gold): {where}Set "
+                f"the corpora directory (project var corpora_dir or CLINX_CORPORA) to a folder holding "
+                f"{LOCAL_FOLDER.get(name, name)}/.")
+        else:
+            origin = url or source.url
+            try:
+                download_archive(origin, source.archive_dirs, tmp)
+            except OSError as err:
+                where = f"{folder} does not exist, and " if folder is not None else ""
+                raise CorpusUnavailable(
+                    f"Cannot get corpus {name}: {where}downloading {origin} failed ({err}). Set the corpora "
+                    f"directory (project var corpora_dir or the environment variable CLINX_CORPORA) to a folder "
+                    f"holding {name}/{{{','.join(str(v) for v in source.local_dirs.values())}}}.") from None
+        digest, files = corpus_digest(tmp)
+        official = digest == source.digest
+        if not official and origin == (url or source.url):
+            raise CorpusUnavailable(f"{name} from {origin} does not match the official release: content digest "
+                                    f"{digest} ({files} files) instead of {source.digest} ({source.files} files)")
     return origin, official
 
 
-def fetch_user_corpus(name: str, output: Path, tmp: Path, local: Optional[Path]) -> "tuple[str, bool]":
+def fetch_user_corpus(name: str, output: Path, local: Optional[Path]) -> "tuple[str, bool]":
     """A corpus of the user's: ``local/name/{train,test}/``, each a brat folder or a folder of PubTator
     or JSONL files (``corpora/formats.py``), ``dev/`` optional (without it the workflow's splits come
     from train alone). Labels are whatever the annotations use."""
@@ -147,11 +145,10 @@ def fetch_user_corpus(name: str, output: Path, tmp: Path, local: Optional[Path])
         raise CorpusUnavailable(f"{folder}: no documents in {' or '.join(f'{m}/' for m in missing)}; corpus {name!r} "
                                 f"is not built in ({known}), so it needs {name}/train/ and {name}/test/, each a brat "
                                 "folder (.txt + .ann) or PubTator or JSONL files; dev/ optional")
-    for split in SPLITS:
-        if (folder / split).is_dir():
-            shutil.copytree(folder / split, tmp / split)
-    shutil.rmtree(output, ignore_errors=True)
-    tmp.rename(output)
+    with written_aside(output) as tmp:
+        for split in SPLITS:
+            if (folder / split).is_dir():
+                shutil.copytree(folder / split, tmp / split)
     return str(folder), False
 
 

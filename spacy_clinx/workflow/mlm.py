@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 from transformers import DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
 
+from ..atomic import written_aside
 from ..model.encoder import load_masked_lm, quiet_transformers, special_tokens
 
 CHECKPOINT = "checkpoint"
@@ -149,15 +150,12 @@ def heldout_loss(model, collator, blocks: List[List[int]], settings: MLMSettings
 
 def save_checkpoint(model, tokenizer, optimizer, scheduler, checkpoint: Path, step: int, losses: List[float],
                     settings: MLMSettings) -> None:
-    """Write to a temporary folder and rename it: a kill mid-save leaves the previous checkpoint."""
-    partial = checkpoint.with_name(CHECKPOINT + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    torch.save(optimizer.state_dict(), partial / "optimizer.pt")
-    torch.save(scheduler.state_dict(), partial / "scheduler.pt")
-    torch.save(torch.get_rng_state(), partial / "rng.pt")
-    (partial / "state.json").write_text(json.dumps({"step": step, "losses": losses, "settings": asdict(settings)}))
-    shutil.rmtree(checkpoint, ignore_errors=True)
-    partial.rename(checkpoint)
+    """Written aside and renamed: a kill mid-save leaves the previous checkpoint."""
+    with written_aside(checkpoint) as partial:
+        partial.mkdir(parents=True)
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        torch.save(optimizer.state_dict(), partial / "optimizer.pt")
+        torch.save(scheduler.state_dict(), partial / "scheduler.pt")
+        torch.save(torch.get_rng_state(), partial / "rng.pt")
+        (partial / "state.json").write_text(json.dumps({"step": step, "losses": losses, "settings": asdict(settings)}))

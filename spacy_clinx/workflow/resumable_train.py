@@ -28,6 +28,8 @@ from spacy.training.loop import (DIR_MODEL_BEST, DIR_MODEL_LAST, clean_output_di
 from spacy.util import load_config, registry, resolve_dot_names
 from thinc.api import Optimizer, fix_random_seed
 
+from ..atomic import written_aside
+
 CHECKPOINT = "checkpoint"
 OPTIMIZER_TABLES = ("mom1", "mom2", "nr_update", "last_seen")
 
@@ -92,15 +94,12 @@ def set_rng_states(states: Dict) -> None:
 def save_checkpoint(nlp: Language, optimizer: Optimizer, folder: Path, step: int, best: Optional[Tuple],
                     config_hash: str, python_rng_state) -> None:
     """Written aside and renamed: a kill while saving leaves the previous checkpoint intact."""
-    partial = folder.with_name(CHECKPOINT + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    nlp.to_disk(partial / "nlp")
-    state = {"step": step, "best": best, "config": config_hash, "optimizer": optimizer_state(optimizer, nlp),
-             "rng": rng_states(python_rng_state)}
-    (partial / "state.pickle").write_bytes(srsly.pickle_dumps(state))
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
+    with written_aside(folder) as partial:
+        partial.mkdir(parents=True)
+        nlp.to_disk(partial / "nlp")
+        state = {"step": step, "best": best, "config": config_hash, "optimizer": optimizer_state(optimizer, nlp),
+                 "rng": rng_states(python_rng_state)}
+        (partial / "state.pickle").write_bytes(srsly.pickle_dumps(state))
 
 
 def train(config_path: Path, output_path: Path, overrides: Optional[Dict] = None, use_gpu: int = -1, stdout=sys.stdout,
