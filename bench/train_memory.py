@@ -63,7 +63,7 @@ def large_encoder(path: Path) -> Path:
     texts = [read_text(p) for p in sorted(FIXTURES.rglob("*.txt"))]
     tokenizer = train_tokenizer(texts, "xlm-roberta", vocab_size=8000)
     return build_encoder(tokenizer, "xlm-roberta", path, hidden_size=1024, num_layers=24, num_heads=16,
-                         intermediate_size=4096, max_positions=514)
+                         intermediate_size=4096, max_positions=512)
 
 
 def main(
