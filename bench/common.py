@@ -27,7 +27,7 @@ def prepare_corpus(name: str, corpora_dir: Path, work: Path, lang: str = "es") -
     if not (data / "test.spacy").exists():
         clinx("fetch-corpus", name, work / "assets" / name, "--local", corpora_dir)
         for split in ("train", "dev", "test"):
-            clinx("convert", work / "assets" / name / split, "-o", data / f"{split}.spacy", "--lang", lang)
+            clinx("convert", work / "assets" / name / split, data / f"{split}.spacy", "--lang", lang)
     return data
 
 

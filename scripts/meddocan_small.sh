@@ -12,7 +12,7 @@ if [ ! -d "$CORPORA/meddocan/train" ]; then
   exit 2
 fi
 for split in train dev test; do
-  $PY -m spacy_clinx convert "$CORPORA/meddocan/$split" -o corpus/meddocan/$split.spacy --strict
+  $PY -m spacy_clinx convert "$CORPORA/meddocan/$split" corpus/meddocan/$split.spacy --strict
 done
 [ -f encoders/meddocan-xlmr-small/config.json ] || \
   $PY -m spacy_clinx init-encoder encoders/meddocan-xlmr-small -t "$CORPORA/meddocan/train" -t "$CORPORA/meddocan/dev"

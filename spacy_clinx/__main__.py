@@ -51,7 +51,7 @@ class PackageModel(str, Enum):
 def convert(
     inputs: List[Path] = typer.Argument(..., help="brat folders (.txt + .ann, read recursively), PubTator files "
                                         "or JSONL files of {text, spans: [{start, end, label}]} (or folders of them)"),
-    output: Path = typer.Option(..., "--output", "-o", help="DocBin file to write (.spacy)"),
+    output: Path = typer.Argument(..., help="DocBin file to write (.spacy)"),
     lang: str = typer.Option("es", "--lang", "-l", help="spaCy language code"),
     fmt: CorpusFormat = typer.Option(CorpusFormat.auto, "--format", "-f", help="input format; auto: detected"),
     problems: Path = typer.Option(None, "--problems", help="also write every problem as TSV here"),

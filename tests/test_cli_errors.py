@@ -22,7 +22,7 @@ CASES = {
                                     "model"),
     "encoder with a missing profile": (lambda t: ["encoder", t / "enc", "-t", t, "--profile", t / "nope.cfg"],
                                        "No profile", "enc"),
-    "convert an empty folder": (lambda t: ["convert", t, "-o", t / "out.spacy"], "no documents", "out.spacy"),
+    "convert an empty folder": (lambda t: ["convert", t, t / "out.spacy"], "no documents", "out.spacy"),
     "an unknown corpus without a corpora folder": (lambda t: ["fetch-corpus", "mycorpus", t / "assets"],
                                                    "is not built in", "assets"),
 }

@@ -112,7 +112,7 @@ def test_duplicate_texts_are_reported_and_kept(nlp, tmp_path):
 
 def test_convert_command_prints_alignment(meddocan_dir, tmp_path):
     out = tmp_path / "train.spacy"
-    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(meddocan_dir), "-o", str(out),
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(meddocan_dir), str(out),
                              "--strict"], capture_output=True, text=True, check=True)
     assert "alignment: 100.00%" in result.stdout
     docs = list(DocBin().from_disk(out).get_docs(spacy.blank("es").vocab))
@@ -205,7 +205,7 @@ def test_jsonl_spans_convert_like_the_same_documents_in_brat_and_keep_their_meta
             f.write(json.dumps({"id": d.user_data["doc_id"], "text": d.text, "spans": spans, "source": f"ward {i}"},
                                ensure_ascii=False) + "\n")
     out = tmp_path / "notes.spacy"
-    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(path), "-o", str(out)],
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(path), str(out)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "alignment: 100.00%" in result.stdout
@@ -220,7 +220,7 @@ def test_a_bad_jsonl_line_is_one_error_naming_file_and_line(tmp_path):
     path.write_text('{"text": "Juan", "spans": [{"start": 0, "end": 4, "label": "NOMBRE"}]}\n{"text": \n',
                     encoding="utf8")
     out = tmp_path / "out.spacy"
-    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(path), "-o", str(out)],
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "convert", str(path), str(out)],
                             capture_output=True, text=True)
     assert result.returncode == 2 and f"{path}:2: not valid JSON" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

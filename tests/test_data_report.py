@@ -21,7 +21,7 @@ def test_the_data_report_counts_documents_entities_lengths_overlaps_unseen_label
     run = lambda *args: subprocess.run([sys.executable, "-m", "spacy_clinx", *map(str, args)], cwd=tmp_path,  # noqa: E731
                                        capture_output=True, text=True, env=SUBPROCESS_ENV)
     for split in ("train", "dev"):
-        assert run("convert", f"brat/{split}", "-o", f"corpus/{split}.spacy", "--problems",
+        assert run("convert", f"brat/{split}", f"corpus/{split}.spacy", "--problems",
                    f"corpus/{split}-problems.tsv").returncode == 0
     result = run("data-report", "corpus", "metrics/data.json", "--title", "toy")
     assert result.returncode == 0, result.stderr

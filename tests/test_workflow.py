@@ -290,7 +290,7 @@ def run_user_workflow(tmp_path: Path, corpus: str, *variables: str) -> Path:
 def test_the_workflow_trains_on_a_users_corpus_with_unknown_labels_and_no_dev(tmp_path):
     project = run_user_workflow(tmp_path, "clinic_notes")
     assert "does not exist: wrote an empty DocBin" in subprocess.run(
-        [sys.executable, "-m", "spacy_clinx", "convert", str(project / "assets/smoke/clinic_notes/dev"), "-o",
+        [sys.executable, "-m", "spacy_clinx", "convert", str(project / "assets/smoke/clinic_notes/dev"),
          str(tmp_path / "dev.spacy"), "--allow-missing"], capture_output=True, text=True).stdout
     labels = json.loads((project / "corpus/smoke/clinic_notes/splits-random/labels.json").read_text())
     assert {"Name", "Date", "Place", "Identifier"} <= set(labels)
@@ -327,7 +327,7 @@ def test_the_cpu_profile_refuses_a_pretrained_encoder_and_names_the_pretrained_p
 
 
 def test_the_pretrained_profile_fine_tunes_a_pretrained_encoder_gently_without_masked_lm(tmp_path):
-    assert clinx("convert", CORPORA / "ncbi_pubtator" / "train", "-o", "train.spacy", "-l", "en", cwd=tmp_path).returncode == 0
+    assert clinx("convert", CORPORA / "ncbi_pubtator" / "train", "train.spacy", "-l", "en", cwd=tmp_path).returncode == 0
     DocBin().to_disk(tmp_path / "dev.spacy")
     result = clinx("encoder", "enc", "-t", "train.spacy", "--profile", ROOT / "configs/profiles/pretrained.cfg",
                    "--base-model", minilm(), "--lang", "en", cwd=tmp_path)
