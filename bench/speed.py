@@ -69,7 +69,7 @@ def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
 
     ner = clinx_component(nlp)
     encoder = get_tagger(ner.model).encoder
-    docs = ner.subwords(texts)
+    docs = ner.subwords(texts, [nlp.make_doc(t) for t in texts])  # spaCy tokens: for token features
     batches = [ner._make_batch(batch, docs) for batch in ner._batches(ner.windows_for(docs))]
     tensors = [(torch.from_numpy(b.input_ids), torch.from_numpy(b.attention_mask)) for b in batches]
 

@@ -70,6 +70,8 @@ def convert(
         DocBin(store_user_data=True).to_disk(output)
         typer.echo(f"{', '.join(map(str, inputs))} does not exist: wrote an empty DocBin to {output}")
         return
+    if output.suffix != ".spacy":
+        _fail(f"{output}: the output is a DocBin file ending in .spacy (the last argument; the others are inputs)")
     for path in inputs:
         if not path.exists():
             _fail(f"{path}: no such file or folder")

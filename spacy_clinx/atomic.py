@@ -17,7 +17,9 @@ def remove(path: Path) -> None:
 @contextmanager
 def written_aside(target: Path) -> Iterator[Path]:
     """``TARGET.partial``, to be written in the block; it replaces ``target`` when the block ends
-    without an error, and is removed when it raises (``target`` is then left as it was)."""
+    without an error, and is removed when it raises (``target`` is then left as it was). A folder is
+    swapped by renames (the old one set aside, the new one renamed in, the old one deleted), so a
+    kill leaves either folder whole, or none: never a half-deleted one."""
     target = Path(target)
     partial = target.with_name(target.name + ".partial")
     remove(partial)
@@ -26,6 +28,11 @@ def written_aside(target: Path) -> Iterator[Path]:
     except BaseException:
         remove(partial)
         raise
-    if partial.is_dir():
-        remove(target)
-    os.replace(partial, target)
+    if partial.is_dir() and target.exists():
+        old = target.with_name(target.name + ".old")
+        remove(old)
+        os.replace(target, old)
+        os.replace(partial, target)
+        remove(old)
+    else:
+        os.replace(partial, target)

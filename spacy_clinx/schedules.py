@@ -13,14 +13,19 @@ from thinc.api import registry, warmup_linear
 
 
 def count_documents(corpus: Union[str, Path]) -> int:
-    """Documents of a DocBin (.spacy), or .txt files of a brat folder."""
+    """Documents of a DocBin (.spacy) or a folder of them (as ``spacy.Corpus.v1`` reads), else of the
+    brat, PubTator or JSONL corpus the ``spacy_clinx.BratCorpus.v1`` reader reads."""
     path = Path(corpus)
+    if not path.exists():
+        raise FileNotFoundError(f"learning-rate schedule: the training corpus {path} does not exist")
     if path.is_file() and path.suffix == ".spacy":
         return len(DocBin().from_disk(path))
-    if path.is_dir():
-        return sum(1 for _ in path.rglob("*.txt"))
-    raise FileNotFoundError(f"learning-rate schedule: cannot count the training documents of {path} "
-                            "(a .spacy DocBin or a brat folder)")
+    docbins = sorted(path.rglob("*.spacy")) if path.is_dir() else []
+    if docbins:
+        return sum(len(DocBin().from_disk(p)) for p in docbins)
+    from .corpora.formats import read_records
+
+    return sum(1 for record in read_records(path) if record.readable)
 
 
 def updates_per_run(n_docs: int, batch_size: int, epochs: int) -> int:
@@ -32,10 +37,16 @@ def updates_per_run(n_docs: int, batch_size: int, epochs: int) -> int:
 
 @registry.schedules("spacy_clinx.warmup_linear_over_corpus.v1")
 def warmup_linear_over_corpus(initial_rate: float, warmup: float, corpus: str, batch_size: int,
-                              epochs: int) -> Iterable[float]:
+                              epochs: int, max_steps: int = 0) -> Iterable[float]:
     """``warmup_linear.v1`` with ``total_steps`` = the updates of ``epochs`` epochs over ``corpus`` in
-    batches of ``batch_size`` documents (``spacy.batch_by_sequence.v1``), and ``warmup`` as a share of them."""
+    batches of ``batch_size`` documents (``spacy.batch_by_sequence.v1``), or ``max_steps`` when that
+    comes first (``[training] max_steps``; with ``epochs`` 0, ``max_steps`` alone), and ``warmup`` as a
+    share of them."""
     if not 0 <= warmup < 1:
         raise ValueError(f"learning-rate schedule: warmup is a share of the updates in [0, 1), got {warmup}")
-    total = updates_per_run(count_documents(corpus), batch_size, epochs)
+    if epochs < 1 and max_steps < 1:
+        raise ValueError("learning-rate schedule: [training] needs max_epochs or max_steps to size the schedule")
+    total = max_steps if epochs < 1 else updates_per_run(count_documents(corpus), batch_size, epochs)
+    if max_steps > 0:
+        total = min(total, max_steps)
     return warmup_linear(initial_rate, max(1, int(warmup * total)), total)

@@ -112,3 +112,26 @@ def test_int8_inference_predicts_what_float32_predicts_on_the_fixtures(trained_d
     tagger = get_tagger(int8.get_pipe("clinx_ner").model)
     assert tagger.int8_encoder() is not tagger.encoder and "_int8_encoder" not in dict(tagger.named_children())
     assert not any("_int8" in key for key in tagger.state_dict())
+
+
+def test_an_ensemble_of_token_feature_members_uses_the_members_tokens_whatever_its_own_tokenizer(
+        encoders, examples, tmp_path):
+    members = []
+    for seed in (0, 1):
+        fix_random_seed(seed)
+        nlp = make_nlp(encoders["xlm-roberta"], token_features={**FEATURES, "dropout": 0.1 * seed})
+        train_until_perfect(nlp, examples, max_epochs=20)
+        nlp.to_disk(tmp_path / f"m{seed}")
+        members.append(str(tmp_path / f"m{seed}"))
+    texts = [eg.reference.text for eg in examples]
+    plain = spacy.blank("es")  # spaCy's own tokenizer, not the members' character-class one
+    plain.add_pipe("clinx_ensemble", config={"members": members})
+    plain.initialize()  # members differing in dropout only are compatible
+    own = spacy.load(members[0]).tokenizer
+    host = spacy.blank("es")
+    host.tokenizer = own
+    host.add_pipe("clinx_ensemble", config={"members": members})
+    host.initialize()
+    # the voted character spans (doc.ents then follow each pipeline's own token boundaries)
+    voted = [nlp.get_pipe("clinx_ensemble").predict([nlp.make_doc(t) for t in texts])["voted"] for nlp in (plain, host)]
+    assert voted[0] == voted[1] and sum(map(len, voted[0])) > 50

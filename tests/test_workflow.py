@@ -358,3 +358,19 @@ def test_the_package_step_picks_the_ensemble_or_the_best_split_model_by_its_held
     assert pick_pipeline(tmp_path / "split0" / "model-best", "best") == tmp_path / "split0" / "model-best"
     with pytest.raises(FileNotFoundError, match="neither a pipeline"):
         pick_pipeline(tmp_path / "split0", "best")
+
+
+def test_the_schedule_counts_the_documents_of_every_corpus_form_and_stops_at_max_steps(tmp_path):
+    from spacy_clinx.schedules import count_documents, warmup_linear_over_corpus
+
+    assert count_documents(CORPORA / "clinic_notes" / "train") == 6  # brat
+    assert count_documents(CORPORA / "ncbi_pubtator" / "train") == 6  # one PubTator file, six abstracts
+    (tmp_path / "bins").mkdir()
+    for i in range(2):
+        DocBin(docs=[blank_nlp()("Nota.")] * (i + 2)).to_disk(tmp_path / "bins" / f"{i}.spacy")
+    assert count_documents(tmp_path / "bins") == 5  # a folder of DocBins, as spacy.Corpus reads it
+    rates = warmup_linear_over_corpus(1.0, 0.1, str(tmp_path / "bins"), batch_size=1, epochs=10, max_steps=20)
+    rates = [next(rates) for _ in range(22)]
+    assert rates[19] > 0 and rates[20] == 0  # 50 updates in 10 epochs, but training stops at 20
+    with pytest.raises(ValueError, match="max_epochs or max_steps"):
+        warmup_linear_over_corpus(1.0, 0.1, str(tmp_path / "bins"), batch_size=1, epochs=0)

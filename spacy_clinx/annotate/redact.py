@@ -6,8 +6,15 @@ name (the same name always the same one within a document), every date of a docu
 offset of days and keeps its format, digits of identifiers, phone numbers and ages are replaced
 digit by digit, e-mail addresses and street addresses become well-formed fakes, and anything else
 becomes a string of the same shape (letters for letters, digits for digits). The kind comes from
-the label's name (``surrogate_kind``), so corpora with their own labels work too.
+the words of the label's name (``surrogate_kind``), so corpora with their own labels work too.
+
+The surrogates of a document are drawn from a generator seeded with an HMAC of its id under a secret
+``key``: without the key, the output does not tell how dates were shifted or digits replaced.
+``annotate`` makes a fresh key per run unless ``CLINX_REDACT_KEY`` gives one (the same surrogates
+on every run).
 """
+import hmac
+import os
 import hashlib
 import random
 import re
@@ -17,12 +24,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 MODES = ("mask", "surrogate")
 
-KINDS = (  # (kind, label name fragments), first match wins
-    ("email", ("CORREO", "EMAIL", "MAIL")),
+KINDS = (  # (kind, beginnings of a word of the label), first match wins
+    ("email", ("CORREO", "EMAIL", "MAIL", "E-MAIL")),
     ("date", ("FECHA", "DATE")),
     ("address", ("CALLE", "ADDRESS", "STREET", "DIRECCION")),
-    ("digits", ("ID_", "IDENTIFIER", "NUMERO", "PHONE", "TELEFONO", "FAX", "EDAD", "AGE", "ZIP", "POSTAL")),
-    ("name", ("NOMBRE", "NAME", "PERSON", "DOCTOR", "PATIENT", "FAMILIAR")),
+    ("digits", ("ID", "NUMERO", "PHONE", "TELEPHONE", "TELEFONO", "FAX", "EDAD", "AGE", "ZIP", "POSTAL", "NHC",
+                "DNI")),
+    ("name", ("NOMBRE", "NAME", "PERSON", "DOCTOR", "PATIENT", "PACIENTE", "FAMILIAR")),
 )
 
 FIRST_NAMES = ("Lucía", "Mateo", "Carmen", "Hugo", "Elena", "Pablo", "Marta", "Daniel", "Irene", "Álvaro",
@@ -39,8 +47,16 @@ MONTH_NAMES = {name: i + 1 for months in (MONTHS_ES, MONTHS_EN) for i, name in e
 
 
 def surrogate_kind(label: str) -> str:
-    upper = label.upper()
-    return next((kind for kind, parts in KINDS if any(p in upper for p in parts)), "shape")
+    """By the words of the label (split at ``_``, ``-``, spaces): ``ID_SUJETO_ASISTENCIA`` is digits,
+    ``FECHAS`` a date; ``LANGUAGE`` is not an age, ``CANDIDATE`` no date."""
+    words = [w for w in re.split(r"[_\-\s]+", label.upper()) if w]
+    return next((kind for kind, starts in KINDS if any(w.startswith(s) for w in words for s in starts)), "shape")
+
+
+def new_key() -> bytes:
+    """``CLINX_REDACT_KEY`` (the same surrogates on every run), else a fresh random key."""
+    given = os.environ.get("CLINX_REDACT_KEY")
+    return given.encode("utf8") if given else os.urandom(32)
 
 
 @dataclass(frozen=True)
@@ -75,8 +91,8 @@ class Surrogates:
     """The replacements of one document, seeded by its id: the same string of the same kind gets
     the same surrogate, and all dates share one shift."""
 
-    def __init__(self, doc_id: str):
-        seed = int.from_bytes(hashlib.sha256(str(doc_id).encode("utf8")).digest()[:8], "big")
+    def __init__(self, doc_id: str, key: bytes):
+        seed = int.from_bytes(hmac.new(key, str(doc_id).encode("utf8"), hashlib.sha256).digest()[:16], "big")
         self.random = random.Random(seed)
         self.days = self.random.choice([d for d in range(-400, 401) if abs(d) >= 30])
         self.seen: Dict[Tuple[str, str], str] = {}
@@ -92,7 +108,8 @@ class Surrogates:
         return str(self.random.choice([d for d in range(10) if str(d) != keep]))
 
     def digits(self, text: str) -> str:
-        return "".join(self.digit(c) if c.isdigit() else c for c in text)
+        """Digit by digit; the letters of an identifier (a DNI's check letter) are replaced too."""
+        return self.shape(text)
 
     def shape(self, text: str) -> str:
         letters = "abcdefghijklmnopqrstuvwxyz"
@@ -169,12 +186,14 @@ def _date(year: int, month: int, day: int) -> Optional[date]:
         return None
 
 
-def redact(doc_id: str, text: str, entities: Sequence[dict], mode: str) -> Tuple[str, List[Replacement]]:
+def redact(doc_id: str, text: str, entities: Sequence[dict], mode: str,
+           key: bytes = b"") -> Tuple[str, List[Replacement]]:
     """The de-identified text and where each entity went; a text without entities comes back as is.
-    Overlapping entities (an ensemble never gives them, spans_key groups may) are merged first."""
+    Overlapping entities (an ensemble never gives them, spans_key groups may) are merged first.
+    ``key``: the secret the surrogates are drawn with (``new_key``)."""
     if mode not in MODES:
         raise ValueError(f"unknown redaction {mode!r}: use {' or '.join(MODES)}")
-    make: Callable[[str, str], str] = (lambda label, _: f"[{label}]") if mode == "mask" else Surrogates(doc_id)
+    make: Callable[[str, str], str] = (lambda label, _: f"[{label}]") if mode == "mask" else Surrogates(doc_id, key)
     parts: List[str] = []
     replacements: List[Replacement] = []
     at = out = 0
@@ -200,11 +219,12 @@ def merge_overlaps(entities: Sequence[dict]) -> List[dict]:
     return merged
 
 
-def redacted_result(doc_id: str, text: str, entities: Sequence[dict], mode: str) -> Tuple[str, str, List[dict]]:
+def redacted_result(doc_id: str, text: str, entities: Sequence[dict], mode: str,
+                    key: bytes = b"") -> Tuple[str, str, List[dict]]:
     """An annotate result with the de-identified text and its entities in that text: each entity's
     ``start``/``end`` index the output, ``source_start``/``source_end`` the input, and ``text`` is
     the mask or surrogate (the original string is not written)."""
-    new_text, replacements = redact(doc_id, text, entities, mode)
+    new_text, replacements = redact(doc_id, text, entities, mode, key)
     scores = {(e["start"], e["end"]): e.get("score") for e in entities}
     return doc_id, new_text, [{"label": r.label, "start": r.out_start, "end": r.out_end,
                                "text": new_text[r.out_start:r.out_end], "score": scores.get((r.start, r.end)),

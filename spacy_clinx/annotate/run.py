@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ..device import use_device
 from .engines import annotate_locally, annotate_on_ray, check_pipeline, load_for_annotation
 from .inputs import note_ids, read_notes
-from .redact import MODES, redacted_result
+from .redact import MODES, new_key, redacted_result
 from .sinks import open_sink
 
 
@@ -24,8 +24,13 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
         raise ValueError(f"unknown engine {engine!r}: use local or ray")
     if not Path(source).exists():
         raise FileNotFoundError(f"{source}: no such folder or JSONL file")
-    if Path(output).resolve() == Path(source).resolve():
-        raise ValueError(f"{output}: the output would overwrite the input; write it elsewhere")
+    out, src = Path(output).resolve(), Path(source).resolve()
+    if out == src or (src.is_dir() and src in out.parents):
+        raise ValueError(f"{output}: the output would overwrite the input or sit inside its folder (a rerun would "
+                         "read it as notes); write it elsewhere")
+    if out.suffix == ".gz":
+        raise ValueError(f"{output}: annotate writes plain JSONL, which it appends to and resumes; name it .jsonl "
+                         "and compress it when the run is done")
     if redact is not None and redact not in MODES:
         raise ValueError(f"unknown redaction {redact!r}: use {' or '.join(MODES)}")
     if gpu_id >= 0 and (engine != "local" or n_process > 1):
@@ -48,11 +53,12 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
             sink.remove()
         raise
     fields: Dict[str, dict] = {}  # the other fields of the notes read and not yet written
+    key = new_key() if redact == "surrogate" else b""
 
     def pending_notes():
         for doc_id, text, extra in read_notes(source):
             if doc_id not in done:
-                if extra:
+                if extra and redact is None:  # other fields may identify too: de-identified output drops them
                     fields[doc_id] = extra
                 yield doc_id, text
 
@@ -70,7 +76,7 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
                 break
             words += sum(len(text.split()) for _, text, _ in chunk)
             if redact is not None:
-                chunk = [redacted_result(doc_id, text, entities, redact) for doc_id, text, entities in chunk]
+                chunk = [redacted_result(doc_id, text, entities, redact, key) for doc_id, text, entities in chunk]
             sink.write(chunk, [fields.pop(doc_id, None) for doc_id, _, _ in chunk])
             written += len(chunk)
             bar.update(len(chunk))

@@ -119,7 +119,10 @@ class ClinxEnsemble(Pipe):
     def predict(self, docs: Iterable[Doc]) -> Dict[str, List]:
         members = self.members
         docs = list(docs)
-        subword_docs = members[0].subwords([doc.text for doc in docs], docs)
+        # token features are those of the members' own tokens, whatever tokenizer this pipeline has
+        uses_tokens = get_tagger(members[0].model).token_features is not None
+        token_docs = [self._pipelines[0].make_doc(doc.text) for doc in docs] if uses_tokens else docs
+        subword_docs = members[0].subwords([doc.text for doc in docs], token_docs)
         windows = members[0].windows_for(subword_docs)
         member_tags = [m.decode(subword_docs, m.emissions(subword_docs, windows))[0] for m in members]
         tag_names = get_tagger(members[0].model).tag_names
@@ -189,5 +192,7 @@ def describe(member: ClinxNER) -> Dict:
     vocab = tagger.tokenizer.backend_tokenizer.to_str()
     attrs = member.model.attrs
     features = tagger.token_features.spec.to_dict() if tagger.token_features is not None else None
+    if features:
+        features.pop("dropout")  # a training setting: members may differ in it
     return {"tokenizer": hashlib.sha256(vocab.encode("utf8")).hexdigest(), "tag_names": list(tagger.tag_names),
             "windows": (attrs["context"], attrs["centre"]), "token features": features}

@@ -238,8 +238,10 @@ class ClinxNER(TrainablePipe):
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "ClinxNER.update")
-        get_tagger(self.model).set_dropout(drop)
         subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples])
+        tagger = get_tagger(self.model)
+        tagger.set_dropout(drop)  # as spaCy's pipes: the rate of this update (nlp.update's default: none)
+        tagger.drop_int8_copy()
         gold = self._gold_tags(examples, subword_docs)
         windows = self.windows_for(subword_docs)
         if not windows:

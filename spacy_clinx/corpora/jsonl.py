@@ -1,8 +1,9 @@
 """JSON lines with character spans (doccano / Prodigy-style exports) into plain records.
 
 One document per line: ``{"text": ..., "spans": [{"start", "end", "label"}, ...]}``; doccano's
-``"label": [[start, end, label], ...]`` is read too. ``id`` (else ``meta.id``, else the line number)
-names the document; every other field is kept as its metadata (``doc.user_data["meta"]``).
+``"label": [[start, end, label], ...]`` and ``"entities": [{"start_offset", "end_offset", "label"}]``
+are read too. ``id`` (else ``meta.id``, else the file name and line number) names the document;
+every other field is kept as its metadata (``doc.user_data["meta"]``).
 """
 from pathlib import Path
 from typing import Iterator, Union
@@ -21,16 +22,17 @@ def read_span_jsonl(path: Union[str, Path]) -> Iterator[BratDocument]:
         if not isinstance(text, str):
             raise ValueError(f"{where}:{line_no}: the record has no \"text\" string")
         meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-        doc_id = str(record.get("id", meta.get("id", f"line{line_no}")))
+        doc_id = str(record.get("id", meta.get("id", f"{path.stem}:{line_no}")))
         field = next((f for f in SPAN_FIELDS if f in record), None)
         spans = record.get(field) or [] if field else []
-        doc = BratDocument(id=doc_id, text=text, path=f"{where}:{line_no}",
+        doc = BratDocument(id=doc_id, text=text, path=where,
                            meta={k: v for k, v in record.items() if k not in ("text", "id", field)})
         if not text:
             doc.problems.append(Problem(where, line_no, doc_id, "empty_text", "the text is empty"))
         for k, span in enumerate(spans if isinstance(spans, list) else [spans]):
             if isinstance(span, dict):
-                start, end, label = span.get("start"), span.get("end"), span.get("label")
+                start, end = span.get("start", span.get("start_offset")), span.get("end", span.get("end_offset"))
+                label = span.get("label")
             elif isinstance(span, (list, tuple)) and len(span) == 3:
                 start, end, label = span
             else:

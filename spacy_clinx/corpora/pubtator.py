@@ -48,7 +48,7 @@ def read_pubtator(path: Union[str, Path]) -> Iterator[BratDocument]:
             if doc is None or pmid != doc.id:
                 if doc is not None:
                     yield finish()
-                doc, parts = BratDocument(id=pmid, text="", path=f"{where}:{line_no}"), []
+                doc, parts = BratDocument(id=pmid, text="", path=where), []
             parts.append(content)
             doc.text = " ".join(parts)
             continue

@@ -75,15 +75,15 @@ class SubwordCRFTagger(nn.Module):
         centre = torch.gather(hidden, 1, index)
         return self.emission(self.dropout(centre))
 
-    def train(self, mode: bool = True) -> "SubwordCRFTagger":
-        if mode:  # the weights are about to change: a quantized copy would go stale
-            object.__setattr__(self, "_int8_encoder", None)
-        return super().train(mode)
+    def drop_int8_copy(self) -> None:
+        """Forget the quantized copy: the weights are about to change (``ClinxNER.update`` calls this;
+        not ``train()``, which thinc's shim calls after every prediction)."""
+        object.__setattr__(self, "_int8_encoder", None)
 
     def int8_encoder(self) -> nn.Module:
         """A copy of the encoder whose linear layers compute in int8 (weights quantized once, activations
-        per batch: torch's dynamic quantization), made on first use; training never uses it. The copy
-        is not a parameter of this module, so it is neither saved nor updated."""
+        per batch: torch's dynamic quantization), made on first use and kept until an update; training
+        never uses it. The copy is not a parameter of this module, so it is neither saved nor updated."""
         if self._int8_encoder is None:
             import copy
             import warnings
