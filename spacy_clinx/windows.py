@@ -264,7 +264,7 @@ def make_batch(
         centre_index[b, : centres[b]] = numpy.arange(first, first + centres[b])
         centre_mask[b, : centres[b]] = True
     batch = WindowBatch(input_ids, attention_mask, centre_index, centre_mask)
-    if docs and windows and docs[windows[0].doc].token_features is not None:
+    if docs and windows and getattr(docs[windows[0].doc], "token_features", None) is not None:
         F = docs[windows[0].doc].token_features.shape[1]
         batch.token_feature_ids = numpy.zeros((B, L, F), dtype=numpy.int64)
         for b, w in enumerate(windows):

@@ -58,6 +58,23 @@ def test_batch_arrays_point_at_centres():
         centre = batch.input_ids[b][batch.centre_index[b][batch.centre_mask[b]]]
         assert centre.tolist() == ids[w.centre_start : w.centre_end].tolist()
         assert batch.input_ids[b][0] == 1 and 2 in batch.input_ids[b]
+    assert batch.token_feature_ids is None
+
+
+def test_token_feature_rows_travel_with_their_subwords_and_are_zero_at_special_tokens():
+    from spacy_clinx.windows import SubwordDoc
+
+    ids = numpy.arange(100, 130)
+    features = numpy.arange(1, 31, dtype=numpy.int32)[:, None].repeat(3, axis=1)  # row i: i + 1
+    doc = SubwordDoc(ids, numpy.zeros((30, 2), dtype=numpy.int64), numpy.ones(30, dtype=numpy.int8),
+                     token_features=features)
+    windows = plan_windows(0, [1] * 30, context=4, centre=10)
+    batch = make_batch(windows, [doc], prefix=[1], suffix=[2], pad_id=0)
+    assert batch.token_feature_ids.shape == batch.input_ids.shape + (3,)
+    for b, w in enumerate(windows):
+        row = batch.token_feature_ids[b, :, 0]
+        assert row[0] == 0 and row[1 : 1 + w.end - w.start].tolist() == list(range(w.start + 1, w.end + 1))
+        assert not row[1 + w.end - w.start:].any()  # the suffix token and the padding
 
 
 def test_sentence_windows_hold_one_sentence_each_without_context():
