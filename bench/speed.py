@@ -173,6 +173,8 @@ def peak_rss_mb() -> float:
 def main(
     model: str = typer.Argument(..., help="a pipeline with clinx_ner"),
     ensemble: Optional[str] = typer.Option(None, help="a pipeline with clinx_ensemble"),
+    compare: Optional[str] = typer.Option(None, help="another clinx_ner pipeline timed beside MODEL (e.g. an older "
+                                          "default)"),
     hf_model: Optional[str] = typer.Option(None, help="a Hugging Face token-classification model folder"),
     flair_model: Optional[str] = typer.Option(None, help="a flair SequenceTagger .pt (bench/work/venv-flair)"),
     spacy_trf_model: Optional[str] = typer.Option(None, help="a spaCy transformer + ner pipeline"),
@@ -223,6 +225,10 @@ def main(
         name = f"clinx_ner, centre {centre}"
         variants[name] = nlp_centre = spacy.load(model, config={"components.clinx_ner.model.centre": centre})
         systems[name] = timed(lambda: list(nlp_centre.pipe(notes, batch_size=batch_size)))
+    if compare:
+        name = f"clinx_ner ({Path(compare).parent.name if Path(compare).name.startswith('model-') else compare})"
+        variants[name] = other = spacy.load(compare)
+        systems[name] = timed(lambda: list(other.pipe(notes, batch_size=batch_size)))
     if ensemble:
         ens = spacy.load(ensemble)
         systems["clinx_ensemble (nlp.pipe)"] = timed(lambda: list(ens.pipe(notes, batch_size=batch_size)))
