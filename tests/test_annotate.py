@@ -79,6 +79,7 @@ def test_brat_output_and_several_processes(trained_dir, notes, reference, tmp_pa
     assert annotate(str(trained_dir), notes[0], tmp_path / "brat", fmt="brat", progress=False)["written"] == 0
 
 
+@pytest.mark.slow
 def test_ray_engine_matches_one_process(trained_dir, notes, reference, tmp_path):
     import ray  # installed by scripts/setup.sh (the "ray" extra)
 

@@ -150,6 +150,11 @@ def test_the_learning_rate_schedule_is_sized_from_the_training_corpus(tmp_path):
 def test_a_profiles_model_settings_become_component_overrides():
     from spacy_clinx.workflow.profiles import load_profile
 
+    paper = training_overrides(load_profile(ROOT / "configs/profiles/paper.cfg").train, seed=0)
+    assert paper["components.clinx_ner.model.gradient_checkpointing"] is True
+    assert paper["components.clinx_ner.model.windows_per_batch"] == 8
+    from spacy_clinx.workflow.profiles import load_profile
+
     overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0)
     assert overrides["components.clinx_ner.model.token_features.attrs"] == ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
     assert (overrides["components.clinx_ner.model.centre"], overrides["components.clinx_ner.model.context"]) == (64, 32)
@@ -252,6 +257,7 @@ def test_killed_mlm_resumes_to_exactly_the_uninterrupted_model(tmp_path, example
     assert report["heldout_loss_after"] < report["heldout_loss_before"]
 
 
+@pytest.mark.slow
 def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
@@ -287,6 +293,7 @@ def run_user_workflow(tmp_path: Path, corpus: str, *variables: str) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_the_workflow_trains_on_a_users_corpus_with_unknown_labels_and_no_dev(tmp_path):
     project = run_user_workflow(tmp_path, "clinic_notes")
     assert "does not exist: wrote an empty DocBin" in subprocess.run(
@@ -299,6 +306,7 @@ def test_the_workflow_trains_on_a_users_corpus_with_unknown_labels_and_no_dev(tm
 
 
 
+@pytest.mark.slow
 def test_the_workflow_trains_on_a_pubtator_corpus(tmp_path):
     project = run_user_workflow(tmp_path, "ncbi_pubtator", "--vars.lang", "en")
     docs = list(DocBin().from_disk(project / "corpus/smoke/ncbi_pubtator/train.spacy").get_docs(blank_nlp().vocab))
@@ -326,6 +334,7 @@ def test_the_cpu_profile_refuses_a_pretrained_encoder_and_names_the_pretrained_p
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "enc").exists()
 
 
+@pytest.mark.slow
 def test_the_pretrained_profile_fine_tunes_a_pretrained_encoder_gently_without_masked_lm(tmp_path):
     assert clinx("convert", CORPORA / "ncbi_pubtator" / "train", "train.spacy", "-l", "en", cwd=tmp_path).returncode == 0
     DocBin().to_disk(tmp_path / "dev.spacy")
