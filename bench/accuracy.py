@@ -55,7 +55,9 @@ VARIANTS = {
     "clinx-features-b1": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
                           "training.batcher.size": 1, "training.eval_frequency": 500},
 }
-# the rows above (but clinx-folds-features) ran with the cpu profile of before 2026-12-01: batches of 4
+# the cpu profile's default of 2026-12-01 as it is (token features, 128-subword windows, batches of 1)
+VARIANTS["clinx-default-2026-12"] = {}
+# the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
 PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair"]
 CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)
