@@ -347,12 +347,12 @@ def evaluate_models_command(
     """Strict char-level scores of every split model and of the ensemble, from one ensemble pass."""
     from .device import DeviceUnavailable, use_device
     from .workflow.folds import read_members
+    from .workflow.report import evaluate_ensemble_and_members, summary, write_report
 
     try:
         use_device(gpu_id)
     except DeviceUnavailable as err:
         _fail(str(err))
-    from .workflow.report import evaluate_ensemble_and_members, summary, write_report
 
     names = [Path(m).parent.name for m in read_members(training)]  # the ensemble's members, in order
     results = evaluate_ensemble_and_members(ensemble, names, data, echo=typer.echo)

@@ -18,9 +18,7 @@ def count_documents(corpus: Union[str, Path]) -> int:
     path = Path(corpus)
     if not path.exists():
         raise FileNotFoundError(f"learning-rate schedule: the training corpus {path} does not exist")
-    if path.is_file() and path.suffix == ".spacy":
-        return len(DocBin().from_disk(path))
-    docbins = sorted(path.rglob("*.spacy")) if path.is_dir() else []
+    docbins = [path] if path.suffix == ".spacy" else sorted(path.rglob("*.spacy"))
     if docbins:
         return sum(len(DocBin().from_disk(p)) for p in docbins)
     from .corpora.formats import read_records

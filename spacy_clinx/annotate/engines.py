@@ -7,6 +7,7 @@ so exactly-once writing does not depend on the engine.
 import json
 from collections import Counter
 from itertools import islice
+from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple
 
 import spacy
@@ -25,8 +26,6 @@ Result = Tuple[str, str, list]
 
 def check_pipeline(model: str) -> str:
     """``model`` if it names a pipeline folder or an installed pipeline package, else a one-line error."""
-    from pathlib import Path
-
     if not (Path(model).is_dir() and (Path(model) / "config.cfg").exists()) and not spacy.util.is_package(model):
         raise FileNotFoundError(f"{model}: no such pipeline folder (with a config.cfg) or installed pipeline package")
     return model

@@ -3,8 +3,8 @@ surrogate of its kind, consistently within a document, with a map from output of
 
 Surrogates keep what a reader of the note needs and nothing that identifies: a name becomes another
 name (the same name always the same one within a document), every date of a document moves by one
-offset of days and keeps its format, digits of identifiers, phone numbers and ages are replaced
-digit by digit, e-mail addresses and street addresses become well-formed fakes, and anything else
+offset of days and keeps its format, identifiers, phone numbers and ages are replaced character
+by character (digits for digits, letters for letters), e-mail addresses and street addresses become well-formed fakes, and anything else
 becomes a string of the same shape (letters for letters, digits for digits). The kind comes from
 the words of the label's name (``surrogate_kind``), so corpora with their own labels work too.
 
@@ -13,9 +13,9 @@ The surrogates of a document are drawn from a generator seeded with an HMAC of i
 ``annotate`` makes a fresh key per run unless ``CLINX_REDACT_KEY`` gives one (the same surrogates
 on every run).
 """
+import hashlib
 import hmac
 import os
-import hashlib
 import random
 import re
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 MODES = ("mask", "surrogate")
 
 KINDS = (  # (kind, beginnings of a word of the label), first match wins
-    ("email", ("CORREO", "EMAIL", "MAIL", "E-MAIL")),
+    ("email", ("CORREO", "EMAIL", "MAIL")),
     ("date", ("FECHA", "DATE")),
     ("address", ("CALLE", "ADDRESS", "STREET", "DIRECCION")),
     ("digits", ("ID", "NUMERO", "PHONE", "TELEPHONE", "TELEFONO", "FAX", "EDAD", "AGE", "ZIP", "POSTAL", "NHC",
@@ -107,10 +107,6 @@ class Surrogates:
     def digit(self, keep: str) -> str:
         return str(self.random.choice([d for d in range(10) if str(d) != keep]))
 
-    def digits(self, text: str) -> str:
-        """Digit by digit; the letters of an identifier (a DNI's check letter) are replaced too."""
-        return self.shape(text)
-
     def shape(self, text: str) -> str:
         letters = "abcdefghijklmnopqrstuvwxyz"
         out = []
@@ -123,6 +119,9 @@ class Surrogates:
             else:
                 out.append(c)
         return "".join(out)
+
+    # identifiers, phone numbers, ages: digit by digit, and their letters (a DNI's check letter) too
+    digits = shape
 
     def name(self, text: str) -> str:
         words = text.split()

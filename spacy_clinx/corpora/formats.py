@@ -27,9 +27,14 @@ def detect_format(path: Union[str, Path]) -> str:
         return "brat"
     if any(path.rglob("*.jsonl")):
         return "jsonl"
-    if any(looks_like_pubtator(p) for p in sorted(path.rglob("*.txt")) + sorted(path.rglob("*.pubtator"))):
+    if next(pubtator_files(path), None) is not None:
         return "pubtator"
     return "brat"
+
+
+def pubtator_files(folder: Path) -> Iterator[Path]:
+    """The .txt and .pubtator files under ``folder`` whose first line is a PubTator title, in order."""
+    return (p for p in sorted(folder.rglob("*.txt")) + sorted(folder.rglob("*.pubtator")) if looks_like_pubtator(p))
 
 
 def read_records(path: Union[str, Path], fmt: str = "auto") -> Iterator[BratDocument]:
@@ -52,4 +57,4 @@ def format_files(path: Path, fmt: str) -> List[Path]:
         raise FileNotFoundError(f"{path}: no such file or folder")
     if fmt == "jsonl":
         return sorted(path.rglob("*.jsonl"))
-    return sorted(p for p in sorted(path.rglob("*.txt")) + sorted(path.rglob("*.pubtator")) if looks_like_pubtator(p))
+    return list(pubtator_files(path))

@@ -20,7 +20,8 @@ def looks_like_pubtator(path: Path) -> bool:
         with Path(path).open(encoding="utf8", errors="replace") as f:
             for line in f:
                 if line.strip():
-                    return bool(re.match(r"^[^|\t]+\|t\|", line))
+                    match = TITLE_OR_ABSTRACT.match(line.rstrip("\r\n"))
+                    return bool(match) and match[2] == "t"
     except OSError:
         return False
     return False

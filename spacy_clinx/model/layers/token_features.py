@@ -40,7 +40,7 @@ class TokenFeatures:
     def __post_init__(self):
         object.__setattr__(self, "attrs", tuple(a.upper() for a in self.attrs))
         object.__setattr__(self, "rows", tuple(int(r) for r in self.rows))
-        unknown = [a for a in self.attrs if a.upper() not in ATTR_IDS]
+        unknown = [a for a in self.attrs if a not in ATTR_IDS]
         if unknown:
             raise ValueError(f"Unknown token attribute(s) {unknown}: use spaCy attribute names such as NORM, "
                              "PREFIX, SUFFIX, SHAPE, LOWER")
