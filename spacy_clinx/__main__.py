@@ -354,7 +354,10 @@ def evaluate_models_command(
     except DeviceUnavailable as err:
         _fail(str(err))
 
-    names = [Path(m).parent.name for m in read_members(training)]  # the ensemble's members, in order
+    try:
+        names = [Path(m).parent.name for m in read_members(training)]  # the ensemble's members, in order
+    except FileNotFoundError as err:
+        _fail(str(err))
     results = evaluate_ensemble_and_members(ensemble, names, data, echo=typer.echo)
     stats = summary(results, names)
     detail = (f"Median member F1 {100 * stats['median_member_f']:.2f}, best {100 * stats['best_member_f']:.2f}, "
