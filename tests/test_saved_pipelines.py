@@ -1,5 +1,7 @@
 """Damaged saved pipelines fail with errors naming the file; training with one seed is reproducible."""
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 import spacy
@@ -54,3 +56,16 @@ def test_same_seed_gives_the_same_model_on_cpu(encoders, examples):
     assert weights[0] == weights[1] and weights[0] != weights[2]
     ents = [[[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in nlp.pipe(texts)] for nlp in (first, second)]
     assert ents[0] == ents[1]
+
+
+SAVED = Path(__file__).parent / "fixtures" / "saved"
+
+
+def test_a_pipeline_saved_by_release_0_1_0_predicts_what_it_predicted(meddocan_dir):
+    """``fixtures/saved/clinx_ner-0.1.0`` was saved before the component and model were reshaped
+    (``make_saved_pipeline.py``); today's code loads it and finds the same entities."""
+    expected = json.loads((SAVED / "expected.json").read_text(encoding="utf8"))["entities"]
+    corpus = meddocan_dir.parent
+    texts = [p.read_text(encoding="utf8") for split in ("train", "test") for p in sorted((corpus / split).glob("*.txt"))]
+    nlp = spacy.load(SAVED / "clinx_ner-0.1.0")
+    assert [[[e.start_char, e.end_char, e.label_] for e in doc.ents] for doc in nlp.pipe(texts)] == expected
