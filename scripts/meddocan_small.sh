@@ -15,7 +15,8 @@ for split in train dev test; do
   $PY -m spacy_clinx convert "$CORPORA/meddocan/$split" corpus/meddocan/$split.spacy --strict
 done
 [ -f encoders/meddocan-xlmr-small/config.json ] || \
-  $PY -m spacy_clinx init-encoder encoders/meddocan-xlmr-small -t "$CORPORA/meddocan/train" -t "$CORPORA/meddocan/dev"
+  $PY -m spacy_clinx encoder encoders/meddocan-xlmr-small -t "$CORPORA/meddocan/train" -t "$CORPORA/meddocan/dev" \
+    --mlm-steps 0
 STEPS=$(( (500 + 3) / 4 * EPOCHS ))
 $PY -m spacy train configs/es_clinx_ner.cfg -o training/meddocan-small \
   --paths.encoder encoders/meddocan-xlmr-small \

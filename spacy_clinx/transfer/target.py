@@ -6,7 +6,9 @@ begins again from scratch, so a resumed checkpoint never mixes two sources."""
 import json
 import shutil
 from pathlib import Path
+from typing import Any, Dict, Optional
 
+from ..workflow.folds import training_overrides
 from .encoder_export import export_encoder
 
 
@@ -30,3 +32,13 @@ def prepare_encoder(source: Path, output: Path, echo=print) -> Path:
     record.write_text(json.dumps({"source": str(source.resolve()), "encoder": str(encoder)}, indent=1),
                       encoding="utf8")
     return encoder
+
+
+def transfer_overrides(source: Path, output: Path, overrides: Dict[str, Any], budget: Optional[Dict[str, Any]] = None,
+                       seed: int = 0, echo=print) -> Dict[str, Any]:
+    """The ``spacy train`` overrides of a transfer run: a profile's [train] ``budget`` (if given) under
+    the command line's ``overrides``, and ``paths.encoder`` the encoder the target starts from
+    (:func:`prepare_encoder`; a ValueError or OSError says why there is none)."""
+    if budget is not None:
+        overrides = {**training_overrides(budget, seed), **overrides}
+    return {**overrides, "paths.encoder": str(prepare_encoder(source, output, echo=echo))}

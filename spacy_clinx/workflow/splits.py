@@ -6,7 +6,9 @@ official dev only for the training log (no model selection). A corpus without de
 gets its random parts from train alone, and "standard" then holds out one seeded part of train
 (1/n_parts of its documents) for model selection.
 """
+import json
 import random
+import shutil
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -15,6 +17,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 SCHEMES = ("random", "standard", "all")
+SPLITS_JSON = "splits.json"  # the scheme, seed and document ids of a splits folder
 
 
 def random_parts(n_docs: int, n_parts: int, seed: int) -> List[List[int]]:
@@ -64,6 +67,21 @@ def write_splits(train_path: Path, dev_path: Path, output: Path, scheme: str = "
             DocBin(docs=docs, store_user_data=True).to_disk(folder / f"{name}.spacy")
         summary.append({"split": i, "train": [doc_id(d) for d in split_train], "dev": [doc_id(d) for d in split_dev]})
     return summary
+
+
+def split_corpus(train_path: Path, dev_path: Path, output: Path, scheme: str = "random", n_parts: int = 5,
+                 seed: int = 0) -> List[Dict]:
+    """The splits step: ``output`` made afresh (no split of an earlier run left over), the splits
+    written (:func:`write_splits`) and recorded in ``output/splits.json``; returns the document ids."""
+    shutil.rmtree(output, ignore_errors=True)
+    summary = write_splits(train_path, dev_path, output, scheme, n_parts, seed)
+    (output / SPLITS_JSON).write_text(json.dumps({"scheme": scheme, "seed": seed, "splits": summary}, indent=1))
+    return summary
+
+
+def split_scheme(splits_dir: Path) -> str:
+    """The scheme a splits folder was cut with (it decides which checkpoint each split keeps)."""
+    return json.loads((Path(splits_dir) / SPLITS_JSON).read_text())["scheme"]
 
 
 def doc_id(doc: Doc) -> str:

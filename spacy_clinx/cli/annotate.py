@@ -1,0 +1,54 @@
+"""``annotate``: entities of many notes with a pipeline, resumable, locally or on Ray."""
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from ._util import app, fail
+
+
+class OutputFormat(str, Enum):
+    jsonl = "jsonl"
+    brat = "brat"
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class Redaction(str, Enum):
+    mask = "mask"
+    surrogate = "surrogate"
+
+
+@app.command("annotate")
+def annotate_command(
+    model: str = typer.Argument(..., help="pipeline folder or installed package name"),
+    input: Path = typer.Argument(..., help="folder of .txt files (brat folders too) or JSONL of {id, text}"),
+    output: Path = typer.Argument(..., help="JSONL file, or folder for --format brat"),
+    fmt: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", help="output format"),
+    batch_size: int = typer.Option(32, help="documents per batch"),
+    n_process: int = typer.Option(1, help="local worker processes (engine local)"),
+    engine: Engine = typer.Option(Engine.local, help="this process (and its forked workers), or a Ray pool"),
+    workers: int = typer.Option(2, help="Ray actors, one CPU each (engine ray)"),
+    address: str = typer.Option("", help="Ray cluster address; empty: start a local Ray"),
+    chunk_docs: int = typer.Option(4096, help="notes handed to Ray at a time: bounds the driver's memory (engine ray)"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to predict on (engine local); -1: CPU"),
+    gpus_per_worker: float = typer.Option(0.0, help="GPUs each Ray actor requests (engine ray); 0: CPU actors"),
+    redact: Redaction = typer.Option(None, help="write de-identified text: each entity as [LABEL] (mask) or as a "
+                                     "consistent surrogate of its kind (surrogate), entities indexing that text"),
+) -> None:
+    """Annotate notes with a pipeline. Rerun after an interruption: documents already in OUTPUT
+    are skipped and none is written twice."""
+    import json
+
+    from ..annotate.run import annotate
+
+    try:
+        stats = annotate(model, input, output, fmt.value, batch_size, n_process, engine.value, workers, address or None,
+                         chunk_docs, gpu_id=gpu_id, gpus_per_worker=gpus_per_worker,
+                         redact=redact.value if redact else None)
+    except (ValueError, OSError, ImportError, RuntimeError) as err:
+        fail(str(err))
+    typer.echo(json.dumps(stats))

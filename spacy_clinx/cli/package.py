@@ -1,0 +1,38 @@
+"""``package``: an installable package of a pipeline, checked in a fresh, offline process."""
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from ._util import app, fail
+
+
+class PackageModel(str, Enum):
+    ensemble = "ensemble"
+    best = "best"
+
+
+@app.command("package")
+def package_command(
+    model: Path = typer.Argument(..., help="pipeline to package, or a training folder of the workflow"),
+    output: Path = typer.Argument(..., help="folder for the package source and sdist"),
+    pick: PackageModel = typer.Option(PackageModel.ensemble, "--pick", help="for a training folder: its ensemble, "
+                                      "or its best split model (by its held-out score; about 5x faster)"),
+    name: str = typer.Option("clinx_ner", help="package name without the language prefix"),
+    version: str = typer.Option("0.1.0"),
+    sample: str = typer.Option("", help="text tagged by the installed package as a check (default: a clinical "
+                                            "sentence in the pipeline's language)"),
+    target: str = typer.Option("", help="pip install --target this folder instead of this environment"),
+) -> None:
+    """spacy package, pip install, then spacy.load(NAME) and nlp.pipe in a fresh, offline process."""
+    from spacy.util import load_meta
+
+    from ..workflow.package import SAMPLES, build_and_check, pick_pipeline
+
+    try:
+        model = pick_pipeline(model, pick.value)
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"packaging {model}")
+    sample = sample or SAMPLES.get(load_meta(model / "meta.json")["lang"], SAMPLES["es"])
+    build_and_check(model, output, name, version, sample, Path(target) if target else None, echo=typer.echo)

@@ -1,0 +1,27 @@
+"""``train-splits``: one clinx_ner per split, finished ones skipped."""
+from pathlib import Path
+
+import typer
+
+from ._util import DEFAULT_PROFILE, app
+
+
+@app.command("train-splits")
+def train_splits_command(
+    config: Path = typer.Argument(..., help="clinx_ner training config"),
+    splits_dir: Path = typer.Argument(..., help="output of the splits step"),
+    output: Path = typer.Argument(..., help="folder for one trained pipeline per split"),
+    encoder: str = typer.Option(..., help="encoder to fine-tune (output of the encoder step)"),
+    profile: Path = typer.Option(DEFAULT_PROFILE),
+    seed: int = typer.Option(0),
+    gpu_id: int = typer.Option(-1),
+    jobs: int = typer.Option(1, help="splits to train at once (each logs to its split*/train.log)"),
+) -> None:
+    """Train one clinx_ner per split, skipping those already trained."""
+    from ..workflow.folds import selection, train_splits
+    from ..workflow.profiles import load_profile
+    from ..workflow.splits import split_scheme
+
+    scheme = split_scheme(splits_dir)
+    train_splits(config, splits_dir, output, encoder, load_profile(profile, seed).train, seed,
+                 selection(scheme), gpu_id, jobs, echo=typer.echo)
