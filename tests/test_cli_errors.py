@@ -1,10 +1,13 @@
 """User errors on the command line: one actionable line, a non-zero exit, no traceback, no output left."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from pipelines import SUBPROCESS_ENV
+
+PROFILES = Path(__file__).parent.parent / "configs" / "profiles"
 
 
 def notes(tmp_path):
@@ -26,6 +29,11 @@ CASES = {
                                     "model"),
     "encoder with a missing profile": (lambda t: ["encoder", t / "enc", "-t", t, "--profile", t / "nope.cfg"],
                                        "No profile", "enc"),
+    "encoder of an unknown architecture": (lambda t: ["encoder", t / "enc", "-t", t, "--profile", PROFILES / "cpu.cfg",
+                                                      "--architecture", "gpt"], "unknown architecture", "enc"),
+    "encoder sizes for a pretrained encoder": (lambda t: ["encoder", t / "enc", "-t", t, "--profile",
+                                                          PROFILES / "pretrained.cfg", "--hidden-size", "64"],
+                                               "starts from a pretrained one", "enc"),
     "evaluate-models without trained models": (lambda t: ["evaluate-models", t / "training", t / "ensemble",
                                                            t / "test.spacy", t / "m.json"], "train the split models",
                                                 "m.json"),
@@ -52,13 +60,12 @@ def test_a_user_error_is_one_line_and_leaves_nothing_behind(case, tmp_path):
 def test_gpu_id_means_the_same_in_every_command_and_a_missing_gpu_is_one_line(tmp_path):
     import torch
 
-    from spacy_clinx.annotate.engines import actor_pool
+    from spacy_clinx.annotate.engines import actor_options
     from spacy_clinx.device import DeviceUnavailable, torch_device
 
     assert torch_device(-1) == torch.device("cpu")
-    pool = actor_pool("model", 16, workers=3, gpus_per_worker=0.5)
-    assert pool["num_gpus"] == 0.5 and pool["fn_constructor_args"] == ("model", True) and pool["concurrency"] == 3
-    assert "num_gpus" not in actor_pool("model", 16, workers=3)
+    assert actor_options(gpus_per_worker=0.5) == {"num_cpus": 1, "num_gpus": 0.5}
+    assert actor_options() == {"num_cpus": 1}
     if torch.cuda.is_available():
         assert torch_device(0) == torch.device("cuda", 0)
         return

@@ -1,12 +1,12 @@
 """Run a pipeline over notes: in this process (``n_process`` forked workers via ``nlp.pipe``),
-or on Ray (Ray Data ``map_batches`` with a pool of actors, each loading the pipeline once).
+or on Ray (a pool of actors, each loading the pipeline once per run, fed as the input is read).
 
 Both engines yield ``(id, text, entities)`` per document; the driver alone writes the output,
 so exactly-once writing does not depend on the engine.
 """
 import json
-from collections import Counter
-from itertools import islice
+from collections import Counter, deque
+from itertools import count, islice
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple
 
@@ -63,9 +63,11 @@ def annotate_locally(nlp: Language, notes: Iterable[Tuple[str, str]], batch_size
 
 
 class RayAnnotator:
-    """A Ray actor: loads the pipeline once, then annotates batches of {"id", "text"} columns."""
+    """A Ray actor: loads the pipeline once for the whole run, then annotates batches of notes."""
 
     def __init__(self, model: str, on_gpu: bool = False):
+        import uuid
+
         import torch
 
         torch.set_num_threads(1)  # one CPU per actor; Ray runs one actor per CPU it was given
@@ -74,48 +76,56 @@ class RayAnnotator:
 
             use_device(0)
         self.nlp = load_for_annotation(model)
+        self.load_id = uuid.uuid4().hex  # one per load: the driver counts the loads of a run
 
-    def __call__(self, batch):
-        texts = [str(t) for t in batch["text"]]
-        docs = self.nlp.pipe(texts, batch_size=len(texts))
-        return {"id": batch["id"], "text": texts,
-                "entities": [json.dumps(scored_entities(doc), ensure_ascii=False) for doc in docs]}
+    def annotate(self, batch: List[Tuple[str, str]]) -> Tuple[str, List[Result]]:
+        docs = self.nlp.pipe((text for _, text in batch), batch_size=len(batch))
+        return self.load_id, [(doc_id, text, scored_entities(doc)) for (doc_id, text), doc in zip(batch, docs)]
 
 
-def actor_pool(model: str, batch_size: int, workers: int, gpus_per_worker: float = 0.0) -> dict:
-    """``map_batches`` arguments of the annotator pool: ``workers`` actors of one CPU each, and
-    ``gpus_per_worker`` GPUs each when asked (a fraction lets actors share a GPU)."""
+def actor_options(gpus_per_worker: float = 0.0) -> dict:
+    """Ray resources of one annotator: one CPU, and ``gpus_per_worker`` GPUs when asked (a fraction
+    lets actors share a GPU)."""
     if gpus_per_worker < 0:
         raise ValueError(f"--gpus-per-worker must be 0 (CPU actors) or more, not {gpus_per_worker}")
-    pool = {"fn_constructor_args": (str(model), gpus_per_worker > 0), "batch_size": batch_size,
-            "concurrency": workers, "num_cpus": 1}
-    if gpus_per_worker > 0:
-        pool["num_gpus"] = gpus_per_worker
-    return pool
+    return {"num_cpus": 1, **({"num_gpus": gpus_per_worker} if gpus_per_worker > 0 else {})}
 
 
 def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: int, workers: int,
                     address: Optional[str] = None, chunk_docs: int = 4096,
-                    gpus_per_worker: float = 0.0) -> Iterator[Result]:
-    """Notes go to Ray ``chunk_docs`` at a time, so the driver never holds more than one chunk
-    of texts and results; each chunk is one Ray dataset through the same actor pool size."""
+                    gpus_per_worker: float = 0.0, stats: Optional[dict] = None) -> Iterator[Result]:
+    """Notes stream through ``workers`` Ray actors that each load the pipeline once for the run; the
+    driver reads its input as it goes and keeps at most ``chunk_docs`` notes (rounded up to whole
+    batches) in flight, so its memory does not grow with the input. Results come back in input order.
+    ``stats["pipeline_loads"]``: how many pipeline loads served the run (one per actor)."""
     try:
         import ray
     except ImportError:
         raise ImportError("--engine ray needs Ray: pip install 'ray[data]'") from None
+    options = actor_options(gpus_per_worker)
     if not ray.is_initialized():
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    actors = [ray.remote(**options)(RayAnnotator).remote(str(model), gpus_per_worker > 0) for _ in range(workers)]
+    in_flight: deque = deque()
+    max_batches = max(workers, -(-chunk_docs // batch_size))
+    loads = set()
     notes = iter(notes)
-    while True:
-        items: List[dict] = [{"id": doc_id, "text": text} for doc_id, text in islice(notes, chunk_docs)]
-        if not items:
-            return
-        dataset = ray.data.from_items(items).map_batches(
-            RayAnnotator, **actor_pool(model, batch_size, workers, gpus_per_worker))
-        del items
-        for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy"):
-            for doc_id, text, entities in zip(batch["id"], batch["text"], batch["entities"]):
-                yield str(doc_id), str(text), json.loads(str(entities))
+    try:
+        for n in count():
+            batch = list(islice(notes, batch_size))
+            if batch:
+                in_flight.append(actors[n % workers].annotate.remote(batch))
+            while in_flight and (len(in_flight) >= max_batches or not batch):
+                load_id, results = ray.get(in_flight.popleft())
+                loads.add(load_id)
+                if stats is not None:
+                    stats["pipeline_loads"] = len(loads)
+                yield from results
+            if not batch:
+                return
+    finally:
+        for actor in actors:
+            ray.kill(actor)

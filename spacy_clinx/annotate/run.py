@@ -63,10 +63,12 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
                 yield doc_id, text
 
     pending = pending_notes()
+    ray_stats: Dict[str, int] = {}
     if engine == "local":
         results = annotate_locally(nlp, pending, batch_size, n_process)
     else:
-        results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs, gpus_per_worker)
+        results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs, gpus_per_worker,
+                                  stats=ray_stats)
     start, written, words = time.perf_counter(), 0, 0
     bar = tqdm(total=total, unit="doc", desc="annotate", disable=not progress)
     try:
@@ -88,4 +90,5 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
             sink.remove()  # nothing written (an error before the first batch): no empty output
     seconds = time.perf_counter() - start
     return {"skipped_already_done": len(done), "written": written, "words": words, "seconds": seconds,
-            "docs_per_s": written / seconds if seconds else 0.0, "words_per_s": words / seconds if seconds else 0.0}
+            "docs_per_s": written / seconds if seconds else 0.0, "words_per_s": words / seconds if seconds else 0.0,
+            **ray_stats}
