@@ -28,7 +28,8 @@ setup(
             "clinx_ensemble = spacy_clinx.components.clinx_ensemble:make_clinx_ensemble",
         ],
         "spacy_architectures": [
-            "spacy_clinx.SubwordCRFTagger.v1 = spacy_clinx.model.architecture:build_subword_crf_tagger"
+            "spacy_clinx.SubwordTagger.v2 = spacy_clinx.model.architecture:build_subword_tagger",
+            "spacy_clinx.SubwordCRFTagger.v1 = spacy_clinx.model.architecture:build_subword_crf_tagger",
         ],
         "spacy_scorers": [
             "spacy_clinx.ner_scorer.v1 = spacy_clinx.scoring:make_ner_scorer",
@@ -40,7 +41,13 @@ setup(
             "spacy_clinx.labels.v1 = spacy_clinx.corpora.reader:read_label_list",
         ],
         "thinc_schedules": ["spacy_clinx.warmup_linear_over_corpus.v1 = spacy_clinx.schedules:warmup_linear_over_corpus"],
-        "spacy_misc": ["spacy_clinx.TokenFeatures.v1 = spacy_clinx.model.layers.token_features:create_token_features"],
-        "console_scripts": ["clinx = spacy_clinx.__main__:app"],
+        "spacy_misc": [
+            "spacy_clinx.TokenFeatures.v1 = spacy_clinx.model.layers.token_features:create_token_features",
+            "spacy_clinx.document_windows.v1 = spacy_clinx.windows:create_document_windows",
+            "spacy_clinx.sentence_windows.v1 = spacy_clinx.windows:create_sentence_windows",
+            "spacy_clinx.crf_head.v1 = spacy_clinx.model.layers.heads:create_crf_head",
+            "spacy_clinx.softmax_head.v1 = spacy_clinx.model.layers.heads:create_softmax_head",
+        ],
+        "console_scripts": ["clinx = spacy_clinx.cli:app"],
     },
 )

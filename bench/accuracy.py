@@ -43,14 +43,16 @@ LANG = {"meddocan": "es", "ncbi_disease": "en", "pharmaconer": "es", "meddoprof_
 PROFILE = Path("configs/profiles/cpu.cfg")
 VARIANTS = {
     "clinx": {},
-    "clinx-softmax": {"components.clinx_ner.model.head": "softmax"},
-    "clinx-sentence": {"components.clinx_ner.model.windows": "sentence"},
+    "clinx-softmax": {"components.clinx_ner.model.head": {"@misc": "spacy_clinx.softmax_head.v1"}},
+    "clinx-sentence": {"components.clinx_ner.model.windows": {"@misc": "spacy_clinx.sentence_windows.v1",
+                                                              "centre": 200}},
     "clinx-word": {"components.clinx_ner.model.tag_units": "first_subword"},
     "clinx-bio": {"components.clinx_ner.model.scheme": "BIO"},
     "clinx-features": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]},
     # the same with windows of 128 subwords (centre 64, context 32 each side): the masked-LM block length
     "clinx-features-w128": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
-                            "components.clinx_ner.model.centre": 64, "components.clinx_ner.model.context": 32},
+                            "components.clinx_ner.model.windows.centre": 64,
+                            "components.clinx_ner.model.windows.context": 32},
     # the same with batches of 1 document: 4x the updates for the same epochs
     "clinx-features-b1": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
                           "training.batcher.size": 1, "training.eval_frequency": 500},

@@ -34,7 +34,7 @@ def child(model: str, texts: Path, words: int, threads: int, release_growth_mb: 
     import spacy
     import torch
 
-    from spacy_clinx.components.clinx_ner import to_char_spans
+    from spacy_clinx.tagging.spans import to_char_spans
     from spacy_clinx.memory import release_freed_memory, resident_mb
     from spacy_clinx.model.architecture import get_tagger
 

@@ -61,16 +61,27 @@ def clinx_component(nlp):
     return find_clinx_component(nlp)
 
 
+def centre_setting(model: str) -> str:
+    """Where a saved pipeline's config keeps the windows' centre (v2: in its windows block)."""
+    import spacy
+
+    block = spacy.util.load_config(Path(model) / "config.cfg", interpolate=False)["components"]["clinx_ner"]["model"]
+    return "components.clinx_ner.model." + ("windows.centre" if isinstance(block.get("windows"), dict) else "centre")
+
+
 def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
     """The bare encoder over exactly the windows clinx_ner encodes for ``texts``, batches prebuilt."""
     import torch
 
     from spacy_clinx.model.architecture import get_tagger
+    from spacy_clinx.windows import length_sorted_batches, make_batch
 
     ner = clinx_component(nlp)
     encoder = get_tagger(ner.model).encoder
     docs = ner.subwords(texts, [nlp.make_doc(t) for t in texts])  # spaCy tokens: for token features
-    batches = [ner._make_batch(batch, docs) for batch in ner._batches(ner.windows_for(docs))]
+    special = ner.special()
+    batches = [make_batch(batch, docs, special.prefix, special.suffix, special.pad)
+               for batch in length_sorted_batches(ner.model.windows(docs), ner.model.windows_per_batch)]
     tensors = [(torch.from_numpy(b.input_ids), torch.from_numpy(b.attention_mask)) for b in batches]
 
     def run() -> None:
@@ -223,7 +234,7 @@ def main(
     systems["clinx_ner, release_memory_growth_mb 0"] = timed(lambda: list(nlp_keep.pipe(notes, batch_size=batch_size)))
     if centre:
         name = f"clinx_ner, centre {centre}"
-        variants[name] = nlp_centre = spacy.load(model, config={"components.clinx_ner.model.centre": centre})
+        variants[name] = nlp_centre = spacy.load(model, config={centre_setting(model): centre})
         systems[name] = timed(lambda: list(nlp_centre.pipe(notes, batch_size=batch_size)))
     if compare:
         name = f"clinx_ner ({Path(compare).parent.name if Path(compare).name.startswith('model-') else compare})"

@@ -7,7 +7,7 @@ nested ones included, as the converter keeps them), else from ``doc.ents``.
 from collections import Counter
 from typing import Any, Dict, Iterable, Set, Tuple
 
-from spacy.scorer import get_ner_prf
+from spacy.scorer import PRFScore, get_ner_prf
 from spacy.training import Example
 from spacy.util import registry
 
@@ -26,10 +26,8 @@ def gold_char_spans(doc) -> Set[Tuple[str, int, int]]:
 
 
 def _prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"p": p, "r": r, "f": f}
+    score = PRFScore(tp=tp, fp=fp, fn=fn)
+    return {"p": score.precision, "r": score.recall, "f": score.fscore}
 
 
 def char_strict_prf(examples: Iterable[Example]) -> Dict[str, Any]:

@@ -9,56 +9,14 @@ about twice (the paper's sentence-plus-context inputs encode it once per sentenc
 that sees it).
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from itertools import accumulate
+from typing import Iterator, List, Optional, Protocol, Sequence
 
 import numpy
+from spacy.util import registry
 
-
-@dataclass
-class SubwordDoc:
-    """A document's subwords: vocabulary ids, character offsets and preferred cut points."""
-
-    ids: numpy.ndarray  # (n,) int64
-    offsets: numpy.ndarray  # (n, 2) int64, whitespace trimmed
-    breaks: numpy.ndarray  # (n,) int8: 2 = starts a line, 1 = starts a word, 0 = inside a word
-    sentences: Optional[numpy.ndarray] = None  # (n,) bool: starts a sentence (sentence windows only)
-    units: Optional[numpy.ndarray] = None  # word-level tagging: indices of the tagged (first) subwords
-    token_features: Optional[numpy.ndarray] = None  # (n, F) int32 token-feature table rows, if the model has them
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @property
-    def tagged(self) -> numpy.ndarray:
-        """Indices of the subwords that carry a tag: all of them, or each word's first."""
-        return numpy.arange(len(self.ids)) if self.units is None else self.units
-
-    @property
-    def tagged_offsets(self) -> numpy.ndarray:
-        """Character extent of each tagged position: a subword, or a word (first subword up to
-        the last non-empty subword before the next word)."""
-        if self.units is None:
-            return self.offsets
-        out = numpy.zeros((len(self.units), 2), dtype=numpy.int64)
-        bounds = list(self.units) + [len(self.ids)]
-        for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
-            span = self.offsets[a:b]
-            span = span[span[:, 1] > span[:, 0]]
-            out[k] = (span[0, 0], span[-1, 1]) if len(span) else self.offsets[a]
-        return out
-
-
-def first_subwords(offsets: numpy.ndarray, words: Sequence[Tuple[int, int]]) -> numpy.ndarray:
-    """Index of the first subword overlapping each word (character start, end), once each: the
-    tagged positions of word-level tagging (the paper's "- subword" ablation)."""
-    nonempty = numpy.flatnonzero(offsets[:, 1] > offsets[:, 0])
-    ends = offsets[nonempty, 1]
-    found = []
-    for start, end in words:
-        k = int(numpy.searchsorted(ends, start, side="right"))
-        if k < len(nonempty) and offsets[nonempty[k], 0] < end:
-            found.append(int(nonempty[k]))
-    return numpy.unique(numpy.asarray(found, dtype=numpy.int64))
+from .subwords import SubwordDoc
+from .tagging import boundary_maps, clip_tags
 
 
 @dataclass(frozen=True)
@@ -70,86 +28,62 @@ class Window:
     end: int  # one past the last subword encoded
 
 
-def tokenize_text(tokenizer, text: str, with_sentences: bool = False) -> SubwordDoc:
-    """Subword a whole document (no truncation) with a Hugging Face fast tokenizer."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(
-            f"{type(tokenizer).__name__} is not a fast tokenizer; character offsets need a "
-            "Hugging Face *Fast tokenizer (install `tokenizers` or pick a model that has one)"
-        )
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-    ids = numpy.asarray(enc["input_ids"], dtype=numpy.int64)
-    offsets = numpy.asarray(enc["offset_mapping"], dtype=numpy.int64).reshape(-1, 2)
-    codes = code_points(text)
-    offsets = trim_offsets(text, offsets, codes)
-    sentences = sentence_starts(text, offsets) if with_sentences else None
-    return SubwordDoc(ids, offsets, cut_preferences(text, offsets, codes), sentences)
+@dataclass(frozen=True)
+class DocumentWindows:
+    """Centres of at most ``centre`` subwords, each encoded with up to ``context`` subwords of its
+    document on either side: every subword is predicted once, seeing its document around it."""
+
+    context: int = 100
+    centre: int = 200
+    needs_sentences = False
+
+    def __post_init__(self):
+        if self.centre < 1 or self.context < 0:
+            raise ValueError(f"need centre >= 1 and context >= 0, got centre={self.centre}, context={self.context}")
+
+    @property
+    def longest(self) -> int:
+        """Subwords of the longest window (special tokens not counted)."""
+        return self.centre + 2 * self.context
+
+    def __call__(self, docs: Sequence[SubwordDoc]) -> List[Window]:
+        return [w for i, d in enumerate(docs) for w in plan_windows(i, d.breaks, self.context, self.centre)]
 
 
-# Every code point for which str.isspace() holds (all lie below U+3001).
-SPACE_CODES = numpy.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype=numpy.uint32)
+@dataclass(frozen=True)
+class SentenceWindows:
+    """One window per sentence, no context: the paper's "- context" ablation."""
+
+    centre: int = 200
+    needs_sentences = True
+
+    @property
+    def longest(self) -> int:
+        return self.centre
+
+    def __call__(self, docs: Sequence[SubwordDoc]) -> List[Window]:
+        return [w for i, d in enumerate(docs) for w in plan_sentence_windows(i, d.sentences, d.breaks, self.centre)]
 
 
-def code_points(text: str) -> numpy.ndarray:
-    """The text as an array of code points (one per str index), for vectorised character tests."""
-    return numpy.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=numpy.uint32)
+class WindowPlan(Protocol):
+    """Cuts documents into the encoder's windows (registered as ``spacy_clinx.*_windows.v1``)."""
+
+    needs_sentences: bool  # the subwords must carry sentence starts
+
+    @property
+    def longest(self) -> int: ...
+
+    def __call__(self, docs: Sequence[SubwordDoc]) -> List[Window]: ...
 
 
-def trim_offsets(text: str, offsets: numpy.ndarray, codes: Optional[numpy.ndarray] = None) -> numpy.ndarray:
-    """Drop whitespace that some tokenizers (byte-level BPE, SentencePiece) count in a subword.
-
-    Vectorised over the document (a per-subword Python loop cost as much as the encoder on
-    long documents): for each character, the next and the last non-space character. ``codes``:
-    ``code_points(text)`` when the caller has it already."""
-    out = offsets.copy()
-    n = len(text)
-    if not len(offsets) or not n:
-        return out
-    space = numpy.isin(code_points(text) if codes is None else codes, SPACE_CODES)
-    positions = numpy.arange(n)
-    next_solid = numpy.append(numpy.minimum.accumulate(numpy.where(space, n, positions)[::-1])[::-1], n)
-    last_solid = numpy.maximum.accumulate(numpy.where(space, -1, positions))
-    starts, ends = offsets[:, 0], offsets[:, 1]
-    new_starts = numpy.minimum(next_solid[starts], ends)
-    trimmed = ends > new_starts
-    out[:, 0] = new_starts
-    out[:, 1] = numpy.where(trimmed, numpy.maximum(last_solid[numpy.maximum(ends - 1, 0)] + 1, new_starts), ends)
-    return out
+@registry.misc("spacy_clinx.document_windows.v1")
+def create_document_windows(context: int = 100, centre: int = 200) -> DocumentWindows:
+    return DocumentWindows(context, centre)
 
 
-def cut_preferences(text: str, offsets: numpy.ndarray, codes: Optional[numpy.ndarray] = None) -> numpy.ndarray:
-    """Per subword: 2 = starts a line (or the text), 1 = starts a word, 0 = inside a word;
-    judged by the gap since the previous non-empty subword. Empty subwords get 0."""
-    breaks = numpy.zeros(len(offsets), dtype=numpy.int8)
-    solid = numpy.flatnonzero(offsets[:, 1] > offsets[:, 0])
-    if not len(solid):
-        return breaks
-    starts = offsets[solid, 0]
-    previous_ends = numpy.concatenate([[0], offsets[solid[:-1], 1]])
-    newlines = numpy.concatenate([[0], numpy.cumsum((code_points(text) if codes is None else codes) == 10)])
-    gap = starts > previous_ends
-    line = gap & (newlines[starts] > newlines[numpy.minimum(previous_ends, starts)])
-    breaks[solid] = numpy.where(line, 2, numpy.where(gap, 1, 0))
-    if solid[0] == 0:
-        breaks[0] = 2
-    return breaks
-
-
-FINAL_PUNCT = ".!?;"
-
-
-def sentence_starts(text: str, offsets: numpy.ndarray) -> numpy.ndarray:
-    """Subwords that start a sentence, by the converter's rules (``corpora/sentences.py``): the
-    first, one after a line break, or one after final punctuation and a space."""
-    starts = numpy.zeros(len(offsets), dtype=bool)
-    prev_end = None
-    for i, (s, e) in enumerate(offsets):
-        if e == s:
-            continue
-        gap = text[prev_end:s] if prev_end is not None else ""
-        starts[i] = prev_end is None or "\n" in gap or (bool(gap) and text[prev_end - 1] in FINAL_PUNCT)
-        prev_end = e
-    return starts
+@registry.misc("spacy_clinx.sentence_windows.v1")
+def create_sentence_windows(centre: int = 200) -> SentenceWindows:
+    return SentenceWindows(centre)
 
 
 def plan_sentence_windows(doc: int, sentences: numpy.ndarray, breaks: Sequence[int], centre: int) -> List[Window]:
@@ -231,6 +165,8 @@ class WindowBatch:
     segment_mask: Optional[numpy.ndarray] = None  # (S, T) bool
     tags: Optional[numpy.ndarray] = None  # (S, T) gold tag ids per segment
     token_feature_ids: Optional[numpy.ndarray] = None  # (B, L, F) token-feature rows, 0 at special tokens and padding
+    weight: float = 1.0  # training: the factor of this batch's loss (1 / windows of the whole update)
+    docs: Sequence[int] = ()  # training: the documents the batch's windows come from
 
 
 def make_batch(
@@ -282,3 +218,68 @@ def make_batch(
             batch.segment_mask[s, : len(r)] = True
             batch.tags[s, : len(r)] = tags[s]
     return batch
+
+
+@dataclass(frozen=True)
+class Special:
+    """A tokenizer's special-token ids around every window, and its padding id."""
+
+    prefix: Sequence[int]
+    suffix: Sequence[int]
+    pad: int
+
+
+def length_sorted_batches(windows: Sequence[Window], size: int) -> Iterator[List[Window]]:
+    """Batches of ``size`` windows of similar length: little padding, so little wasted encoder work."""
+    ordered = sorted(windows, key=lambda w: w.end - w.start)
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
+
+
+def gold_batches(windows: Sequence[Window], docs: Sequence[SubwordDoc], gold: Sequence[numpy.ndarray],
+                 tag_names: Sequence[str], max_windows: int, special: Special) -> List[WindowBatch]:
+    """Training batches for ``windows`` of ``docs`` with gold tag ids ``gold`` (one per tagged position).
+
+    The CRF learns from *segments*, runs of a document's consecutive windows whose centres are joined
+    into one tag sequence, as it decodes whole documents. A segment ends where no gold entity continues
+    across the cut if it can, its tags are clipped into a valid sequence where one must, and whole
+    segments are packed into batches of at most ``max_windows`` windows. A segment with no tagged
+    position (word-level tagging) is left out."""
+    first, last = boundary_maps(tag_names)
+    continues = [numpy.asarray([tag_names[t][:2] in ("I-", "E-") for t in g] + [False], dtype=bool) for g in gold]
+    tagged = [d.tagged for d in docs]
+
+    def first_tagged(w: Window, at: int) -> int:
+        return int(numpy.searchsorted(tagged[w.doc], at))
+
+    segments = group_segments(windows, max_windows, lambda w: not continues[w.doc][first_tagged(w, w.centre_start)])
+    segments = [seg for seg in segments
+                if first_tagged(seg[0], seg[0].centre_start) < first_tagged(seg[-1], seg[-1].centre_end)]
+    batches = []
+    for batch_segments in pack_segments(segments, max_windows):
+        batch_windows = [w for seg in batch_segments for w in seg]
+        ends = list(accumulate(len(seg) for seg in batch_segments))
+        positions = [list(range(end - len(seg), end)) for seg, end in zip(batch_segments, ends)]
+        seg_tags = [clip_tags(gold[seg[0].doc][first_tagged(seg[0], seg[0].centre_start):
+                                               first_tagged(seg[-1], seg[-1].centre_end)], first, last)
+                    for seg in batch_segments]
+        picks = [tagged[w.doc][first_tagged(w, w.centre_start):first_tagged(w, w.centre_end)] - w.centre_start
+                 for w in batch_windows]
+        batch = make_batch(batch_windows, docs, special.prefix, special.suffix, special.pad, positions, seg_tags, picks)
+        batch.docs = sorted({w.doc for w in batch_windows})
+        batches.append(batch)
+    return batches
+
+
+def pack_segments(segments: List[List[Window]], max_windows: int) -> Iterator[List[List[Window]]]:
+    """Greedy batches of whole segments with at most ``max_windows`` windows each."""
+    batch: List[List[Window]] = []
+    size = 0
+    for seg in sorted(segments, key=lambda seg: max(w.end - w.start for w in seg)):
+        if batch and size + len(seg) > max_windows:
+            yield batch
+            batch, size = [], 0
+        batch.append(seg)
+        size += len(seg)
+    if batch:
+        yield batch

@@ -15,7 +15,10 @@ from spacy_clinx.tokenizer import create_char_class_tokenizer
 SUBPROCESS_ENV = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
 
 # Small windows so that fixture documents (about 300-1,000 subwords) are cut into many.
-TINY_MODEL = {"context": 16, "centre": 32, "windows_per_batch": 8, "dropout": 0.0}
+TINY_MODEL = {"windows": {"@misc": "spacy_clinx.document_windows.v1", "context": 16, "centre": 32},
+              "windows_per_batch": 8, "dropout": 0.0}
+SOFTMAX_HEAD = {"head": {"@misc": "spacy_clinx.softmax_head.v1"}}
+SENTENCE_WINDOWS = {"windows": {"@misc": "spacy_clinx.sentence_windows.v1", "centre": 32}}
 
 
 def blank_nlp() -> Language:

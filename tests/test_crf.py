@@ -165,7 +165,7 @@ def test_nll_falls_back_to_log_space_where_probabilities_underflow():
 @settings(max_examples=60, deadline=None)
 @given(lengths=st.lists(st.integers(0, 50), max_size=30), max_docs=st.integers(1, 8), max_positions=st.integers(1, 120))
 def test_decode_batches_bound_the_padding(lengths, max_docs, max_positions):
-    from spacy_clinx.model.architecture import decode_batches
+    from spacy_clinx.model.layers.heads import decode_batches
 
     groups = decode_batches(lengths, max_docs, max_positions)
     assert sorted(i for g in groups for i in g) == [i for i, n in enumerate(lengths) if n]
@@ -181,6 +181,7 @@ def test_decode_documents_same_paths_however_documents_are_grouped(monkeypatch):
     import numpy
 
     from spacy_clinx.model import architecture
+    from spacy_clinx.model.layers import heads
 
     crf, emissions, lengths, _ = random_crf_batch(3, 6, 40, seed=7)
     docs = [emissions[b, : lengths[b]].numpy() for b in range(6)] + [numpy.zeros((0, emissions.shape[2]), "float32")]
@@ -189,6 +190,6 @@ def test_decode_documents_same_paths_however_documents_are_grouped(monkeypatch):
     expected = [crf.decode(torch.from_numpy(d)[None], torch.ones(1, len(d), dtype=torch.bool))[0] if len(d) else []
                 for d in docs]
     for max_positions in (1, 60, 10_000):
-        monkeypatch.setattr(architecture, "DECODE_POSITIONS", max_positions)
+        monkeypatch.setattr(heads, "DECODE_POSITIONS", max_positions)
         tags, _ = architecture.decode_documents(model, docs)
         assert [t.tolist() for t in tags] == expected

@@ -45,7 +45,7 @@ def test_uninitialised_component_says_so():
 
 def test_window_larger_than_the_encoder_is_rejected(examples, bert_128):
     nlp = blank_nlp()
-    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(bert_128), "context": 100, "centre": 200}})
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(bert_128), "windows": {"context": 100, "centre": 200}}})
     with pytest.raises(ValueError, match=r"exceed the encoder's limit of 128; lower `centre` or `context`"):
         nlp.initialize(lambda: examples)
 
@@ -53,7 +53,7 @@ def test_window_larger_than_the_encoder_is_rejected(examples, bert_128):
 
 def test_nan_loss_is_reported_before_any_update(examples, bert_128):
     nlp = blank_nlp()
-    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(bert_128), "context": 16, "centre": 32}})
+    nlp.add_pipe("clinx_ner", config={"model": {"encoder": str(bert_128), "windows": {"context": 16, "centre": 32}}})
     optimizer = nlp.initialize(lambda: examples)
     tagger = get_tagger(nlp.get_pipe("clinx_ner").model)
     with torch.no_grad():

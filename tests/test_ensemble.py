@@ -12,7 +12,7 @@ from spacy.tokens import DocBin
 
 from pipelines import blank_nlp, make_nlp
 from spacy_clinx.components.clinx_ensemble import EnsembleError
-from spacy_clinx.tagging import majority_vote
+from spacy_clinx.components.majority_vote import majority_vote
 from spacy_clinx.workflow.report import evaluate_ensemble_and_members
 
 

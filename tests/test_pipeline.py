@@ -8,7 +8,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from pipelines import make_nlp, train_until_perfect
+from pipelines import SENTENCE_WINDOWS, SOFTMAX_HEAD, make_nlp, train_until_perfect
 
 
 def entities(docs):
@@ -112,7 +112,7 @@ def test_spacy_package_builds_an_installable_pipeline(trained_dir, tmp_path):
     assert int(result.stdout) >= 2
 
 
-@pytest.mark.parametrize("setting", [{"head": "softmax"}, {"windows": "sentence"}, {"tag_units": "first_subword"}])
+@pytest.mark.parametrize("setting", [SOFTMAX_HEAD, SENTENCE_WINDOWS, {"tag_units": "first_subword"}])
 def test_ablations_learn_and_survive_reload(setting, encoders, examples, tmp_path):
     """The paper's ablations: "- CRF" (softmax head), "- context" (one sentence per window, no
     context) and "- subword" (word-level tagging on each token's first subword)."""
@@ -123,13 +123,27 @@ def test_ablations_learn_and_survive_reload(setting, encoders, examples, tmp_pat
     assert f1 >= 0.9, f"{setting}: strict char F1 {f1} after {epochs} epochs"
     nlp.to_disk(tmp_path / "ablation")
     reloaded = spacy.load(tmp_path / "ablation")
-    (key, value), = setting.items()
-    module = get_tagger(reloaded.get_pipe("clinx_ner").model)
-    assert reloaded.get_pipe("clinx_ner").model.attrs[key] == value and (key != "head" or module.head == value)
+    model = reloaded.get_pipe("clinx_ner").model
+    if setting is SOFTMAX_HEAD:
+        assert model.head.name == get_tagger(model).head == "softmax"
+    elif setting is SENTENCE_WINDOWS:
+        assert model.windows.needs_sentences and model.windows.longest == 32
+    else:
+        assert model.attrs["tag_units"] == "first_subword"
     texts = [eg.reference.text for eg in examples]
     assert entities(reloaded.pipe(texts)) == entities(nlp.pipe(texts))
+
+
+@pytest.mark.parametrize("setting", [{"head": "softmax"}, {"windows": "sentence"}, {"tag_units": "first_subword"}])
+def test_unknown_choices_of_the_first_architecture_are_named(setting, encoders):
+    """v1 (pipelines saved by 0.1.0) names its head and windows by string; v2 registers them."""
+    (key, value), = setting.items()
+    config = {"@architectures": "spacy_clinx.SubwordCRFTagger.v1", "encoder": str(encoders["xlm-roberta"]),
+              key: value}
+    nlp = spacy.blank("es")
+    nlp.add_pipe("clinx_ner", config={"model": config})  # the real choice builds
     with pytest.raises(ValueError, match="Unknown"):
-        make_nlp(encoders["xlm-roberta"], **{key: "something-else"})
+        spacy.blank("es").add_pipe("clinx_ner", config={"model": {**config, key: "something-else"}})
 
 
 def test_bf16_inference_option_keeps_the_predictions_close(trained_dir, examples):

@@ -13,6 +13,7 @@ from spacy.tokens import DocBin
 
 from pipelines import SUBPROCESS_ENV, TINY_MODEL
 from spacy_clinx.model.architecture import get_tagger
+from spacy_clinx.workflow.folds import override_args
 
 CONFIG = Path(__file__).parent.parent / "configs" / "es_clinx_ner.cfg"
 
@@ -23,10 +24,8 @@ def command(data, encoder, output):
                  "training.optimizer.learn_rate.initial_rate": 0.002, "training.optimizer.learn_rate.warmup": 0.2,
                  "training.dropout": 0.1,
                  **{f"components.clinx_ner.model.{k}": v for k, v in TINY_MODEL.items()}}
-    args = [sys.executable, "-m", "spacy_clinx", "train", str(CONFIG), "--output", str(output)]
-    for key, value in overrides.items():
-        args += [f"--{key}", str(value)]
-    return args
+    return [sys.executable, "-m", "spacy_clinx", "train", str(CONFIG), "--output", str(output),
+            *override_args(overrides)]
 
 
 def weights(path):

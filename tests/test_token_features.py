@@ -9,7 +9,7 @@ from pipelines import blank_nlp, make_nlp, train_until_perfect
 from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.model.layers import TokenFeatureEmbed, create_token_features, subword_feature_ids
 from spacy_clinx.model.encoder import load_encoder
-from spacy_clinx.windows import tokenize_text
+from spacy_clinx.subwords import tokenize_text
 
 FEATURES = {"@misc": "spacy_clinx.TokenFeatures.v1"}
 

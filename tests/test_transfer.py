@@ -11,6 +11,7 @@ import torch
 from spacy.tokens import DocBin
 
 from pipelines import SUBPROCESS_ENV, TINY_MODEL, make_nlp
+from spacy_clinx.workflow.folds import override_args
 from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.transfer import export_encoder, find_tagger, first_sentences, rank_sources
 from spacy_clinx.transfer.low_resource import n_sentences
@@ -42,7 +43,7 @@ def test_transfer_command_trains_from_the_source_encoder(trained_dir, examples, 
     args = [sys.executable, "-m", "spacy_clinx", "transfer", str(trained_dir), str(CONFIG), "--output",
             str(tmp_path / "target"), "--paths.train", str(data), "--paths.dev", str(data),
             "--training.max_steps", "2", "--training.eval_frequency", "1", "--training.logger.progress_bar", "false",
-            *[a for k, v in TINY_MODEL.items() for a in (f"--components.clinx_ner.model.{k}", str(v))]]
+            *override_args({f"components.clinx_ner.model.{k}": v for k, v in TINY_MODEL.items()})]
     subprocess.run(args, check=True, capture_output=True, env=SUBPROCESS_ENV)
     assert json.loads((tmp_path / "target" / "transfer.json").read_text())["source"] == str(trained_dir.resolve())
     config = spacy.load(tmp_path / "target" / "model-last").config

@@ -62,7 +62,7 @@ def test_batch_arrays_point_at_centres():
 
 
 def test_token_feature_rows_travel_with_their_subwords_and_are_zero_at_special_tokens():
-    from spacy_clinx.windows import SubwordDoc
+    from spacy_clinx.subwords import SubwordDoc
 
     ids = numpy.arange(100, 130)
     features = numpy.arange(1, 31, dtype=numpy.int32)[:, None].repeat(3, axis=1)  # row i: i + 1
@@ -80,7 +80,8 @@ def test_token_feature_rows_travel_with_their_subwords_and_are_zero_at_special_t
 def test_sentence_windows_hold_one_sentence_each_without_context():
     import re
 
-    from spacy_clinx.windows import plan_sentence_windows, sentence_starts
+    from spacy_clinx.subwords import sentence_starts
+    from spacy_clinx.windows import plan_sentence_windows
 
     text = "Paciente de 45 años. Vive en Madrid\nAlta el 3 de marzo; sin cambios. Fin"
     offsets = numpy.asarray([m.span() for m in re.finditer(r"\w+|[^\w\s]", text)])
@@ -96,7 +97,7 @@ def test_sentence_windows_hold_one_sentence_each_without_context():
 
 
 def test_word_level_tagging_tags_each_words_first_subword():
-    from spacy_clinx.windows import SubwordDoc, first_subwords
+    from spacy_clinx.subwords import SubwordDoc, first_subwords
 
     #          "Dr"  "."  "Pérez" as "Pé" "rez", then "12/03" as "12/" "03"
     offsets = numpy.asarray([(0, 2), (2, 3), (4, 6), (6, 9), (10, 13), (13, 15)])
@@ -137,7 +138,7 @@ def _breaks_reference(text, offsets):
 @settings(max_examples=400, deadline=None)
 @given(text=st.text(alphabet=st.sampled_from("ab \n\t\u00a0\u2028\u3000é"), max_size=60), data=st.data())
 def test_vectorised_offsets_match_the_plain_loops(text, data):
-    from spacy_clinx.windows import cut_preferences, trim_offsets
+    from spacy_clinx.subwords import cut_preferences, trim_offsets
 
     cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=20)))
     offsets = numpy.asarray([(a, b) for a, b in zip(cuts, cuts[1:])] or numpy.zeros((0, 2)), dtype=numpy.int64)
@@ -145,3 +146,41 @@ def test_vectorised_offsets_match_the_plain_loops(text, data):
     trimmed = trim_offsets(text, offsets)
     assert trimmed.tolist() == _trim_reference(text, offsets).tolist()
     assert cut_preferences(text, trimmed).tolist() == _breaks_reference(text, trimmed).tolist()
+
+
+def test_gold_batches_cover_every_position_once_with_valid_tags_and_keep_entities_whole():
+    """The training batch builder: whole segments of consecutive windows, at most max_windows per
+    batch, each position of each document in exactly one segment with its gold tag, a segment cut
+    only where no entity continues (here always possible), every segment a valid BIOES sequence."""
+    from spacy_clinx.subwords import SubwordDoc
+    from spacy_clinx.tagging import make_tag_names
+    from spacy_clinx.windows import DocumentWindows, Special, gold_batches
+
+    tag_names = make_tag_names(["A"], "BIOES")
+    index = {t: i for i, t in enumerate(tag_names)}
+    rng = numpy.random.default_rng(0)
+    docs, gold = [], []
+    for d, n in enumerate((57, 130, 9)):
+        tags = ["O"] * n
+        for start in range(3, n - 6, 11):  # entities of 1-5 subwords, some across window cuts
+            length = int(rng.integers(1, 6))
+            tags[start:start + length] = (["S-A"] if length == 1 else
+                                          ["B-A"] + ["I-A"] * (length - 2) + ["E-A"])
+        docs.append(SubwordDoc(1000 * d + numpy.arange(n) + 10, numpy.zeros((n, 2), dtype=numpy.int64),
+                               numpy.ones(n, dtype=numpy.int8)))
+        gold.append(numpy.asarray([index[t] for t in tags]))
+    windows = DocumentWindows(context=3, centre=8)(docs)
+    batches = gold_batches(windows, docs, gold, tag_names, 4, Special([1], [2], 0))
+    seen = {d: [] for d in range(len(docs))}
+    for batch in batches:
+        assert len(batch.input_ids) <= 4
+        centre_ids = batch.input_ids[numpy.arange(len(batch.input_ids))[:, None], batch.centre_index]
+        flat_ids = centre_ids.reshape(-1)
+        for row, mask, tags in zip(batch.segment_index, batch.segment_mask, batch.tags):
+            ids, tags = flat_ids[row[mask]] - 10, tags[mask]
+            doc, ids = int(ids[0]) // 1000, ids % 1000  # subword ids say which document and position
+            assert doc in batch.docs
+            assert list(ids) == list(range(ids[0], ids[0] + len(ids)))  # consecutive centres
+            assert tags.tolist() == gold[doc][ids].tolist()  # cut between entities: nothing clipped
+            seen[doc] += ids.tolist()
+    assert {d: sorted(v) for d, v in seen.items()} == {d: list(range(len(g))) for d, g in enumerate(gold)}

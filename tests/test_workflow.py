@@ -157,7 +157,7 @@ def test_a_profiles_model_settings_become_component_overrides():
 
     overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0)
     assert overrides["components.clinx_ner.model.token_features.attrs"] == ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
-    assert (overrides["components.clinx_ner.model.centre"], overrides["components.clinx_ner.model.context"]) == (64, 32)
+    assert (overrides["components.clinx_ner.model.windows.centre"], overrides["components.clinx_ner.model.windows.context"]) == (64, 32)
     assert not any(k.startswith("components.") for k in training_overrides(
         load_profile(ROOT / "configs/profiles/smoke.cfg").train, seed=0))
 
@@ -332,6 +332,20 @@ def test_the_cpu_profile_refuses_a_pretrained_encoder_and_names_the_pretrained_p
                    ROOT / "configs/profiles/cpu.cfg", "--base-model", minilm(), cwd=tmp_path)
     assert result.returncode == 2 and "profile 'pretrained'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "enc").exists()
+
+
+def test_the_encoder_step_without_masked_lm_is_a_bootstrapped_encoder_of_the_sizes_given(tmp_path):
+    sizes = {"--architecture": "bert", "--vocab-size": 300, "--hidden-size": 32, "--num-layers": 1, "--num-heads": 2,
+             "--intermediate-size": 64}
+    result = clinx("encoder", "enc", "-t", CORPORA / "clinic_notes" / "train", "--profile",
+                   ROOT / "configs/profiles/cpu.cfg", "--mlm-steps", 0, *[a for kv in sizes.items() for a in kv],
+                   cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "bootstrapped a 1-layer, 32-hidden bert encoder" in result.stdout
+    config = json.loads((tmp_path / "enc" / "config.json").read_text())
+    assert (config["model_type"], config["hidden_size"], config["num_hidden_layers"], config["num_attention_heads"],
+            config["intermediate_size"]) == ("bert", 32, 1, 2, 64)
+    assert (tmp_path / "enc" / "tokenizer.json").exists() and not (tmp_path / "enc-init").exists()
 
 
 @pytest.mark.slow

@@ -10,8 +10,7 @@ import os
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
-from ..atomic import written_aside
-from ..corpora.outputs import ann_text, jsonl_line, read_jsonl
+from ..corpora.outputs import jsonl_line, read_jsonl, write_brat
 
 
 class JsonlSink:
@@ -57,15 +56,13 @@ class BratSink:
     def write(self, results: List[Tuple[str, str, list]], fields=None) -> None:
         """brat has no place for a record's other fields: ``fields`` is not written."""
         for doc_id, text, entities in results:
-            txt = self.folder / f"{doc_id}.txt"
-            txt.parent.mkdir(parents=True, exist_ok=True)
-            txt.write_bytes(text.encode("utf8"))
-            if self.with_text:
-                txt.with_suffix(".map.json").write_text(json.dumps(
+            if self.with_text:  # the offsets map first: the .ann, written last, marks the document done
+                map_path = self.folder / f"{doc_id}.map.json"
+                map_path.parent.mkdir(parents=True, exist_ok=True)
+                map_path.write_text(json.dumps(
                     [{k: e[k] for k in ("label", "start", "end", "source_start", "source_end")} for e in entities]),
                     encoding="utf8")
-            with written_aside(txt.with_suffix(".ann")) as partial:
-                partial.write_bytes(ann_text(text, entities).encode("utf8"))
+            write_brat(self.folder, doc_id, text, entities)
 
     def close(self) -> None:
         pass

@@ -21,8 +21,9 @@ from spacy.vocab import Vocab
 
 from ..model.architecture import get_tagger
 from ..scoring import score_clinx_ner
-from ..tagging import majority_vote
-from .clinx_ner import ClinxNER, find_clinx_component, place_spans, to_char_spans
+from ..tagging.spans import place_spans, to_char_spans
+from .clinx_ner import ClinxNER, find_clinx_component
+from .majority_vote import majority_vote
 
 
 class EnsembleError(ValueError):
@@ -123,7 +124,7 @@ class ClinxEnsemble(Pipe):
         uses_tokens = get_tagger(members[0].model).token_features is not None
         token_docs = [self._pipelines[0].make_doc(doc.text) for doc in docs] if uses_tokens else docs
         subword_docs = members[0].subwords([doc.text for doc in docs], token_docs)
-        windows = members[0].windows_for(subword_docs)
+        windows = members[0].model.windows(subword_docs)
         member_tags = [m.decode(subword_docs, m.emissions(subword_docs, windows))[0] for m in members]
         tag_names = get_tagger(members[0].model).tag_names
         voted = []
@@ -190,9 +191,8 @@ def describe(member: ClinxNER) -> Dict:
     """What must agree between members: tokenizer, tags and windows."""
     tagger = get_tagger(member.model)
     vocab = tagger.tokenizer.backend_tokenizer.to_str()
-    attrs = member.model.attrs
     features = tagger.token_features.spec.to_dict() if tagger.token_features is not None else None
     if features:
         features.pop("dropout")  # a training setting: members may differ in it
     return {"tokenizer": hashlib.sha256(vocab.encode("utf8")).hexdigest(), "tag_names": list(tagger.tag_names),
-            "windows": (attrs["context"], attrs["centre"]), "token features": features}
+            "windows": member.model.windows, "token features": features}

@@ -4,9 +4,8 @@ Data flow per batch of docs: document text -> subwords (HF fast tokenizer, no
 truncation) -> windows (centre + document context) -> model (encoder, emissions,
 constrained CRF) -> BIOES tags per subword -> character spans -> ``doc.ents``.
 """
-from itertools import accumulate
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -15,33 +14,39 @@ from spacy.tokens import Doc, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.types import Floats3d
 
 from ..memory import GrowthRelease
 from ..model.architecture import decode_documents, get_tagger
 from ..model.layers import subword_feature_ids
-from ..tagging import boundary_maps, clip_tags, decode_tags, encode_spans
-from ..windows import (SubwordDoc, Window, WindowBatch, first_subwords, group_segments, make_batch,
-                       plan_sentence_windows, plan_windows, tokenize_text)
+from ..subwords import SubwordDoc, first_subwords, tokenize_text
+from ..tagging import encode_spans
+from ..tagging.spans import CharSpan, place_spans, to_char_spans
+from ..windows import Special, Window, WindowBatch, gold_batches, length_sorted_batches, make_batch
 from ..scoring import score_clinx_ner
 
 class PipelineLoadError(OSError):
     """A saved clinx_ner cannot be loaded: a missing or damaged model file."""
 
 
-CharSpan = Tuple[int, int, str, float]  # start char, end char, label, score (nan if not computed)
-
 DEFAULT_MODEL = Config().from_str(
     """
 [model]
-@architectures = "spacy_clinx.SubwordCRFTagger.v1"
+@architectures = "spacy_clinx.SubwordTagger.v2"
 encoder = "llange/xlm-roberta-large-spanish-clinical"
-context = 100
-centre = 200
 scheme = "BIOES"
 dropout = 0.1
 windows_per_batch = 16
 mixed_precision = false
+
+[model.windows]
+@misc = "spacy_clinx.document_windows.v1"
+context = 100
+centre = 200
+
+[model.head]
+@misc = "spacy_clinx.crf_head.v1"
 """
 )["model"]
 
@@ -151,8 +156,7 @@ class ClinxNER(TrainablePipe):
         tokenizer = get_tagger(self.model).tokenizer
         if tokenizer is None:
             raise ValueError(f"{self.name} is not initialised: call nlp.initialize() or load a trained pipeline")
-        sentences = self.model.attrs["windows"] == "sentence"
-        docs = [tokenize_text(tokenizer, text, with_sentences=sentences) for text in texts]
+        docs = [tokenize_text(tokenizer, text, with_sentences=self.model.windows.needs_sentences) for text in texts]
         features = get_tagger(self.model).token_features
         if features is not None:
             if token_docs is None:
@@ -167,23 +171,11 @@ class ClinxNER(TrainablePipe):
                 d.units = first_subwords(d.offsets, [(t.idx, t.idx + len(t)) for t in doc if not t.is_space])
         return docs
 
-    def windows_for(self, docs: Sequence[SubwordDoc]) -> List[Window]:
-        context, centre = self.model.attrs["context"], self.model.attrs["centre"]
-        if self.model.attrs["windows"] == "sentence":
-            return [w for i, d in enumerate(docs) for w in plan_sentence_windows(i, d.sentences, d.breaks, centre)]
-        return [w for i, d in enumerate(docs) for w in plan_windows(i, d.breaks, context, centre)]
-
-    def _batches(self, windows: List[Window]) -> Iterator[List[Window]]:
-        """Length-sorted batches: little padding, so little wasted encoder work."""
-        size = self.model.attrs["windows_per_batch"]
-        ordered = sorted(windows, key=lambda w: w.end - w.start)
-        for i in range(0, len(ordered), size):
-            yield ordered[i : i + size]
-
-    def _make_batch(self, windows, docs, segments=None, tags=None, tagged=None) -> WindowBatch:
+    def special(self) -> Special:
         tagger = get_tagger(self.model)
-        pad = tagger.tokenizer.pad_token_id if tagger.tokenizer.pad_token_id is not None else 0
-        return make_batch(windows, docs, tagger.special_prefix, tagger.special_suffix, pad, segments, tags, tagged)
+        tokenizer = tagger.tokenizer
+        return Special(tagger.special_prefix, tagger.special_suffix,
+                       tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
 
     # -- prediction --------------------------------------------------------
 
@@ -202,8 +194,11 @@ class ClinxNER(TrainablePipe):
         tagger.cpu_int8 = self.cpu_int8
         tag_names = tagger.tag_names
         out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
-        for batch in self._batches(self.windows_for(subword_docs) if windows is None else windows):
-            scores = numpy.asarray(self.model.predict(self._make_batch(batch, subword_docs)))
+        special = self.special()
+        windows = self.model.windows(subword_docs) if windows is None else windows
+        for batch in length_sorted_batches(windows, self.model.windows_per_batch):
+            scores = numpy.asarray(self.model.predict(make_batch(batch, subword_docs, special.prefix, special.suffix,
+                                                                 special.pad)))
             for row, w in zip(scores, batch):
                 out[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
             self.release_memory()
@@ -233,54 +228,45 @@ class ClinxNER(TrainablePipe):
         sgd: Optional[Optimizer] = None,
         losses: Optional[Dict[str, float]] = None,
     ) -> Dict[str, float]:
+        """As spaCy's Tagger: gold batches -> dropout -> begin_update -> get_loss -> backprop, then the
+        optimizer. The encoder runs on at most ``windows_per_batch`` windows at a time; their gradients
+        add up before the one optimizer step, and the loss is the mean per window of the update."""
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "ClinxNER.update")
-        subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples])
-        tagger = get_tagger(self.model)
-        tagger.set_dropout(drop)  # as spaCy's pipes: the rate of this update (nlp.update's default: none)
-        tagger.drop_int8_copy()
-        gold = self._gold_tags(examples, subword_docs)
-        windows = self.windows_for(subword_docs)
-        if not windows:
-            return losses
-        tag_names = get_tagger(self.model).tag_names
-        first, last = boundary_maps(tag_names)
-        # Segments (runs of a document's windows, one CRF sequence each) end where
-        # no gold entity continues, if they can.
-        continues = [numpy.asarray([tag_names[t][:2] in ("I-", "E-") for t in g] + [False], dtype=bool) for g in gold]
-        tagged = [d.tagged for d in subword_docs]
-        first_tagged = lambda w, at: int(numpy.searchsorted(tagged[w.doc], at))  # noqa: E731
-        max_windows = self.model.attrs["windows_per_batch"]
-        segments = group_segments(windows, max_windows,
-                                  lambda w: not continues[w.doc][first_tagged(w, w.centre_start)])
-        segments = [seg for seg in segments if first_tagged(seg[0], seg[0].centre_start)
-                    < first_tagged(seg[-1], seg[-1].centre_end)]  # a segment with no tagged position
-        total = 0.0
-        d_loss = numpy.asarray(1.0 / len(windows), dtype="float32")
-        for batch_segments in pack_segments(segments, max_windows):
-            batch_windows = [w for seg in batch_segments for w in seg]
-            ends = list(accumulate(len(seg) for seg in batch_segments))
-            positions = [list(range(end - len(seg), end)) for seg, end in zip(batch_segments, ends)]
-            seg_tags = [clip_tags(gold[seg[0].doc][first_tagged(seg[0], seg[0].centre_start):
-                                                   first_tagged(seg[-1], seg[-1].centre_end)], first, last)
-                        for seg in batch_segments]
-            picks = [tagged[w.doc][first_tagged(w, w.centre_start):first_tagged(w, w.centre_end)] - w.centre_start
-                     for w in batch_windows]
-            loss, backprop = self.model.begin_update(
-                self._make_batch(batch_windows, subword_docs, positions, seg_tags, picks))
-            if not numpy.isfinite(float(loss)):
-                ids = sorted({str(examples[w.doc].reference.user_data.get("doc_id", w.doc)) for w in batch_windows})
-                raise FloatingPointError(f"{self.name}: the loss is {float(loss)} on documents {ids}; lower the "
+        batches = self.gold_batches(examples)
+        set_dropout_rate(self.model, drop)
+        get_tagger(self.model).drop_int8_copy()  # the weights are about to change
+        for batch in batches:
+            emissions, backprop = self.model.begin_update(batch)
+            loss, d_emissions = self.get_loss(batch, emissions)
+            if not numpy.isfinite(loss):
+                ids = sorted({str(examples[d].reference.user_data.get("doc_id", d)) for d in batch.docs})
+                raise FloatingPointError(f"{self.name}: the loss is {loss} on documents {ids}; lower the "
                                          "learning rate or check these documents. No update was applied.")
-            backprop(d_loss)
-            total += float(loss)
+            backprop(d_emissions)
+            losses[self.name] += loss
         if sgd is not None:
             self.finish_update(sgd)
-        losses[self.name] += total / len(windows)
         return losses
+
+    def get_loss(self, batch: WindowBatch, emissions: Floats3d) -> Tuple[float, Floats3d]:
+        """The head's loss of the batch's gold segments (the CRF's negative log-likelihood) and its
+        gradient for the emissions; the CRF's transitions get theirs on the way."""
+        return self.model.head.get_loss(get_tagger(self.model), batch, emissions)
+
+    def gold_batches(self, examples: Sequence[Example]) -> List[WindowBatch]:
+        """Training batches of the examples' windows with their gold tags (``windows.gold_batches``)."""
+        subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples])
+        gold = self._gold_tags(examples, subword_docs)
+        windows = self.model.windows(subword_docs)
+        batches = gold_batches(windows, subword_docs, gold, get_tagger(self.model).tag_names,
+                               self.model.windows_per_batch, self.special())
+        for batch in batches:
+            batch.weight = 1.0 / len(windows)
+        return batches
 
     def _gold_tags(self, examples: Sequence[Example], subword_docs: Sequence[SubwordDoc]) -> List[numpy.ndarray]:
         """Gold tag ids per subword from each reference's ``doc.ents`` character offsets."""
@@ -311,10 +297,6 @@ class ClinxNER(TrainablePipe):
                                     f"{str(err)[:200]}. The file is damaged or incomplete (an interrupted copy or "
                                     "download?); save the pipeline again or reinstall its package.") from None
 
-    def get_loss(self, examples, scores):
-        raise NotImplementedError("clinx_ner computes its CRF loss inside the model, in update()")
-
-
 def find_clinx_component(nlp: Language) -> "ClinxNER":
     """The pipeline's one ``clinx_ner`` (a ValueError naming the pipeline if it has none or several)."""
     found = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinxNER)]
@@ -322,40 +304,3 @@ def find_clinx_component(nlp: Language) -> "ClinxNER":
         raise ValueError(f"the pipeline must hold exactly one clinx_ner component; it has {len(found)} "
                          f"({', '.join(nlp.pipe_names) or 'no components'})")
     return found[0]
-
-
-def pack_segments(segments: List[List[Window]], max_windows: int) -> Iterator[List[List[Window]]]:
-    """Greedy batches of whole segments with at most ``max_windows`` windows each."""
-    batch: List[List[Window]] = []
-    size = 0
-    for seg in sorted(segments, key=lambda seg: max(w.end - w.start for w in seg)):
-        if batch and size + len(seg) > max_windows:
-            yield batch
-            batch, size = [], 0
-        batch.append(seg)
-        size += len(seg)
-    if batch:
-        yield batch
-
-
-def place_spans(doc: Doc, char_spans: Sequence[CharSpan]) -> Tuple[List, List[float]]:
-    """Spans of ``doc`` for character spans (grown to token boundaries), and their scores."""
-    placed = [(doc.char_span(s, e, label=label, alignment_mode="expand"), score) for s, e, label, score in char_spans]
-    placed = [(span, score) for span, score in placed if span is not None]
-    return [span for span, _ in placed], [score for _, score in placed]
-
-
-def to_char_spans(doc: SubwordDoc, tags: Sequence[str], probs: Optional[numpy.ndarray] = None) -> List[CharSpan]:
-    """Character spans of decoded subword spans, ignoring subwords with empty offsets.
-
-    An entity's score is the mean CRF marginal probability of its tags.
-    """
-    out = []
-    tagged_offsets = doc.tagged_offsets
-    for first, last, label in decode_tags(tags):
-        offsets = tagged_offsets[first:last]
-        offsets = offsets[offsets[:, 1] > offsets[:, 0]]
-        if len(offsets):
-            score = float(numpy.mean(probs[first:last])) if probs is not None else float("nan")
-            out.append((int(offsets[0, 0]), int(offsets[-1, 1]), label, score))
-    return out

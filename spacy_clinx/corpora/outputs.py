@@ -12,6 +12,7 @@ from typing import Iterable, Iterator, List, Optional, Union
 
 from spacy.tokens import Doc
 
+from ..atomic import written_aside
 from .brat import one_line
 
 
@@ -32,12 +33,15 @@ def ann_text(doc_text: str, entities: Iterable[dict]) -> str:
     return "".join(lines)
 
 
-def write_brat(folder: Union[str, Path], doc_id: str, text: str, entities: Iterable[dict]) -> None:
-    """``folder/doc_id.txt`` (the text, byte for byte) and ``folder/doc_id.ann``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{doc_id}.txt").write_bytes(text.encode("utf8"))
-    (folder / f"{doc_id}.ann").write_bytes(ann_text(text, entities).encode("utf8"))
+def write_brat(folder: Union[str, Path], doc_id: str, text: str, entities: Iterable[dict]) -> Path:
+    """``folder/doc_id.txt`` (the text, byte for byte), then ``folder/doc_id.ann``, written aside and
+    renamed: a document whose ``.ann`` exists is complete. Returns the ``.txt`` path."""
+    txt = Path(folder) / f"{doc_id}.txt"
+    txt.parent.mkdir(parents=True, exist_ok=True)
+    txt.write_bytes(text.encode("utf8"))
+    with written_aside(txt.with_suffix(".ann")) as partial:
+        partial.write_bytes(ann_text(text, entities).encode("utf8"))
+    return txt
 
 
 def jsonl_line(doc_id: str, entities: Iterable[dict], text: Optional[str] = None,

@@ -1,13 +1,14 @@
-"""Registered thinc architecture wrapping :class:`SubwordCRFTagger` with ``PyTorchWrapper``.
+"""Registered thinc architectures wrapping :class:`SubwordCRFTagger` with ``PyTorchWrapper``.
 
-Input: a :class:`~spacy_clinx.windows.WindowBatch`. Output: the summed CRF loss when
-training with gold tags, the centre emissions otherwise (decoded per document by
-:func:`decode_documents`). The wrapped module serialises
+Input: a :class:`~spacy_clinx.windows.WindowBatch`. Output: the emissions of the windows' centre
+subwords; the head (``layers/heads.py``) turns them into a loss of gold segments (training) or
+decodes each document (prediction). The wrapped module serialises
 as one blob holding the encoder config, the tokenizer files, the tag names and all
 weights, so a saved pipeline loads with no hub access and no spacy_clinx state.
 """
 import io
 import os
+from dataclasses import asdict
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -16,13 +17,14 @@ import numpy
 import srsly
 import torch
 from spacy.util import registry
-from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, xp2torch
+from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, deserialize_attr, serialize_attr, xp2torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from ..tagging import make_tag_names
-from ..windows import WindowBatch
+from ..windows import DocumentWindows, SentenceWindows, WindowBatch, WindowPlan
 from .encoder import drop_pooler, load_encoder, quiet_transformers
 from .layers import TokenFeatures
+from .layers.heads import Head, head_named
 from .tagger import SubwordCRFTagger, Uninitialized
 
 
@@ -42,6 +44,87 @@ def _no_tokenizers_parallelism_across_fork() -> None:
 os.register_at_fork(before=_no_tokenizers_parallelism_across_fork, after_in_child=_one_torch_thread_in_forked_workers)
 
 
+class SubwordTaggerModel(Model):
+    """The architecture's thinc model; gives the tagger's parts by name (as spacy-transformers'
+    ``TransformerModel``), so the component never reaches into the wrapper."""
+
+    @property
+    def tagger(self) -> SubwordCRFTagger:
+        """The torch module (tokenizer, tag names, encoder, emission layer, CRF), or a stand-in
+        before ``initialize``."""
+        return self.layers[0].shims[0]._model
+
+    @property
+    def head(self) -> Head:
+        return self.attrs["head"]
+
+    @property
+    def windows(self) -> WindowPlan:
+        return self.attrs["windows"]
+
+    @property
+    def windows_per_batch(self) -> int:
+        return self.attrs["windows_per_batch"]
+
+
+@registry.architectures("spacy_clinx.SubwordTagger.v2")
+def build_subword_tagger(
+    encoder: str,
+    windows: WindowPlan,
+    head: Head,
+    scheme: str = "BIOES",
+    dropout: float = 0.1,
+    windows_per_batch: int = 16,
+    mixed_precision: bool = False,
+    tag_units: str = "subword",
+    token_features: Optional[TokenFeatures] = None,
+    gradient_checkpointing: bool = False,
+) -> SubwordTaggerModel:
+    """``encoder``: HF hub name or local path (used only by ``initialize``, never on load).
+
+    ``windows``: how documents are cut into the encoder's windows (``spacy_clinx.document_windows.v1``:
+    centres with document context, the paper's; ``spacy_clinx.sentence_windows.v1``: one sentence, no
+    context, the "- context" ablation); ``head``: ``spacy_clinx.crf_head.v1`` (constrained CRF,
+    whole-document Viterbi) or ``spacy_clinx.softmax_head.v1`` (the "- CRF" ablation);
+    ``windows_per_batch``: windows per forward pass (training memory is bounded by it: ``update`` runs the
+    encoder on that many windows at a time and accumulates their gradients); ``tag_units``: ``subword``
+    (every subword is tagged) or ``first_subword`` (each spaCy token's first subword: the "- subword"
+    ablation); ``token_features``: a ``spacy_clinx.TokenFeatures.v1`` block (each subword also sees its
+    spaCy token's NORM/PREFIX/SUFFIX/SHAPE), or none (its empty ``attrs`` list gives none);
+    ``dropout``: the rate when ``update`` is given none (spaCy's ``[training] dropout`` sets it);
+    ``gradient_checkpointing``: recompute the encoder's activations in the backward pass instead of
+    keeping them (HF ``gradient_checkpointing_enable``): much less training memory for a large encoder,
+    about a third more time.
+    """
+    make_tag_names([], scheme)  # validates the scheme name early
+    if tag_units not in ("subword", "first_subword"):
+        raise ValueError(f"Unknown tag_units {tag_units!r}: use 'subword' or 'first_subword'")
+    torch_layer = PyTorchWrapper_v3(
+        Uninitialized(),
+        convert_inputs=convert_window_batch,
+        mixed_precision=mixed_precision,
+        serialize_model=serialize_tagger,
+        deserialize_model=deserialize_tagger,
+    )
+    return SubwordTaggerModel(
+        "clinx_subword_tagger",
+        forward,
+        init=init,
+        layers=[torch_layer],
+        attrs={
+            "encoder": encoder,
+            "windows": windows,
+            "head": head,
+            "scheme": scheme,
+            "dropout_rate": dropout,
+            "windows_per_batch": windows_per_batch,
+            "tag_units": tag_units,
+            "token_features": token_features,
+            "gradient_checkpointing": gradient_checkpointing,
+        },
+    )
+
+
 @registry.architectures("spacy_clinx.SubwordCRFTagger.v1")
 def build_subword_crf_tagger(
     encoder: str,
@@ -56,163 +139,86 @@ def build_subword_crf_tagger(
     tag_units: str = "subword",
     token_features: Optional[TokenFeatures] = None,
     gradient_checkpointing: bool = False,
-) -> Model[WindowBatch, Any]:
-    """``encoder``: HF hub name or local path (used only by ``initialize``, never on load).
-
-    ``context``: subwords of document context on each side of a window's centre;
-    ``centre``: subwords predicted per window; ``windows_per_batch``: windows per forward pass;
-    ``head``: ``crf`` (constrained CRF, whole-document Viterbi) or ``softmax`` (the "- CRF" ablation);
-    ``windows``: ``document`` (centre + document context) or ``sentence`` (one sentence per window,
-    no context: the "- context" ablation); ``tag_units``: ``subword`` (every subword is tagged) or
-    ``first_subword`` (word-level tagging on each spaCy token's first subword: the "- subword" ablation);
-    ``token_features``: a ``spacy_clinx.TokenFeatures.v1`` block (each subword also sees its spaCy token's
-    NORM/PREFIX/SUFFIX/SHAPE), or none (its empty ``attrs`` list gives none);
-    ``gradient_checkpointing``: recompute the encoder's activations in the backward pass instead of
-    keeping them (HF ``gradient_checkpointing_enable``): much less training memory for a large encoder,
-    about a third more time. Training memory is also bounded by ``windows_per_batch``: ``update``
-    runs the encoder on that many windows at a time and accumulates their gradients.
-    """
-    torch_layer = PyTorchWrapper_v3(
-        Uninitialized(),
-        convert_inputs=convert_window_batch,
-        mixed_precision=mixed_precision,
-        serialize_model=serialize_tagger,
-        deserialize_model=deserialize_tagger,
-    )
-    make_tag_names([], scheme)  # validates the scheme name early
-    if head not in ("crf", "softmax"):
-        raise ValueError(f"Unknown head {head!r}: use 'crf' or 'softmax'")
+) -> SubwordTaggerModel:
+    """The first version, as pipelines saved by spacy-clinx 0.1.0 name it: the window plan and the head by
+    name (``windows``: ``document`` or ``sentence``; ``head``: ``crf`` or ``softmax``) and the windows'
+    ``context``/``centre`` flat. It builds the same model as v2."""
     if windows not in ("document", "sentence"):
         raise ValueError(f"Unknown windows {windows!r}: use 'document' or 'sentence'")
-    if tag_units not in ("subword", "first_subword"):
-        raise ValueError(f"Unknown tag_units {tag_units!r}: use 'subword' or 'first_subword'")
-    return Model(
-        "clinx_subword_crf",
-        forward,
-        init=init,
-        layers=[torch_layer],
-        attrs={
-            "encoder": encoder,
-            "context": context,
-            "centre": centre,
-            "scheme": scheme,
-            "dropout": dropout,
-            "windows_per_batch": windows_per_batch,
-            "head": head,
-            "windows": windows,
-            "tag_units": tag_units,
-            "token_features": token_features,
-            "gradient_checkpointing": gradient_checkpointing,
-        },
-    )
+    plan = SentenceWindows(centre) if windows == "sentence" else DocumentWindows(context, centre)
+    return build_subword_tagger(encoder, plan, head_named(head), scheme, dropout, windows_per_batch, mixed_precision,
+                                tag_units, token_features, gradient_checkpointing)
 
 
-def forward(model: Model, batch: WindowBatch, is_train: bool):
+@serialize_attr.register(Head)
+def serialize_head(_: Head, value: Head, name: str, model: Model) -> bytes:
+    return srsly.msgpack_dumps(value.name)
+
+
+@deserialize_attr.register(Head)
+def deserialize_head(_: Head, value: bytes, name: str, model: Model) -> Head:
+    return head_named(srsly.msgpack_loads(value))  # 0.1.0 saved the name too
+
+
+@serialize_attr.register(DocumentWindows)
+@serialize_attr.register(SentenceWindows)
+def serialize_windows(_: WindowPlan, value: WindowPlan, name: str, model: Model) -> bytes:
+    return srsly.msgpack_dumps({"type": type(value).__name__, **asdict(value)})
+
+
+@deserialize_attr.register(DocumentWindows)
+@deserialize_attr.register(SentenceWindows)
+def deserialize_windows(default: WindowPlan, value: bytes, name: str, model: Model) -> WindowPlan:
+    saved = srsly.msgpack_loads(value)
+    if not isinstance(saved, dict):  # 0.1.0 saved only "document" or "sentence": its config has the rest
+        return default
+    kind = {"DocumentWindows": DocumentWindows, "SentenceWindows": SentenceWindows}[saved.pop("type")]
+    return kind(**saved)
+
+
+def forward(model: SubwordTaggerModel, batch: WindowBatch, is_train: bool):
+    """Emissions (B, C, K) of the batch's window centres; when training, at the model's dropout rate
+    (``set_dropout_rate``)."""
+    if is_train:
+        model.tagger.set_dropout(model.attrs["dropout_rate"])
     return model.layers[0](batch, is_train)
 
 
-def init(model: Model, X: Any = None, Y: Optional[List[str]] = None) -> None:
+def init(model: SubwordTaggerModel, X: Any = None, Y: Optional[List[str]] = None) -> None:
     """Load the pretrained encoder and size the output for the labels ``Y``."""
     if Y is None:
         raise ValueError("clinx_ner needs its entity labels to initialise the model")
     encoder, tokenizer = load_encoder(model.attrs["encoder"])
     tag_names = make_tag_names(Y, model.attrs["scheme"])
-    module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout"], model.attrs["head"],
+    module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout_rate"], model.head.name,
                               model.attrs["token_features"])
-    check_window_fits(module, model.attrs["context"], model.attrs["centre"])
+    check_window_fits(module, model.windows.longest)
     if model.attrs["gradient_checkpointing"]:
         module.encoder.gradient_checkpointing_enable()
     shim = model.layers[0].shims[0]
     shim._model = module.to(shim.device)
 
 
-def get_tagger(model: Model) -> SubwordCRFTagger:
+def get_tagger(model: SubwordTaggerModel) -> SubwordCRFTagger:
     """The torch module inside the thinc model (tokenizer, tag names, encoder)."""
-    return model.layers[0].shims[0]._model
-
-
-#: Viterbi batches pad every document to the longest one; a batch holds at most
-#: ``windows_per_batch`` documents and at most this many padded positions (a longer
-#: document is decoded alone), so one long document does not pad its batch-mates to its length.
-DECODE_POSITIONS = 2**16
-
-
-def decode_batches(lengths: List[int], max_docs: int, max_positions: int) -> List[List[int]]:
-    """Indices of the non-empty documents grouped for padded decoding, shortest first: each
-    group has at most ``max_docs`` documents and ``len(group) * longest <= max_positions``
-    (or one document)."""
-    order = sorted((i for i, n in enumerate(lengths) if n), key=lambda i: lengths[i])
-    groups: List[List[int]] = []
-    for i in order:
-        if groups and len(groups[-1]) < max_docs and (len(groups[-1]) + 1) * lengths[i] <= max_positions:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    return groups
+    return model.tagger
 
 
 def decode_documents(
-    model: Model, emissions: List[numpy.ndarray], with_scores: bool = False
+    model: SubwordTaggerModel, emissions: List[numpy.ndarray], with_scores: bool = False
 ) -> "tuple[List[numpy.ndarray], Optional[List[numpy.ndarray]]]":
-    """Viterbi tag ids for whole documents from their per-subword emissions, and with
-    ``with_scores`` the CRF marginal probability of each chosen tag."""
-    tagger = get_tagger(model)
-    if tagger.head == "softmax":
-        return softmax_decode(emissions, with_scores)
-    crf = tagger.crf
-    empty = numpy.zeros(0, dtype=numpy.int64)
-    tags: List[numpy.ndarray] = [empty] * len(emissions)
-    scores: List[numpy.ndarray] = [empty.astype("float32")] * len(emissions)
-    for chunk in decode_batches([len(e) for e in emissions], model.attrs["windows_per_batch"], DECODE_POSITIONS):
-        padded, mask = pad_emissions([emissions[i] for i in chunk])
-        device = crf.transitions.device
-        padded_t, mask_t = torch.from_numpy(padded).to(device), torch.from_numpy(mask).to(device)
-        with torch.no_grad():
-            paths = crf.viterbi(padded_t, mask_t)
-            probs = crf.marginals(padded_t, mask_t) if with_scores else None
-        for row, i in enumerate(chunk):
-            n = len(emissions[i])
-            tags[i] = paths[row, :n].cpu().numpy()
-            if probs is not None:
-                chosen = torch.gather(probs[row, :n], 1, paths[row, :n].to(device).unsqueeze(1)).squeeze(1)
-                scores[i] = chosen.cpu().numpy()
-    return tags, (scores if with_scores else None)
+    """Tag ids for whole documents from their per-subword emissions (the head's decoding: one Viterbi
+    pass per document for the CRF), and with ``with_scores`` the probability of each chosen tag."""
+    return model.head.decode(model.tagger, emissions, model.windows_per_batch, with_scores)
 
 
-def pad_emissions(emissions: List[numpy.ndarray]) -> "tuple[numpy.ndarray, numpy.ndarray]":
-    """(B, T, K) float32 emissions padded to the longest and their (B, T) mask; a lone
-    document is a view, not a copy (a long document's emissions are its largest array)."""
-    if len(emissions) == 1:
-        only = numpy.ascontiguousarray(emissions[0], dtype="float32")
-        return only[None], numpy.ones((1, len(only)), dtype=bool)
-    length = max(len(e) for e in emissions)
-    padded = numpy.zeros((len(emissions), length, emissions[0].shape[1]), dtype="float32")
-    mask = numpy.zeros((len(emissions), length), dtype=bool)
-    for row, e in enumerate(emissions):
-        padded[row, : len(e)] = e
-        mask[row, : len(e)] = True
-    return padded, mask
-
-
-def softmax_decode(emissions: List[numpy.ndarray], with_scores: bool):
-    """Per-subword argmax (spans are repaired by the lenient BIOES decoding) and its probability."""
-    tags = [e.argmax(-1).astype(numpy.int64) if len(e) else numpy.zeros(0, dtype=numpy.int64) for e in emissions]
-    if not with_scores:
-        return tags, None
-    scores = []
-    for e in emissions:
-        z = numpy.exp(e - e.max(-1, keepdims=True)) if len(e) else e
-        scores.append((z.max(-1) / z.sum(-1)).astype("float32") if len(e) else numpy.zeros(0, dtype="float32"))
-    return tags, scores
-
-
-def check_window_fits(module: SubwordCRFTagger, context: int, centre: int) -> None:
+def check_window_fits(module: SubwordCRFTagger, longest: int) -> None:
     n_special = len(module.special_prefix) + len(module.special_suffix)
     limit = max_input_length(module.encoder.config)
-    needed = centre + 2 * context + n_special
+    needed = longest + n_special
     if limit is not None and needed > limit:
         raise ValueError(
-            f"Windows of centre {centre} + 2 x context {context} + {n_special} special tokens = {needed} "
+            f"Windows of {longest} subwords (centre + 2 x context) + {n_special} special tokens = {needed} "
             f"subwords exceed the encoder's limit of {limit}; lower `centre` or `context`."
         )
 
@@ -234,13 +240,9 @@ def convert_window_batch(model: Model, batch: WindowBatch, is_train: bool):
         "input_ids": xp2torch(batch.input_ids, device=device),
         "attention_mask": xp2torch(batch.attention_mask, device=device),
         "centre_index": xp2torch(batch.centre_index, device=device),
-        "centre_mask": xp2torch(batch.centre_mask, device=device),
     }
     if batch.token_feature_ids is not None:
         kwargs["token_feature_ids"] = xp2torch(batch.token_feature_ids, device=device)
-    if is_train and batch.tags is not None:
-        for name in ("segment_index", "segment_mask", "tags"):
-            kwargs[name] = xp2torch(getattr(batch, name), device=device)
     return ArgsKwargs(args=(), kwargs=kwargs), lambda d_inputs: None
 
 

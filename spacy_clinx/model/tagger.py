@@ -1,10 +1,11 @@
-"""The torch module: encoder -> dropout -> linear emissions (one per subword) -> constrained CRF.
+"""The torch module: encoder -> dropout -> linear emissions (one per subword), and the constrained
+CRF's parameters that the head (``layers/heads.py``) trains and decodes with.
 
 With ``token_features``, each subword's spaCy-token features are added to the encoder's input
 embeddings and joined with its output before the emission layer (``layers/token_features.py``).
 
-``head="softmax"`` replaces the CRF by a per-subword softmax (cross-entropy loss, argmax decoding):
-the paper's "- CRF" ablation. The CRF layer is still built (and saved) but not used."""
+``head="softmax"`` (the paper's "- CRF" ablation) does not use the CRF; it is still built and saved,
+so every saved tagger has the same parts."""
 from typing import List, Optional
 
 import torch
@@ -14,6 +15,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 from .crf import ConstrainedCRF
 from .encoder import special_tokens
 from .layers import TokenFeatureEmbed, TokenFeatures
+from .layers.heads import head_named
 
 
 class SubwordCRFTagger(nn.Module):
@@ -29,9 +31,7 @@ class SubwordCRFTagger(nn.Module):
         token_features: Optional[TokenFeatures] = None,
     ):
         super().__init__()
-        if head not in ("crf", "softmax"):
-            raise ValueError(f"Unknown head {head!r}: use 'crf' or 'softmax'")
-        self.head = head
+        self.head = head_named(head).name  # saved with the weights
         self.cpu_bf16 = False  # bfloat16 autocast of the encoder at inference on CPU (set by the component)
         self.cpu_int8 = False  # int8 dynamic quantization of the encoder's linear layers on CPU (likewise)
         self._int8_encoder: Optional[nn.Module] = None
@@ -95,22 +95,11 @@ class SubwordCRFTagger(nn.Module):
             object.__setattr__(self, "_int8_encoder", quantized)  # kept out of the module's children
         return self._int8_encoder
 
-    def forward(self, input_ids, attention_mask, centre_index, centre_mask, token_feature_ids=None,
-                segment_index=None, segment_mask=None, tags: Optional[torch.Tensor] = None):
-        """Training (``tags`` given): summed CRF negative log-likelihood of the segments,
-        runs of consecutive centres of one document joined into one sequence.
-
-        Otherwise the centre emissions: the caller joins them per document and decodes
-        each document in one Viterbi pass, so window cuts never split an entity.
-        """
-        emissions = self.emissions(input_ids, attention_mask, centre_index, token_feature_ids)
-        if tags is None:
-            return emissions.float()
-        flat = emissions.reshape(-1, emissions.shape[-1])
-        if self.head == "softmax":
-            return nn.functional.cross_entropy(flat[segment_index][segment_mask].float(), tags[segment_mask],
-                                               reduction="sum")
-        return self.crf.nll(flat[segment_index], tags, segment_mask)
+    def forward(self, input_ids, attention_mask, centre_index, token_feature_ids=None) -> torch.Tensor:
+        """Emissions of each window's centre subwords, (B, C, K) float32. The caller joins them per
+        document and decodes each document in one pass (prediction), or scores gold segments of
+        joined centres (training: ``Head.get_loss``)."""
+        return self.emissions(input_ids, attention_mask, centre_index, token_feature_ids).float()
 
 
 class Uninitialized(nn.Module):

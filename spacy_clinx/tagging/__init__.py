@@ -1,5 +1,4 @@
 """Tagging schemes: character spans <-> per-subword BIOES (or BIO) tags."""
-from .vote import majority_vote
 from .bioes import (
     OUTSIDE,
     allowed_transitions,
@@ -10,4 +9,4 @@ from .bioes import (
     make_tag_names,
 )
 
-__all__ = ["OUTSIDE", "allowed_transitions", "boundary_maps", "clip_tags", "decode_tags", "encode_spans", "majority_vote", "make_tag_names"]
+__all__ = ["OUTSIDE", "allowed_transitions", "boundary_maps", "clip_tags", "decode_tags", "encode_spans", "make_tag_names"]

@@ -20,14 +20,17 @@ DONE = "finished.json"
 T, R = TypeVar("T"), TypeVar("R")
 
 
+#: where a profile's [train.model] settings sit in the architecture's config
+MODEL_SETTINGS = {"token_features": "token_features.attrs", "centre": "windows.centre", "context": "windows.context"}
+
+
 def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
     """``spacy train`` overrides for a profile's [train] budget: the learning rate warms up over a
     share of the updates and decays linearly to 0 at the last step of the last epoch (the config's
     schedule counts the updates from the training corpus). ``train["model"]`` (a profile's
     ``[train.model]``) sets the clinx_ner model: ``token_features`` (the attributes) and any setting
     of its architecture, such as ``centre`` and ``context``."""
-    model = {(f"components.clinx_ner.model.{key}" if key != "token_features" else
-              "components.clinx_ner.model.token_features.attrs"): value
+    model = {f"components.clinx_ner.model.{MODEL_SETTINGS.get(key, key)}": value
              for key, value in dict(train.get("model") or {}).items()}
     return {
         **model,
@@ -43,9 +46,9 @@ def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
 
 
 def override_args(overrides: Dict[str, Any]) -> List[str]:
-    """``--section.key value`` arguments for ``spacy train``-style commands (booleans and lists as JSON)."""
+    """``--section.key value`` arguments for ``spacy train``-style commands (booleans, lists and blocks as JSON)."""
     return [a for key, value in overrides.items()
-            for a in (f"--{key}", json.dumps(value) if isinstance(value, (bool, list)) else str(value))]
+            for a in (f"--{key}", json.dumps(value) if isinstance(value, (bool, list, dict)) else str(value))]
 
 
 def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, train: Dict[str, Any],
