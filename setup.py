@@ -20,7 +20,8 @@ setup(
     ],
     # transformers is pinned below 4.53.3 for spacy-transformers 1.4 (the bench's spacy-trf peer), the
     # versions tested together; the package itself does not use spacy-transformers
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"], "ray": ["ray[data]>=2.9"],
+    extras_require={"test": ["pytest>=7", "hypothesis>=6", "pyarrow>=12"], "ray": ["ray[data]>=2.9"],
+                    "parquet": ["pyarrow>=12"],
                     "bench": ["spacy-transformers>=1.4,<1.5"]},
     entry_points={
         "spacy_factories": [

@@ -20,7 +20,7 @@ CASES = {
     "annotate with a missing model": (lambda t: ["annotate", t / "no-model", notes(t), t / "out.jsonl"],
                                       "no such pipeline folder", "out.jsonl"),
     "annotate a missing input": (lambda t: ["annotate", t / "no-model", t / "nothing.jsonl", t / "out.jsonl"],
-                                 "no such folder or JSONL file", "out.jsonl"),
+                                 "no such folder, JSONL or Parquet file", "out.jsonl"),
     "annotate to a gzip file": (lambda t: ["annotate", t / "no-model", notes(t), t / "out.jsonl.gz"],
                                 "name it .jsonl", "out.jsonl.gz"),
     "annotate into the input folder": (lambda t: ["annotate", t / "no-model", t, t / "out", "--format", "brat"],

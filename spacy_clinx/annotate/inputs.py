@@ -1,12 +1,14 @@
 """Notes to annotate: a folder of .txt files (brat folders included; .ann files are ignored),
-or a JSON-lines file of {"id": ..., "text": ...} records (gzip-compressed as ``.jsonl.gz`` too; its
-other fields travel to the output). Ids must be unique: they are what makes a resumed run write
+a JSON-lines file of {"id": ..., "text": ...} records (gzip-compressed as ``.jsonl.gz`` too; its
+other fields travel to the output), or a Parquet file with ``id`` and ``text`` columns (``parquet.py``;
+its other columns travel likewise). Ids must be unique: they are what makes a resumed run write
 each document exactly once."""
 from pathlib import Path
 from typing import Iterator, Optional, Tuple
 
 from ..corpora.brat import read_text
 from ..corpora.outputs import read_jsonl
+from .parquet import is_parquet, parquet_ids, read_parquet_notes
 
 
 def note_ids(source: Path) -> Iterator[str]:
@@ -14,6 +16,8 @@ def note_ids(source: Path) -> Iterator[str]:
     source = Path(source)
     if source.is_dir():
         return (f.relative_to(source).with_suffix("").as_posix() for f in sorted(source.rglob("*.txt")))
+    if is_parquet(source):
+        return parquet_ids(source)
     return (doc_id for doc_id, _, _ in read_notes(source))
 
 
@@ -29,6 +33,13 @@ def read_notes(source: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
         pairs = ((f.relative_to(source).with_suffix("").as_posix(), f) for f in files)
         for doc_id, path in pairs:
             yield doc_id, read_text(path), None
+    elif is_parquet(source):
+        for row, (doc_id, text, extra) in enumerate(read_parquet_notes(source), start=1):
+            if doc_id in seen:
+                raise ValueError(f"{source}: id {doc_id!r} occurs twice (rows {seen[doc_id]} and {row}); "
+                                 "ids must be unique")
+            seen[doc_id] = row
+            yield doc_id, text, extra
     elif source.is_file():
         for line_no, record in enumerate(read_jsonl(source, require=("id", "text")), start=1):
             doc_id, text = str(record["id"]), record["text"]
@@ -40,4 +51,4 @@ def read_notes(source: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
             seen[doc_id] = line_no
             yield doc_id, text, {k: v for k, v in record.items() if k not in ("id", "text", "entities")} or None
     else:
-        raise FileNotFoundError(f"{source}: no such folder or JSONL file")
+        raise FileNotFoundError(f"{source}: no such folder, JSONL or Parquet file")

@@ -23,7 +23,7 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}: use local or ray")
     if not Path(source).exists():
-        raise FileNotFoundError(f"{source}: no such folder or JSONL file")
+        raise FileNotFoundError(f"{source}: no such folder, JSONL or Parquet file")
     out, src = Path(output).resolve(), Path(source).resolve()
     if out == src or (src.is_dir() and src in out.parents):
         raise ValueError(f"{output}: the output would overwrite the input or sit inside its folder (a rerun would "

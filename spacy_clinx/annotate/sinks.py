@@ -3,7 +3,7 @@ run skips them, and each writing a document in one step, so a kill never leaves 
 
 JSONL: one line per document, appended with a single write and flushed per batch; a torn
 last line (a kill mid-write) is cut off on restart. brat: ``id.txt`` then ``id.ann`` written
-aside and renamed; a document counts as written once its .ann exists.
+aside and renamed; a document counts as written once its .ann exists. Parquet: ``parquet.py``.
 """
 import json
 import os
@@ -77,4 +77,8 @@ def open_sink(output: Path, fmt: str, with_text: bool = False):
         return JsonlSink(output, with_text)
     if fmt == "brat":
         return BratSink(output, with_text)
-    raise ValueError(f"unknown output format {fmt!r}: use jsonl or brat")
+    if fmt == "parquet":
+        from .parquet import ParquetSink
+
+        return ParquetSink(output, with_text)
+    raise ValueError(f"unknown output format {fmt!r}: use jsonl, brat or parquet")

@@ -10,6 +10,7 @@ from ._util import app, fail
 class OutputFormat(str, Enum):
     jsonl = "jsonl"
     brat = "brat"
+    parquet = "parquet"
 
 
 class Engine(str, Enum):
@@ -25,15 +26,17 @@ class Redaction(str, Enum):
 @app.command("annotate")
 def annotate_command(
     model: str = typer.Argument(..., help="pipeline folder or installed package name"),
-    input: Path = typer.Argument(..., help="folder of .txt files (brat folders too) or JSONL of {id, text}"),
-    output: Path = typer.Argument(..., help="JSONL file, or folder for --format brat"),
+    input: Path = typer.Argument(..., help="folder of .txt files (brat folders too), JSONL of {id, text} "
+                             "(.jsonl.gz too) or Parquet with id and text columns"),
+    output: Path = typer.Argument(..., help="JSONL file, or folder for --format brat or parquet"),
     fmt: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", help="output format"),
     batch_size: int = typer.Option(32, help="documents per batch"),
     n_process: int = typer.Option(1, help="local worker processes (engine local)"),
     engine: Engine = typer.Option(Engine.local, help="this process (and its forked workers), or a Ray pool"),
     workers: int = typer.Option(2, help="Ray actors, one CPU each (engine ray)"),
     address: str = typer.Option("", help="Ray cluster address; empty: start a local Ray"),
-    chunk_docs: int = typer.Option(4096, help="notes handed to Ray at a time: bounds the driver's memory (engine ray)"),
+    chunk_docs: int = typer.Option(4096, help="notes in flight to the Ray actors at most: bounds the driver's memory "
+                                    "(engine ray)"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU to predict on (engine local); -1: CPU"),
     gpus_per_worker: float = typer.Option(0.0, help="GPUs each Ray actor requests (engine ray); 0: CPU actors"),
     redact: Redaction = typer.Option(None, help="write de-identified text: each entity as [LABEL] (mask) or as a "

@@ -1,0 +1,119 @@
+"""Parquet notes in, Parquet annotations out (pyarrow), read and written as a stream.
+
+Input: a ``.parquet`` file with ``id`` and ``text`` columns, read one record batch at a time; its
+other columns travel to the output, as a JSONL record's other fields do. Output: a folder of part
+files, each written aside and renamed, so a part is there whole or not at all; a restarted run reads
+the ids of the parts present and skips them. Rows are buffered up to ``ROWS_PER_PART`` per part, so a
+kill loses at most the unwritten buffer, which the next run annotates again: every note is written
+exactly once. The folder reads back as one table with ``pyarrow.dataset`` or ``ray.data.read_parquet``.
+"""
+from pathlib import Path
+from typing import Iterator, List, Optional, Set, Tuple
+
+from ..atomic import written_aside
+
+ROWS_PER_PART = 4096
+READ_BATCH_ROWS = 1024
+
+
+def pyarrow_modules():
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise ImportError("Parquet input or output needs pyarrow: pip install pyarrow") from None
+    return pyarrow, pyarrow.parquet
+
+
+def is_parquet(path: Path) -> bool:
+    return Path(path).suffix == ".parquet" and Path(path).is_file()
+
+
+def open_notes_file(path: Path):
+    """The ``pyarrow.parquet.ParquetFile``, or a one-line error naming the file and what is wrong."""
+    _, pq = pyarrow_modules()
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as err:  # pyarrow's ArrowInvalid and kin: not a Parquet file
+        raise ValueError(f"{path}: not a readable Parquet file ({err})") from None
+    missing = [c for c in ("id", "text") if c not in file.schema_arrow.names]
+    if missing:
+        raise ValueError(f"{path}: the Parquet file has no {', '.join(map(repr, missing))} column "
+                         f"(columns: {', '.join(file.schema_arrow.names)})")
+    return file
+
+
+def parquet_ids(path: Path) -> Iterator[str]:
+    """The ids of the notes, reading the id column alone."""
+    for batch in open_notes_file(path).iter_batches(batch_size=READ_BATCH_ROWS * 64, columns=["id"]):
+        yield from (str(i) for i in batch["id"].to_pylist())
+
+
+def read_parquet_notes(path: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
+    """(id, text, other columns or None) per row, one record batch in memory at a time."""
+    file = open_notes_file(path)
+    row = 0
+    for batch in file.iter_batches(batch_size=READ_BATCH_ROWS):
+        for record in batch.to_pylist():
+            row += 1
+            text = record.pop("text")
+            if not isinstance(text, str):
+                raise ValueError(f"{path}: row {row} (id {record.get('id')!r}): 'text' must be a string, not "
+                                 f"{type(text).__name__}")
+            doc_id = str(record.pop("id"))
+            record.pop("entities", None)
+            yield doc_id, text, record or None
+
+
+class ParquetSink:
+    """A folder of ``part-NNNNNN.parquet`` files: id, entities (label, start, end, text, score), the
+    de-identified text when redacting, and the input's other columns."""
+
+    def __init__(self, folder: Path, with_text: bool = False):
+        self.pa, self.pq = pyarrow_modules()
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ValueError(f"{folder}: Parquet output is a folder of part files; this is a file")
+        self.with_text = with_text
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.parts = sorted(self.folder.glob("part-*.parquet"))
+        self.done: Set[str] = {str(i) for part in self.parts for i in self.pq.read_table(part, columns=["id"])["id"].to_pylist()}
+        self.rows: List[dict] = []
+
+    def write(self, results: List[Tuple[str, str, list]], fields: Optional[List[Optional[dict]]] = None) -> None:
+        fields = fields or [None] * len(results)
+        for (doc_id, text, entities), extra in zip(results, fields):
+            row = {**(extra or {}), "id": doc_id,
+                   "entities": [{"label": e["label"], "start": e["start"], "end": e["end"], "text": e["text"],
+                                 "score": e.get("score")} for e in entities]}
+            if self.with_text:
+                row["text"] = text
+                for e, out in zip(entities, row["entities"]):
+                    out.update(source_start=e["source_start"], source_end=e["source_end"])
+            self.rows.append(row)
+        if len(self.rows) >= ROWS_PER_PART:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        entity = [("label", self.pa.string()), ("start", self.pa.int64()), ("end", self.pa.int64()),
+                  ("text", self.pa.string()), ("score", self.pa.float64())]
+        if self.with_text:
+            entity += [("source_start", self.pa.int64()), ("source_end", self.pa.int64())]
+        table = self.pa.Table.from_pylist(self.rows)
+        ours = {"id": self.pa.string(), "entities": self.pa.list_(self.pa.struct(entity)),
+                **({"text": self.pa.string()} if self.with_text else {})}
+        table = table.cast(self.pa.schema([(f.name, ours.get(f.name, f.type)) for f in table.schema]))
+        part = self.folder / f"part-{len(self.parts):06d}.parquet"
+        with written_aside(part) as partial:
+            self.pq.write_table(table, partial)
+        self.parts.append(part)
+        self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+
+    def remove(self) -> None:
+        if self.folder.is_dir() and not any(self.folder.iterdir()):
+            self.folder.rmdir()
