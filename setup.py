@@ -14,13 +14,12 @@ setup(
         "transformers>=4.41,<4.53.3",
         "tokenizers>=0.19",
         "torch>=2.1",
-        "pytorch-crf>=0.7.2",
         "typer>=0.9",
         "numpy",
     ],
-    # transformers is pinned below 4.53.3 for spacy-transformers 1.4 (the bench's spacy-trf peer), the
+    # pytorch-crf: the tests' reference for the CRF (model/crf.py). transformers is pinned below 4.53.3 for spacy-transformers 1.4 (the bench's spacy-trf peer), the
     # versions tested together; the package itself does not use spacy-transformers
-    extras_require={"test": ["pytest>=7", "hypothesis>=6", "pyarrow>=12"], "ray": ["ray[data]>=2.9"],
+    extras_require={"test": ["pytest>=7", "hypothesis>=6", "pyarrow>=12", "pytorch-crf>=0.7.2"], "ray": ["ray[data]>=2.9"],
                     "parquet": ["pyarrow>=12"],
                     "bench": ["spacy-transformers>=1.4,<1.5"]},
     entry_points={

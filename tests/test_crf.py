@@ -71,6 +71,17 @@ def test_marginals_match_brute_force_enumeration():
         assert torch.allclose(marginals[b, :length].sum(-1), torch.ones(length), atol=1e-5)
 
 
+def pytorch_crf(crf, dtype=torch.float32):
+    """The reference: pytorch-crf's CRF holding our CRF's scores (forbidden ones at FORBIDDEN)."""
+    from torchcrf import CRF
+
+    reference = CRF(crf.num_tags, batch_first=True)
+    with torch.no_grad():
+        for name, value in zip(("start_transitions", "transitions", "end_transitions"), crf.scores()):
+            getattr(reference, name).copy_(value)
+    return reference.to(dtype)
+
+
 def random_crf_batch(n_labels, batch, length, seed, weight_scale=1.0, emission_scale=1.0):
     """A BIOES CRF with random weights, random emissions and random lengths (each row at least 1)."""
     names = make_tag_names([f"L{i}" for i in range(n_labels)], "BIOES")
@@ -116,7 +127,7 @@ def test_marginals_survive_underflow(monkeypatch):
 def test_numpy_viterbi_matches_pytorch_crf_decode(n_labels, batch, length, seed):
     crf, emissions, lengths, mask = random_crf_batch(n_labels, batch, length, seed)
     paths = crf.viterbi(emissions, mask)
-    expected = crf.decode(emissions, mask)  # pytorch-crf's own Viterbi
+    expected = pytorch_crf(crf).decode(emissions, mask)  # pytorch-crf's own Viterbi
     assert [paths[b, : lengths[b]].tolist() for b in range(batch)] == expected
 
 
@@ -126,8 +137,6 @@ def test_numpy_viterbi_matches_pytorch_crf_decode(n_labels, batch, length, seed)
 def test_nll_and_gradients_match_pytorch_crf_in_float64(n_labels, batch, length, seed, scale):
     """The scaled forward-backward loss and its hand-written gradient against pytorch-crf's
     log-space computation through autograd in float64."""
-    from torchcrf import CRF
-
     crf, emissions, _, mask = random_crf_batch(n_labels, batch, length, seed, scale, scale)
     tags = torch.randint(0, len(crf.allowed_start), (batch, length), generator=torch.Generator().manual_seed(seed))
 
@@ -141,15 +150,17 @@ def test_nll_and_gradients_match_pytorch_crf_in_float64(n_labels, batch, length,
 
     loss, *grads = loss_and_grads(crf.float(), emissions, lambda c, e: c.nll(e, tags, mask))
     expected_loss, *expected_grads = loss_and_grads(
-        crf.double(), emissions.double(), lambda c, e: -CRF.forward(c, e, tags, mask, reduction="sum"))
+        pytorch_crf(crf, torch.float64), emissions.double(), lambda c, e: -c(e, tags, mask, reduction="sum"))
     assert torch.allclose(loss, expected_loss, rtol=1e-6, atol=1e-3)
+    # the reference learns its copies of the fixed forbidden scores too (random gold tags use them); ours cannot
+    em_grad, *param_grads = expected_grads
+    allowed = (crf.allowed_start, crf.allowed_end, crf.allowed_transitions)  # the parameters' order
+    expected_grads = [em_grad, *(g * a for g, a in zip(param_grads, allowed))]
     for got, expected in zip(grads, expected_grads):
         assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
 
 
 def test_nll_falls_back_to_log_space_where_probabilities_underflow():
-    from torchcrf import CRF
-
     crf, emissions, _, mask = random_crf_batch(2, 3, 12, seed=1)
     emissions = emissions.clone()
     emissions[1] *= 5000.0  # row 1: scores thousands apart, beyond float64 probabilities
@@ -157,7 +168,7 @@ def test_nll_falls_back_to_log_space_where_probabilities_underflow():
     emissions.requires_grad_()
     loss = crf.nll(emissions, tags, mask)
     loss.backward()
-    expected = -CRF.forward(crf, emissions.detach(), tags, mask, reduction="sum")
+    expected = -pytorch_crf(crf)(emissions.detach(), tags, mask, reduction="sum")
     assert torch.isfinite(loss) and torch.allclose(loss, expected, rtol=1e-4)
     assert torch.isfinite(emissions.grad).all() and emissions.grad[1].abs().sum() > 0
 
@@ -187,7 +198,8 @@ def test_decode_documents_same_paths_however_documents_are_grouped(monkeypatch):
     docs = [emissions[b, : lengths[b]].numpy() for b in range(6)] + [numpy.zeros((0, emissions.shape[2]), "float32")]
     model = architecture.build_subword_crf_tagger("unused", windows_per_batch=4)
     model.layers[0].shims[0]._model = SimpleNamespace(head="crf", crf=crf)
-    expected = [crf.decode(torch.from_numpy(d)[None], torch.ones(1, len(d), dtype=torch.bool))[0] if len(d) else []
+    expected = [pytorch_crf(crf).decode(torch.from_numpy(d)[None], torch.ones(1, len(d), dtype=torch.bool))[0]
+                if len(d) else []
                 for d in docs]
     for max_positions in (1, 60, 10_000):
         monkeypatch.setattr(heads, "DECODE_POSITIONS", max_positions)

@@ -1,46 +1,45 @@
-"""pytorch-crf's linear-chain CRF, restricted to valid BIOES/BIO sequences.
+"""A linear-chain CRF restricted to valid BIOES/BIO sequences, owned here: its parameters, the
+forward-backward behind the loss and the marginals, and Viterbi decoding.
 
-Forbidden transitions (``O -> I-X``, ``B-X -> O``, ``B-X -> I-Y``...) and forbidden
-first/last tags get a fixed score of ``FORBIDDEN`` that training cannot change,
-so Viterbi decoding only returns valid sequences.
+Forbidden transitions (``O -> I-X``, ``B-X -> O``, ``B-X -> I-Y``...) and forbidden first/last tags
+get a fixed score of ``FORBIDDEN`` that training cannot change, so Viterbi decoding only returns
+valid sequences. The parameters are named as pytorch-crf names them (``start_transitions``,
+``transitions``, ``end_transitions``), so weights saved when this class extended pytorch-crf load
+unchanged; pytorch-crf stays the reference the tests compare the loss, its gradient and Viterbi with.
 """
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import numpy
 import torch
-from torchcrf import CRF
+from torch import nn
 
 from ..tagging import allowed_transitions
 
 FORBIDDEN = -10000.0
 
 
-class ConstrainedCRF(CRF):
+class ConstrainedCRF(nn.Module):
     def __init__(self, tag_names: Sequence[str]):
-        super().__init__(len(tag_names), batch_first=True)
+        super().__init__()
+        n = len(tag_names)
+        # as pytorch-crf: uniform in [-0.1, 0.1]
+        self.start_transitions = nn.Parameter(torch.empty(n).uniform_(-0.1, 0.1))
+        self.end_transitions = nn.Parameter(torch.empty(n).uniform_(-0.1, 0.1))
+        self.transitions = nn.Parameter(torch.empty(n, n).uniform_(-0.1, 0.1))
         start, trans, end = (torch.as_tensor(m) for m in allowed_transitions(tag_names))
         self.register_buffer("allowed_start", start, persistent=False)
         self.register_buffer("allowed_transitions", trans, persistent=False)
         self.register_buffer("allowed_end", end, persistent=False)
 
-    # pytorch-crf reads these three attributes in its score, partition and Viterbi
-    # code; the properties hand it the masked versions of the learned parameters.
     @property
-    def start_transitions(self) -> torch.Tensor:
-        return self._masked("start_transitions", "allowed_start")
+    def num_tags(self) -> int:
+        return len(self.start_transitions)
 
-    @property
-    def transitions(self) -> torch.Tensor:
-        return self._masked("transitions", "allowed_transitions")
-
-    @property
-    def end_transitions(self) -> torch.Tensor:
-        return self._masked("end_transitions", "allowed_end")
-
-    def _masked(self, name: str, mask: str) -> torch.Tensor:
-        if name not in self._parameters or mask not in self._buffers:
-            raise AttributeError(name)  # still inside CRF.__init__
-        return self._parameters[name].masked_fill(~self._buffers[mask], FORBIDDEN)
+    def scores(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The start, transition and end scores, forbidden ones fixed at ``FORBIDDEN``."""
+        return (self.start_transitions.masked_fill(~self.allowed_start, FORBIDDEN),
+                self.transitions.masked_fill(~self.allowed_transitions, FORBIDDEN),
+                self.end_transitions.masked_fill(~self.allowed_end, FORBIDDEN))
 
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Summed negative log-likelihood of the gold tag sequences (``mask[:, 0]`` must be on).
@@ -48,16 +47,32 @@ class ConstrainedCRF(CRF):
         The partition function and its gradient (the marginals) come from one scaled
         forward-backward in float64 NumPy (``LogPartition``) instead of pytorch-crf's
         per-position log-sum-exp graph, which cost a quarter of a training step. Rows
-        whose probabilities underflow fall back to pytorch-crf's log-space computation."""
+        whose probabilities underflow fall back to the log-space forward recursion."""
         emissions = emissions.float()
-        start, trans, end = self.start_transitions, self.transitions, self.end_transitions
+        start, trans, end = self.scores()
         log_z = LogPartition.apply(emissions, start, trans, end, mask)
         good = torch.isfinite(log_z)
         nll = (log_z - self._gold_score(emissions, tags, mask, start, trans, end))[good].sum()
         if not good.all():
             bad = ~good
-            nll = nll - super().forward(emissions[bad], tags[bad], mask[bad], reduction="sum")
+            em = emissions[bad]
+            nll = nll + (self._log_partition(em, mask[bad]) -
+                         self._gold_score(em, tags[bad], mask[bad], start, trans, end)).sum()
         return nll
+
+    def _log_alphas(self, emissions: torch.Tensor, mask: torch.Tensor) -> list:
+        """The forward recursion in log space, one (B, K) tensor per position (robust to any score
+        range, slow: a (B, K, K) log-sum-exp per step)."""
+        start, trans, _ = (t.to(emissions.dtype) for t in self.scores())
+        alphas = [start + emissions[:, 0]]
+        for t in range(1, emissions.shape[1]):
+            step = torch.logsumexp(alphas[-1].unsqueeze(2) + trans, dim=1) + emissions[:, t]
+            alphas.append(torch.where(mask[:, t : t + 1], step, alphas[-1]))
+        return alphas
+
+    def _log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        end = self.scores()[2].to(emissions.dtype)
+        return torch.logsumexp(self._log_alphas(emissions, mask)[-1] + end, dim=1)
 
     @staticmethod
     def _gold_score(emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor, start: torch.Tensor,
@@ -73,12 +88,11 @@ class ConstrainedCRF(CRF):
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Best tag ids, shape (B, T), padded with -1 where ``mask`` is off (mask[:, 0] must be on).
 
-        The same recursion as pytorch-crf's ``decode``, in NumPy with the masked transition
+        The recursion of pytorch-crf's ``decode``, in NumPy with the masked transition
         matrix computed once: one small step per position, which dominates on long documents."""
         em = emissions.detach().float().cpu().numpy()
         on = mask.detach().cpu().numpy().astype(bool)
-        start, trans, end = (t.detach().float().cpu().numpy()
-                             for t in (self.start_transitions, self.transitions, self.end_transitions))
+        start, trans, end = (t.detach().float().cpu().numpy() for t in self.scores())
         B, T, K = em.shape
         out = numpy.full((B, T), -1, dtype=numpy.int64)
         if T == 0:
@@ -114,7 +128,7 @@ class ConstrainedCRF(CRF):
         B, T, K = emissions.shape
         if T == 0:
             return torch.zeros((B, T, K), dtype=torch.float32, device=emissions.device)
-        fb = scaled_forward_backward(emissions, self.start_transitions, self.transitions, self.end_transitions, mask)
+        fb = scaled_forward_backward(emissions, *self.scores(), mask)
         out = torch.from_numpy(fb["posterior"].astype(numpy.float32)).to(emissions.device)
         bad = ~fb["finite"]
         if bad.any():
@@ -125,12 +139,9 @@ class ConstrainedCRF(CRF):
     def _log_marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Forward-backward in log space (robust to any score range, slow: a (B, K, K) log-sum-exp per step)."""
         B, T, K = emissions.shape
-        trans = self.transitions.to(emissions.dtype)
-        alphas = [self.start_transitions.to(emissions.dtype) + emissions[:, 0]]
-        for t in range(1, T):
-            step = torch.logsumexp(alphas[-1].unsqueeze(2) + trans, dim=1) + emissions[:, t]
-            alphas.append(torch.where(mask[:, t : t + 1], step, alphas[-1]))
-        end = self.end_transitions.to(emissions.dtype).expand(B, K)
+        _, trans, end = (t.to(emissions.dtype) for t in self.scores())
+        alphas = self._log_alphas(emissions, mask)
+        end = end.expand(B, K)
         betas = [end]
         for t in range(T - 2, -1, -1):
             step = torch.logsumexp(trans.unsqueeze(0) + (emissions[:, t + 1] + betas[-1]).unsqueeze(1), dim=2)
