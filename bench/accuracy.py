@@ -104,7 +104,7 @@ class Systems:
         return len(DocBin().from_disk(self.data / f"{split}.spacy"))
 
     def clinx(self, out: Path, overrides: Dict, train: str = "train", select: str = "best") -> Dict:
-        from spacy_clinx.workflow.folds import override_args, training_overrides
+        from spacy_clinx.workflow.train_splits import override_args, training_overrides
 
         if train == "train+dev":  # train on both, keep the last model (the paper's "train on all")
             docs = [d for split in ("train", "dev") for d in DocBin().from_disk(self.data / f"{split}.spacy").get_docs(

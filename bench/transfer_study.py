@@ -36,7 +36,7 @@ import typer
 from common import clinx, machine, prepare_corpus, write_markdown
 from spacy.tokens import DocBin
 
-from spacy_clinx.workflow.folds import override_args, parallel_env, side_by_side, training_overrides
+from spacy_clinx.workflow.train_splits import override_args, parallel_env, side_by_side, training_overrides
 
 CORPORA = ["meddocan", "pharmaconer", "meddoprof_ner", "meddoprof_class"]
 CONFIG = Path("configs/es_clinx_ner.cfg")

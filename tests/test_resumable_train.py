@@ -13,7 +13,7 @@ from spacy.tokens import DocBin
 
 from pipelines import SUBPROCESS_ENV, TINY_MODEL
 from spacy_clinx.model.architecture import get_tagger
-from spacy_clinx.workflow.folds import override_args
+from spacy_clinx.workflow.train_splits import override_args
 
 CONFIG = Path(__file__).parent.parent / "configs" / "es_clinx_ner.cfg"
 

@@ -11,7 +11,7 @@ import torch
 from spacy.tokens import DocBin
 
 from pipelines import SUBPROCESS_ENV, TINY_MODEL, make_nlp
-from spacy_clinx.workflow.folds import override_args
+from spacy_clinx.workflow.train_splits import override_args
 from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.transfer import export_encoder, find_tagger, first_sentences, rank_sources
 from spacy_clinx.transfer.low_resource import n_sentences

@@ -19,9 +19,10 @@ from transformers import AutoModelForMaskedLM
 from pipelines import SUBPROCESS_ENV, blank_nlp, tiny_encoder
 from spacy_clinx.corpora import ConversionReport, brat_dir_to_docs
 from spacy_clinx.model.architecture import get_tagger
-from spacy_clinx.workflow import corpora, folds
+from spacy_clinx.workflow import corpora
+from spacy_clinx.workflow import train_splits as split_training
 from spacy_clinx.workflow.corpora import CorpusSource, CorpusUnavailable, corpus_digest, fetch_corpus
-from spacy_clinx.workflow.folds import training_overrides
+from spacy_clinx.workflow.train_splits import training_overrides
 from spacy_clinx.workflow.splits import random_parts, write_splits
 
 ROOT = Path(__file__).parent.parent
@@ -200,10 +201,10 @@ class FakeTrainer:
 
 def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tmp_path, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(folds.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(split_training.os, "cpu_count", lambda: 4)
     trainer = FakeTrainer()
-    monkeypatch.setattr(folds.subprocess, "run", trainer)
-    members = folds.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 3), tmp_path / "models", "enc", TINY_BUDGET,
+    monkeypatch.setattr(split_training.subprocess, "run", trainer)
+    members = split_training.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 3), tmp_path / "models", "enc", TINY_BUDGET,
                                  jobs=2)
     assert trainer.most == 2 and trainer.threads == {"2"}
     assert members == [tmp_path / "models" / f"split{i}" / "model-best" for i in range(3)]
@@ -212,11 +213,11 @@ def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tm
 
 
 def test_a_failed_parallel_split_names_its_log_and_is_not_marked_finished(tmp_path, monkeypatch):
-    monkeypatch.setattr(folds.subprocess, "run", FakeTrainer(fail="split1"))
+    monkeypatch.setattr(split_training.subprocess, "run", FakeTrainer(fail="split1"))
     with pytest.raises(RuntimeError, match=r"split1: training failed .* see .*split1/train\.log"):
-        folds.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 2), tmp_path / "models", "enc", TINY_BUDGET, jobs=2)
-    assert (tmp_path / "models" / "split0" / folds.DONE).exists()
-    assert not (tmp_path / "models" / "split1" / folds.DONE).exists()
+        split_training.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 2), tmp_path / "models", "enc", TINY_BUDGET, jobs=2)
+    assert (tmp_path / "models" / "split0" / split_training.DONE).exists()
+    assert not (tmp_path / "models" / "split1" / split_training.DONE).exists()
     assert not (tmp_path / "models" / "members.json").exists()
 
 

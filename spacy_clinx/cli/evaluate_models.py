@@ -17,7 +17,7 @@ def evaluate_models_command(
 ) -> None:
     """Strict char-level scores of every split model and of the ensemble, from one ensemble pass."""
     from ..device import DeviceUnavailable, use_device
-    from ..workflow.folds import read_members
+    from ..workflow.train_splits import read_members
     from ..workflow.report import evaluate_ensemble_and_members, summary, write_report
 
     try:

@@ -18,7 +18,7 @@ def train_splits_command(
     jobs: int = typer.Option(1, help="splits to train at once (each logs to its split*/train.log)"),
 ) -> None:
     """Train one clinx_ner per split, skipping those already trained."""
-    from ..workflow.folds import selection, train_splits
+    from ..workflow.train_splits import selection, train_splits
     from ..workflow.profiles import load_profile
     from ..workflow.splits import split_scheme
 

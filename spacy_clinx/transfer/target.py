@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from ..workflow.folds import training_overrides
+from ..workflow.train_splits import training_overrides
 from .encoder_export import export_encoder
 
 

@@ -5,7 +5,7 @@ from typing import List, Union
 import spacy
 from spacy.util import load_config
 
-from .folds import read_members
+from .train_splits import read_members
 
 
 def build_ensemble(training: Union[str, Path], output: Union[str, Path], name: str = "clinx_ner",
