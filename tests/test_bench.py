@@ -1,7 +1,6 @@
 """The benchmark scripts import and parse their arguments (their results come from real runs, see
 bench/README.md), and the peers' data exchange is lossless."""
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,13 +15,14 @@ sys.path.insert(0, str(BENCH / "peers"))
 from exchange import doc_record, score_predictions  # noqa: E402
 
 
-@pytest.mark.parametrize("script", ["accuracy.py", "speed.py", "train_speed.py", "annotate_throughput.py", "transfer_study.py",
-                                    "setting_cost.py", "memory_stages.py"])
-def test_benchmark_scripts_start(script):
-    result = subprocess.run([sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True,
-                            cwd=BENCH.parent)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Usage" in result.stdout
+def test_benchmark_scripts_import():
+    """Every script imports (in this process, not seven --help subprocesses) and has its typer main."""
+    import importlib
+
+    sys.path.insert(0, str(BENCH))
+    for script in ("accuracy", "speed", "train_speed", "annotate_throughput", "transfer_study", "setting_cost",
+                   "memory_stages", "ray_driver_memory", "train_memory"):
+        assert callable(importlib.import_module(script).main), script
 
 
 def test_peer_exchange_round_trip(examples, tmp_path):
