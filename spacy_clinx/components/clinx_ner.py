@@ -18,7 +18,8 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats3d
 
 from ..memory import GrowthRelease
-from ..model.architecture import decode_documents, get_tagger
+from ..model.architecture import SavedWeightsMismatch, decode_documents, get_tagger
+from ..model.layers.heads import HeadLoss
 from ..model.layers import subword_feature_ids
 from ..subwords import SubwordDoc, first_subwords, tokenize_text
 from ..tagging import encode_spans
@@ -197,8 +198,8 @@ class ClinxNER(TrainablePipe):
         special = self.special()
         windows = self.model.windows(subword_docs) if windows is None else windows
         for batch in length_sorted_batches(windows, self.model.windows_per_batch):
-            scores = numpy.asarray(self.model.predict(make_batch(batch, subword_docs, special.prefix, special.suffix,
-                                                                 special.pad)))
+            scores = self.model.ops.to_numpy(self.model.predict(make_batch(batch, subword_docs, special.prefix,
+                                                                           special.suffix, special.pad)))
             for row, w in zip(scores, batch):
                 out[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
             self.release_memory()
@@ -241,20 +242,22 @@ class ClinxNER(TrainablePipe):
         get_tagger(self.model).drop_int8_copy()  # the weights are about to change
         for batch in batches:
             emissions, backprop = self.model.begin_update(batch)
-            loss, d_emissions = self.get_loss(batch, emissions)
-            if not numpy.isfinite(loss):
+            loss = self.get_loss(batch, emissions)
+            if not numpy.isfinite(loss.value):
                 ids = sorted({str(examples[d].reference.user_data.get("doc_id", d)) for d in batch.docs})
-                raise FloatingPointError(f"{self.name}: the loss is {loss} on documents {ids}; lower the "
+                raise FloatingPointError(f"{self.name}: the loss is {loss.value} on documents {ids}; lower the "
                                          "learning rate or check these documents. No update was applied.")
-            backprop(d_emissions)
-            losses[self.name] += loss
+            backprop(loss.d_emissions)
+            loss.add_param_gradients()  # the CRF's transitions
+            losses[self.name] += loss.value
         if sgd is not None:
             self.finish_update(sgd)
         return losses
 
-    def get_loss(self, batch: WindowBatch, emissions: Floats3d) -> Tuple[float, Floats3d]:
-        """The head's loss of the batch's gold segments (the CRF's negative log-likelihood) and its
-        gradient for the emissions; the CRF's transitions get theirs on the way."""
+    def get_loss(self, batch: WindowBatch, emissions: Floats3d) -> HeadLoss:
+        """The head's loss of the batch's gold segments (the CRF's negative log-likelihood), its gradient
+        for the emissions, and the gradients of the CRF's own parameters. As Tagger's ``get_loss(examples,
+        scores)``, with the batch in place of the examples: its gold segments cut across documents."""
         return self.model.head.get_loss(get_tagger(self.model), batch, emissions)
 
     def gold_batches(self, examples: Sequence[Example]) -> List[WindowBatch]:
@@ -291,6 +294,9 @@ class ClinxNER(TrainablePipe):
                                     "with nlp.to_disk, or reinstall the pipeline package.")
         try:
             return super().from_disk(path, exclude=exclude)
+        except SavedWeightsMismatch as err:
+            raise PipelineLoadError(f"{model_file}: {err}. Load it with the spacy-clinx and transformers versions "
+                                    "it was saved with (its meta.json), or train it again.") from None
         except (ValueError, RuntimeError, EOFError, KeyError, TypeError, OSError) as err:
             size = model_file.stat().st_size if model_file.exists() else 0
             raise PipelineLoadError(f"{model_file} ({size:,} bytes) could not be read: {type(err).__name__}: "

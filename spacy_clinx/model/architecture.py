@@ -8,7 +8,6 @@ weights, so a saved pipeline loads with no hub access and no spacy_clinx state.
 """
 import io
 import os
-from dataclasses import asdict
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -18,6 +17,7 @@ import srsly
 import torch
 from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, deserialize_attr, serialize_attr, xp2torch
+import transformers
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from ..tagging import make_tag_names
@@ -48,6 +48,8 @@ class SubwordTaggerModel(Model):
     """The architecture's thinc model; gives the tagger's parts by name (as spacy-transformers'
     ``TransformerModel``), so the component never reaches into the wrapper."""
 
+    __slots__ = ()  # thinc's Model has slots: the same layout, so a copy can take this type
+
     @property
     def tagger(self) -> SubwordCRFTagger:
         """The torch module (tokenizer, tag names, encoder, emission layer, CRF), or a stand-in
@@ -65,6 +67,11 @@ class SubwordTaggerModel(Model):
     @property
     def windows_per_batch(self) -> int:
         return self.attrs["windows_per_batch"]
+
+    def copy(self) -> "SubwordTaggerModel":
+        copied = super().copy()  # thinc builds a plain Model; the copy keeps this type
+        copied.__class__ = SubwordTaggerModel
+        return copied
 
 
 @registry.architectures("spacy_clinx.SubwordTagger.v2")
@@ -91,7 +98,7 @@ def build_subword_tagger(
     (every subword is tagged) or ``first_subword`` (each spaCy token's first subword: the "- subword"
     ablation); ``token_features``: a ``spacy_clinx.TokenFeatures.v1`` block (each subword also sees its
     spaCy token's NORM/PREFIX/SUFFIX/SHAPE), or none (its empty ``attrs`` list gives none);
-    ``dropout``: the rate when ``update`` is given none (spaCy's ``[training] dropout`` sets it);
+    ``dropout``: the rate until ``update`` sets its own (``nlp.update(drop=...)``, spaCy's ``[training] dropout``);
     ``gradient_checkpointing``: recompute the encoder's activations in the backward pass instead of
     keeping them (HF ``gradient_checkpointing_enable``): much less training memory for a large encoder,
     about a third more time.
@@ -151,29 +158,21 @@ def build_subword_crf_tagger(
 
 
 @serialize_attr.register(Head)
-def serialize_head(_: Head, value: Head, name: str, model: Model) -> bytes:
-    return srsly.msgpack_dumps(value.name)
+@serialize_attr.register(DocumentWindows)
+@serialize_attr.register(SentenceWindows)
+def skip_choice(_, value, name: str, model: Model) -> bytes:
+    """The window plan and the head are config choices: not saved with the weights (thinc skips an
+    attribute whose serializer raises TypeError), so the loading config's choice is the one used."""
+    raise TypeError(f"{name} comes from the config")
 
 
 @deserialize_attr.register(Head)
-def deserialize_head(_: Head, value: bytes, name: str, model: Model) -> Head:
-    return head_named(srsly.msgpack_loads(value))  # 0.1.0 saved the name too
-
-
-@serialize_attr.register(DocumentWindows)
-@serialize_attr.register(SentenceWindows)
-def serialize_windows(_: WindowPlan, value: WindowPlan, name: str, model: Model) -> bytes:
-    return srsly.msgpack_dumps({"type": type(value).__name__, **asdict(value)})
-
-
 @deserialize_attr.register(DocumentWindows)
 @deserialize_attr.register(SentenceWindows)
-def deserialize_windows(default: WindowPlan, value: bytes, name: str, model: Model) -> WindowPlan:
-    saved = srsly.msgpack_loads(value)
-    if not isinstance(saved, dict):  # 0.1.0 saved only "document" or "sentence": its config has the rest
-        return default
-    kind = {"DocumentWindows": DocumentWindows, "SentenceWindows": SentenceWindows}[saved.pop("type")]
-    return kind(**saved)
+def keep_configured_choice(default, value: bytes, name: str, model: Model):
+    """Pipelines saved by 0.1.0 hold "document"/"sentence" and "crf"/"softmax" here: their configs
+    (v1) build the same choice, so the configured one stays."""
+    return default
 
 
 def forward(model: SubwordTaggerModel, batch: WindowBatch, is_train: bool):
@@ -263,9 +262,38 @@ def serialize_tagger(module: Any) -> bytes:
         "head": module.head,
         "token_features": module.token_features.spec.to_dict() if module.token_features is not None else None,
         "gradient_checkpointing": bool(getattr(module.encoder, "is_gradient_checkpointing", False)),
+        "transformers_version": transformers.__version__,
         "state": weights.getvalue(),
     }
     return srsly.msgpack_dumps(msg)
+
+
+class SavedWeightsMismatch(RuntimeError):
+    """A saved tagger's weights do not fit the model this installation builds for it."""
+
+
+def load_weights(tagger: SubwordCRFTagger, state: Dict[str, torch.Tensor], saved_with: Optional[str]) -> None:
+    """Load strictly; as spacy-transformers' ``HFShim``, tolerate what transformers versions differ in
+    (an encoder's ``position_ids``/``token_type_ids`` buffers, its pooler), with a warning; anything
+    else (the emission layer, the CRF, the token features, encoder weights) is a mismatch named in the
+    error, never left at random values."""
+    try:
+        tagger.load_state_dict(state)
+        return
+    except RuntimeError:
+        pass
+    result = tagger.load_state_dict(state, strict=False)
+    tolerated = ("position_ids", "token_type_ids", "pooler.")
+    bad = [k for k in (*result.missing_keys, *result.unexpected_keys)
+           if not (k.startswith("encoder.") and any(t in k for t in tolerated))]
+    if bad:
+        raise SavedWeightsMismatch(
+            f"the saved weights do not fit this model ({len(bad)} keys: {', '.join(bad[:5])}); saved with "
+            f"transformers {saved_with or 'older than spacy-clinx 0.2'}, this is transformers {transformers.__version__}")
+    import warnings
+
+    warnings.warn(f"clinx_ner: loaded weights saved with transformers {saved_with or '?'} (this is "
+                  f"{transformers.__version__}), leaving out {', '.join(result.missing_keys + result.unexpected_keys)}")
 
 
 def deserialize_tagger(module: Any, data: bytes, device: "torch.device") -> Any:
@@ -284,7 +312,7 @@ def deserialize_tagger(module: Any, data: bytes, device: "torch.device") -> Any:
     tagger = SubwordCRFTagger(encoder, tokenizer, msg["tag_names"], msg["dropout"], msg.get("head", "crf"),
                               TokenFeatures(**features) if features else None)
     state = torch.load(io.BytesIO(msg["state"]), map_location=device, weights_only=True)
-    tagger.load_state_dict(state)
+    load_weights(tagger, state, msg.get("transformers_version"))
     if msg.get("gradient_checkpointing"):
         tagger.encoder.gradient_checkpointing_enable()
     return tagger.to(device)

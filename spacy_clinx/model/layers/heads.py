@@ -7,7 +7,7 @@ entity. ``softmax`` is the "- CRF" ablation: cross-entropy per subword, argmax d
 read and train the tagger's own parameters (the CRF's transitions live in the torch module and
 are saved with it), so a head holds no weights and choosing one is a config choice.
 """
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy
 import torch
@@ -38,19 +38,33 @@ class Head:
         """Tag ids of each document (and with ``with_scores`` the probability of each chosen tag)."""
         raise NotImplementedError
 
-    def get_loss(self, tagger, batch: WindowBatch, emissions: Floats3d) -> Tuple[float, Floats3d]:
-        """The loss of the batch's gold segments, times ``batch.weight``, and its gradient for the
-        emissions (B, C, K). Parameters of the head's own (the CRF's transitions) get their gradient
-        here; the optimizer applies it with the encoder's in ``finish_update``."""
+    def get_loss(self, tagger, batch: WindowBatch, emissions: Floats3d) -> "HeadLoss":
+        """The loss of the batch's gold segments, times ``batch.weight``, its gradient for the emissions
+        (B, C, K), and the gradients of the head's own parameters (the CRF's transitions), which the
+        caller adds after backpropagating the emissions' gradient through the encoder (so a mixed
+        precision grad scaler, which unscales every gradient of the module, never sees them)."""
         device = tagger.crf.transitions.device
         scores = xp2torch(emissions, requires_grad=True, device=device)
         flat = scores.float().reshape(-1, scores.shape[-1])
         index, mask, tags = (xp2torch(a, device=device) for a in (batch.segment_index, batch.segment_mask, batch.tags))
         loss = self.segment_loss(tagger, flat[index], tags, mask) * batch.weight
         if not torch.isfinite(loss):
-            return float(loss.detach()), emissions  # the caller raises before any update
-        loss.backward()
-        return float(loss.detach()), torch2xp(scores.grad)
+            return HeadLoss(float(loss.detach()), emissions, [])  # the caller raises before any update
+        params = list(tagger.crf.parameters())
+        d_scores, *d_params = torch.autograd.grad(loss, [scores, *params], allow_unused=True)
+        return HeadLoss(float(loss.detach()), torch2xp(d_scores),
+                        [(p, g) for p, g in zip(params, d_params) if g is not None])
+
+
+class HeadLoss(NamedTuple):
+    value: float
+    d_emissions: Floats3d
+    d_params: List[Tuple[torch.nn.Parameter, torch.Tensor]]
+
+    def add_param_gradients(self) -> None:
+        """Accumulate the head's parameter gradients, for the optimizer's ``finish_update``."""
+        for param, grad in self.d_params:
+            param.grad = grad.detach() if param.grad is None else param.grad + grad
 
 
 class CRFHead(Head):
