@@ -2,7 +2,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spacy_clinx.model.crf import ConstrainedCRF
+from spacy_clinx.model.layers.crf import ConstrainedCRF
 from spacy_clinx.tagging import allowed_transitions, make_tag_names
 
 

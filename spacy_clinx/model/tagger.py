@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from .crf import ConstrainedCRF
+from .layers.crf import ConstrainedCRF
 from .encoder import special_tokens
 from .layers import TokenFeatureEmbed, TokenFeatures
 from .layers.heads import head_named

@@ -13,7 +13,7 @@ import numpy
 import torch
 from torch import nn
 
-from ..tagging import allowed_transitions
+from ...tagging import allowed_transitions
 
 FORBIDDEN = -10000.0
 
