@@ -21,7 +21,7 @@ def test_benchmark_scripts_import():
 
     sys.path.insert(0, str(BENCH))
     for script in ("accuracy", "speed", "train_speed", "annotate_throughput", "transfer_study", "setting_cost",
-                   "memory_stages", "ray_driver_memory", "train_memory"):
+                   "memory_stages", "ray_driver_memory", "train_memory", "bootstrap"):
         assert callable(importlib.import_module(script).main), script
 
 
@@ -213,3 +213,16 @@ def test_the_transfer_studys_all_row_reuses_the_source_model_and_gets_its_budget
     write_report(report, {"meddoprof_ner": {"all": row}}, {"meddoprof_ner": {"all": ranking}}, {}, 150, 1)
     header = report.read_text().split("## Target")[0]
     assert "size `all`: the source models' budget" in header and "--size all --source-epochs 1" in header
+
+
+def test_bootstrap_f1_of_summed_document_counts_is_the_micro_f1():
+    import numpy
+
+    sys.path.insert(0, str(BENCH))
+    from bootstrap import f1, interval
+
+    counts = numpy.array([[3, 1, 0], [0, 0, 2], [5, 2, 1]], dtype=float)  # tp, fp, fn per document
+    assert f1(counts.sum(0)) == 2 * 8 / (2 * 8 + 3 + 3)
+    assert f1(numpy.zeros(3)) == 0.0
+    low, high = interval(f1(counts[numpy.random.default_rng(0).integers(0, 3, (500, 3))].sum(1)))
+    assert low <= 100 * f1(counts.sum(0)) <= high
