@@ -73,3 +73,15 @@ def test_parquet_without_a_text_column_is_named(trained_dir, tmp_path):
     with pytest.raises(ValueError, match=r"bad\.parquet: the Parquet file has no 'text' column \(columns: id, body\)"):
         annotate(str(trained_dir), path, tmp_path / "out", fmt="parquet", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_part_lost_in_the_middle_is_redone_without_overwriting_the_parts_after_it(trained_dir, notes, tmp_path,
+                                                                                   monkeypatch):
+    path, rows = notes
+    monkeypatch.setattr(parquet, "ROWS_PER_PART", 16)
+    annotate(str(trained_dir), path, tmp_path / "out", fmt="parquet", batch_size=8, progress=False)
+    sorted((tmp_path / "out").glob("part-*.parquet"))[1].unlink()  # 16 notes gone, parts 0 and 2 kept
+    stats = annotate(str(trained_dir), path, tmp_path / "out", fmt="parquet", batch_size=8, progress=False)
+    assert stats["written"] == 16
+    ids = [r["id"] for r in read_parts(tmp_path / "out")]
+    assert sorted(ids) == [r["id"] for r in rows] and len(ids) == len(set(ids))

@@ -77,7 +77,8 @@ class ParquetSink:
         self.with_text = with_text
         self.folder.mkdir(parents=True, exist_ok=True)
         self.parts = sorted(self.folder.glob("part-*.parquet"))
-        self.done: Set[str] = {str(i) for part in self.parts for i in self.pq.read_table(part, columns=["id"])["id"].to_pylist()}
+        self.done: Set[str] = {str(i) for part in self.parts
+                               for i in self.pq.read_table(part, columns=["id"])["id"].to_pylist()}
         self.rows: List[dict] = []
 
     def write(self, results: List[Tuple[str, str, list]], fields: Optional[List[Optional[dict]]] = None) -> None:
@@ -105,7 +106,8 @@ class ParquetSink:
         ours = {"id": self.pa.string(), "entities": self.pa.list_(self.pa.struct(entity)),
                 **({"text": self.pa.string()} if self.with_text else {})}
         table = table.cast(self.pa.schema([(f.name, ours.get(f.name, f.type)) for f in table.schema]))
-        part = self.folder / f"part-{len(self.parts):06d}.parquet"
+        number = int(self.parts[-1].stem[len("part-"):]) + 1 if self.parts else 0  # never a present part's name
+        part = self.folder / f"part-{number:06d}.parquet"
         with written_aside(part) as partial:
             self.pq.write_table(table, partial)
         self.parts.append(part)
