@@ -80,8 +80,8 @@ def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
     encoder = get_tagger(ner.model).encoder
     docs = ner.subwords(texts, [nlp.make_doc(t) for t in texts])  # spaCy tokens: for token features
     special = ner.special()
-    batches = [make_batch(batch, docs, special.prefix, special.suffix, special.pad)
-               for batch in length_sorted_batches(ner.model.windows(docs), ner.model.windows_per_batch)]
+    batches = [make_batch(batch, docs, special) for batch in length_sorted_batches(ner.model.windows(docs),
+                                                                                   ner.model.windows_per_batch)]
     tensors = [(torch.from_numpy(b.input_ids), torch.from_numpy(b.attention_mask)) for b in batches]
 
     def run() -> None:

@@ -38,8 +38,7 @@ class DocumentWindows:
     needs_sentences = False
 
     def __post_init__(self):
-        if self.centre < 1 or self.context < 0:
-            raise ValueError(f"need centre >= 1 and context >= 0, got centre={self.centre}, context={self.context}")
+        check_sizes(self.context, self.centre)
 
     @property
     def longest(self) -> int:
@@ -104,8 +103,7 @@ def plan_windows(doc: int, breaks: Sequence[int], context: int, centre: int) -> 
 
     A centre ends where ``breaks`` is highest in its second half.
     """
-    if centre < 1 or context < 0:
-        raise ValueError(f"need centre >= 1 and context >= 0, got centre={centre}, context={context}")
+    check_sizes(context, centre)
     n = len(breaks)
     windows: List[Window] = []
     start = 0
@@ -116,6 +114,11 @@ def plan_windows(doc: int, breaks: Sequence[int], context: int, centre: int) -> 
         windows.append(Window(doc, max(0, start - context), start, end, min(n, end + context)))
         start = end
     return windows
+
+
+def check_sizes(context: int, centre: int) -> None:
+    if centre < 1 or context < 0:
+        raise ValueError(f"need centre >= 1 and context >= 0, got centre={centre}, context={context}")
 
 
 def _best_cut(breaks: Sequence[int], lo: int, hi: int) -> Optional[int]:
@@ -169,26 +172,34 @@ class WindowBatch:
     docs: Sequence[int] = ()  # training: the documents the batch's windows come from
 
 
+@dataclass(frozen=True)
+class Special:
+    """A tokenizer's special-token ids around every window, and its padding id."""
+
+    prefix: Sequence[int]
+    suffix: Sequence[int]
+    pad: int
+
+
 def make_batch(
     windows: Sequence[Window],
     docs: Sequence[SubwordDoc],
-    prefix: Sequence[int],
-    suffix: Sequence[int],
-    pad_id: int,
+    special: Special,
     segments: Optional[Sequence[Sequence[int]]] = None,
     tags: Optional[Sequence[numpy.ndarray]] = None,
     tagged: Optional[Sequence[numpy.ndarray]] = None,
 ) -> WindowBatch:
-    """Pad windows into arrays; ``prefix``/``suffix`` are the model's special tokens (CLS/SEP).
+    """Pad windows into arrays, each between the model's special tokens (CLS/SEP), padded with its pad id.
 
     For training, ``segments`` lists runs of consecutive windows (positions in
     ``windows``) and ``tags`` the gold tag ids of each run's joined centres; ``tagged``, per
     window, the centre positions that carry a tag (default: all).
     """
+    prefix, suffix = special.prefix, special.suffix
     lengths = [w.end - w.start + len(prefix) + len(suffix) for w in windows]
     centres = [w.centre_end - w.centre_start for w in windows]
     B, L, C = len(windows), max(lengths), max(centres)
-    input_ids = numpy.full((B, L), pad_id, dtype=numpy.int64)
+    input_ids = numpy.full((B, L), special.pad, dtype=numpy.int64)
     attention_mask = numpy.zeros((B, L), dtype=numpy.int64)
     centre_index = numpy.zeros((B, C), dtype=numpy.int64)
     centre_mask = numpy.zeros((B, C), dtype=bool)
@@ -220,15 +231,6 @@ def make_batch(
     return batch
 
 
-@dataclass(frozen=True)
-class Special:
-    """A tokenizer's special-token ids around every window, and its padding id."""
-
-    prefix: Sequence[int]
-    suffix: Sequence[int]
-    pad: int
-
-
 def length_sorted_batches(windows: Sequence[Window], size: int) -> Iterator[List[Window]]:
     """Batches of ``size`` windows of similar length: little padding, so little wasted encoder work."""
     ordered = sorted(windows, key=lambda w: w.end - w.start)
@@ -244,7 +246,8 @@ def gold_batches(windows: Sequence[Window], docs: Sequence[SubwordDoc], gold: Se
     into one tag sequence, as it decodes whole documents. A segment ends where no gold entity continues
     across the cut if it can, its tags are clipped into a valid sequence where one must, and whole
     segments are packed into batches of at most ``max_windows`` windows. A segment with no tagged
-    position (word-level tagging) is left out."""
+    position (word-level tagging) is left out. Each batch's ``weight`` makes the summed loss of all
+    batches the mean per window."""
     first, last = boundary_maps(tag_names)
     continues = [numpy.asarray([tag_names[t][:2] in ("I-", "E-") for t in g] + [False], dtype=bool) for g in gold]
     tagged = [d.tagged for d in docs]
@@ -265,8 +268,9 @@ def gold_batches(windows: Sequence[Window], docs: Sequence[SubwordDoc], gold: Se
                     for seg in batch_segments]
         picks = [tagged[w.doc][first_tagged(w, w.centre_start):first_tagged(w, w.centre_end)] - w.centre_start
                  for w in batch_windows]
-        batch = make_batch(batch_windows, docs, special.prefix, special.suffix, special.pad, positions, seg_tags, picks)
+        batch = make_batch(batch_windows, docs, special, positions, seg_tags, picks)
         batch.docs = sorted({w.doc for w in batch_windows})
+        batch.weight = 1.0 / len(windows)  # the update's loss: the mean per window
         batches.append(batch)
     return batches
 

@@ -2,7 +2,7 @@ import numpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spacy_clinx.windows import group_segments, make_batch, plan_windows
+from spacy_clinx.windows import Special, group_segments, make_batch, plan_windows
 
 
 @settings(max_examples=300, deadline=None)
@@ -53,7 +53,7 @@ def test_batch_arrays_point_at_centres():
     ids = numpy.arange(100, 130)
     doc = type("D", (), {"ids": ids})()
     windows = plan_windows(0, [1] * 30, context=4, centre=10)
-    batch = make_batch(windows, [doc], prefix=[1], suffix=[2], pad_id=0)
+    batch = make_batch(windows, [doc], Special([1], [2], 0))
     for b, w in enumerate(windows):
         centre = batch.input_ids[b][batch.centre_index[b][batch.centre_mask[b]]]
         assert centre.tolist() == ids[w.centre_start : w.centre_end].tolist()
@@ -69,7 +69,7 @@ def test_token_feature_rows_travel_with_their_subwords_and_are_zero_at_special_t
     doc = SubwordDoc(ids, numpy.zeros((30, 2), dtype=numpy.int64), numpy.ones(30, dtype=numpy.int8),
                      token_features=features)
     windows = plan_windows(0, [1] * 30, context=4, centre=10)
-    batch = make_batch(windows, [doc], prefix=[1], suffix=[2], pad_id=0)
+    batch = make_batch(windows, [doc], Special([1], [2], 0))
     assert batch.token_feature_ids.shape == batch.input_ids.shape + (3,)
     for b, w in enumerate(windows):
         row = batch.token_feature_ids[b, :, 0]

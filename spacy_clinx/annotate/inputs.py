@@ -25,30 +25,31 @@ def read_notes(source: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
     """(id, text, the record's other fields or None) in a stable order; a duplicate id is an error
     naming where it occurs."""
     source = Path(source)
-    seen = {}
     if source.is_dir():
         files = sorted(source.rglob("*.txt"))
         if not files:
             raise ValueError(f"{source}: no .txt files in this folder")
-        pairs = ((f.relative_to(source).with_suffix("").as_posix(), f) for f in files)
-        for doc_id, path in pairs:
-            yield doc_id, read_text(path), None
-    elif is_parquet(source):
-        for row, (doc_id, text, extra) in enumerate(read_parquet_notes(source), start=1):
-            if doc_id in seen:
-                raise ValueError(f"{source}: id {doc_id!r} occurs twice (rows {seen[doc_id]} and {row}); "
-                                 "ids must be unique")
-            seen[doc_id] = row
-            yield doc_id, text, extra
+        for path in files:
+            yield path.relative_to(source).with_suffix("").as_posix(), read_text(path), None
+        return
+    if is_parquet(source):
+        records, unit = read_parquet_notes(source), "rows"
     elif source.is_file():
-        for line_no, record in enumerate(read_jsonl(source, require=("id", "text")), start=1):
-            doc_id, text = str(record["id"]), record["text"]
-            if not isinstance(text, str):
-                raise ValueError(f"{source}: record {doc_id!r}: 'text' must be a string")
-            if doc_id in seen:
-                raise ValueError(f"{source}: id {doc_id!r} occurs twice (records {seen[doc_id]} and {line_no}); "
-                                 "ids must be unique")
-            seen[doc_id] = line_no
-            yield doc_id, text, {k: v for k, v in record.items() if k not in ("id", "text", "entities")} or None
+        records, unit = jsonl_notes(source), "records"
     else:
         raise FileNotFoundError(f"{source}: no such folder, JSONL or Parquet file")
+    seen = {}
+    for k, (doc_id, text, extra) in enumerate(records, start=1):
+        if doc_id in seen:
+            raise ValueError(f"{source}: id {doc_id!r} occurs twice ({unit} {seen[doc_id]} and {k}); "
+                             "ids must be unique")
+        seen[doc_id] = k
+        yield doc_id, text, extra
+
+
+def jsonl_notes(source: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
+    for record in read_jsonl(source, require=("id", "text")):
+        doc_id, text = str(record["id"]), record["text"]
+        if not isinstance(text, str):
+            raise ValueError(f"{source}: record {doc_id!r}: 'text' must be a string")
+        yield doc_id, text, {k: v for k, v in record.items() if k not in ("id", "text", "entities")} or None

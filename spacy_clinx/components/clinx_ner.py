@@ -198,8 +198,7 @@ class ClinxNER(TrainablePipe):
         special = self.special()
         windows = self.model.windows(subword_docs) if windows is None else windows
         for batch in length_sorted_batches(windows, self.model.windows_per_batch):
-            scores = self.model.ops.to_numpy(self.model.predict(make_batch(batch, subword_docs, special.prefix,
-                                                                           special.suffix, special.pad)))
+            scores = self.model.ops.to_numpy(self.model.predict(make_batch(batch, subword_docs, special)))
             for row, w in zip(scores, batch):
                 out[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
             self.release_memory()
@@ -264,12 +263,8 @@ class ClinxNER(TrainablePipe):
         """Training batches of the examples' windows with their gold tags (``windows.gold_batches``)."""
         subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples])
         gold = self._gold_tags(examples, subword_docs)
-        windows = self.model.windows(subword_docs)
-        batches = gold_batches(windows, subword_docs, gold, get_tagger(self.model).tag_names,
-                               self.model.windows_per_batch, self.special())
-        for batch in batches:
-            batch.weight = 1.0 / len(windows)
-        return batches
+        return gold_batches(self.model.windows(subword_docs), subword_docs, gold, get_tagger(self.model).tag_names,
+                            self.model.windows_per_batch, self.special())
 
     def _gold_tags(self, examples: Sequence[Example], subword_docs: Sequence[SubwordDoc]) -> List[numpy.ndarray]:
         """Gold tag ids per subword from each reference's ``doc.ents`` character offsets."""

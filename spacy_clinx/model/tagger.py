@@ -52,7 +52,10 @@ class SubwordCRFTagger(nn.Module):
         if self.token_features is not None:
             self.token_features.dropout.p = rate
 
-    def emissions(self, input_ids, attention_mask, centre_index, token_feature_ids=None) -> torch.Tensor:
+    def forward(self, input_ids, attention_mask, centre_index, token_feature_ids=None) -> torch.Tensor:
+        """Emissions of each window's centre subwords, (B, C, K) float32. The caller joins them per
+        document and decodes each document in one pass (prediction), or scores gold segments of
+        joined centres (training: ``Head.get_loss``)."""
         bf16 = self.cpu_bf16 and not self.training and input_ids.device.type == "cpu"
         features = None
         if self.token_features is not None:
@@ -73,7 +76,7 @@ class SubwordCRFTagger(nn.Module):
             hidden = torch.cat([hidden, features.float()], dim=-1)
         index = centre_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         centre = torch.gather(hidden, 1, index)
-        return self.emission(self.dropout(centre))
+        return self.emission(self.dropout(centre)).float()  # float32 under a CUDA autocast too
 
     def drop_int8_copy(self) -> None:
         """Forget the quantized copy: the weights are about to change (``ClinxNER.update`` calls this;
@@ -94,12 +97,6 @@ class SubwordCRFTagger(nn.Module):
                                                                    {nn.Linear}, dtype=torch.qint8)
             object.__setattr__(self, "_int8_encoder", quantized)  # kept out of the module's children
         return self._int8_encoder
-
-    def forward(self, input_ids, attention_mask, centre_index, token_feature_ids=None) -> torch.Tensor:
-        """Emissions of each window's centre subwords, (B, C, K) float32. The caller joins them per
-        document and decodes each document in one pass (prediction), or scores gold segments of
-        joined centres (training: ``Head.get_loss``)."""
-        return self.emissions(input_ids, attention_mask, centre_index, token_feature_ids).float()
 
 
 class Uninitialized(nn.Module):
