@@ -59,6 +59,9 @@ VARIANTS = {
 }
 # the cpu profile's default of 2026-12-01 as it is (token features, 128-subword windows, batches of 1)
 VARIANTS["clinx-default-2026-12"] = {}
+# the same with the token features in token-level context (spaCy's MaxoutWindowEncoder, depth 4) before joining
+VARIANTS["clinx-features-context"] = {"components.clinx_ner.model.token_features": {
+    "@misc": "spacy_clinx.TokenFeatures.v2", "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]}}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
 PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair"]

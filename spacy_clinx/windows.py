@@ -168,6 +168,7 @@ class WindowBatch:
     segment_mask: Optional[numpy.ndarray] = None  # (S, T) bool
     tags: Optional[numpy.ndarray] = None  # (S, T) gold tag ids per segment
     token_feature_ids: Optional[numpy.ndarray] = None  # (B, L, F) token-feature rows, 0 at special tokens and padding
+    token_slots: Optional[numpy.ndarray] = None  # (B, L) each position's token in its window (1, 2, ...; 0: none)
     weight: float = 1.0  # training: the factor of this batch's loss (1 / windows of the whole update)
     docs: Sequence[int] = ()  # training: the documents the batch's windows come from
 
@@ -217,6 +218,14 @@ def make_batch(
         for b, w in enumerate(windows):
             first = len(prefix)
             batch.token_feature_ids[b, first : first + w.end - w.start] = docs[w.doc].token_features[w.start : w.end]
+    if docs and windows and getattr(docs[windows[0].doc], "tokens", None) is not None:
+        batch.token_slots = numpy.zeros((B, L), dtype=numpy.int64)
+        for b, w in enumerate(windows):
+            tokens = docs[w.doc].tokens[w.start : w.end]
+            present = tokens > 0
+            if present.any():  # the window's first token is slot 1; a whitespace token between keeps its slot
+                slots = numpy.where(present, tokens - tokens[present].min() + 1, 0)
+                batch.token_slots[b, len(prefix) : len(prefix) + len(slots)] = slots
     if segments is not None:
         picks = tagged if tagged is not None else [numpy.arange(c) for c in centres]
         rows = [numpy.concatenate([b * C + picks[b] for b in seg]) for seg in segments]

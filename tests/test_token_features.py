@@ -7,11 +7,19 @@ from thinc.api import fix_random_seed
 
 from pipelines import blank_nlp, make_nlp, train_until_perfect
 from spacy_clinx.model.architecture import get_tagger
-from spacy_clinx.model.layers import TokenFeatureEmbed, create_token_features, subword_feature_ids
+from spacy_clinx.model.layers import (
+    TokenFeatureEmbed,
+    create_token_features,
+    create_token_features_in_context,
+    subword_feature_ids,
+    subword_tokens,
+)
 from spacy_clinx.model.encoder import load_encoder
 from spacy_clinx.subwords import tokenize_text
+from spacy_clinx.windows import Special, Window, make_batch
 
 FEATURES = {"@misc": "spacy_clinx.TokenFeatures.v1"}
+IN_CONTEXT = {"@misc": "spacy_clinx.TokenFeatures.v2", "depth": 2}
 
 
 def entities(docs):
@@ -135,3 +143,70 @@ def test_an_ensemble_of_token_feature_members_uses_the_members_tokens_whatever_i
     # the voted character spans (doc.ents then follow each pipeline's own token boundaries)
     voted = [nlp.get_pipe("clinx_ensemble").predict([nlp.make_doc(t) for t in texts])["voted"] for nlp in (plain, host)]
     assert voted[0] == voted[1] and sum(map(len, voted[0])) > 50
+
+
+def context_inputs(encoders, text):
+    """A window over the whole text: its feature rows and token slots, as the component builds them."""
+    _, tokenizer = load_encoder(str(encoders["xlm-roberta"]))
+    doc = blank_nlp()(text)
+    sub = tokenize_text(tokenizer, text)
+    spec = create_token_features_in_context(depth=2)
+    sub.tokens = subword_tokens(doc, sub.offsets)
+    sub.token_features = subword_feature_ids(doc, sub.offsets, spec, sub.tokens)
+    n = len(sub)
+    batch = make_batch([Window(0, 0, 0, n, n)], [sub], Special([0], [2], 1))
+    return doc, sub, spec, batch
+
+
+def test_token_slots_number_a_windows_tokens_from_one_and_leave_special_tokens_out(encoders):
+    text = "Paciente  Ramírez-Gómez\n\nNHC 4471983."
+    doc, sub, _, batch = context_inputs(encoders, text)
+    slots = batch.token_slots[0]
+    assert slots[0] == 0 and slots[len(sub) + 1] == 0  # CLS, SEP
+    for i, (start, end) in enumerate(sub.offsets):
+        token = next((t for t in doc if t.idx <= start < t.idx + len(t)), None)
+        expected = 0 if end == start or token is None or token.is_space else token.i - doc[0].i + 1
+        assert slots[i + 1] == expected
+    assert set(slots[slots > 0]) <= set(range(1, len(doc) + 1))
+
+
+def test_token_context_is_shared_by_a_tokens_subwords_and_reaches_depth_tokens_away(encoders):
+    torch.manual_seed(0)
+    text = "uno dos tres cuatro cinco seis siete ocho Ramírez-Gómez"
+    doc, sub, spec, batch = context_inputs(encoders, text)
+    embed = TokenFeatureEmbed(spec, 32).eval()
+    ids, slots = torch.from_numpy(batch.token_feature_ids), torch.from_numpy(batch.token_slots)
+    out = embed(ids, slots)
+    assert out.shape == (1, len(sub) + 2, spec.output_width)
+    assert not out[0, 0].any() and not out[0, -1].any()  # special tokens get no token vector
+    for slot in set(slots[0].tolist()) - {0}:
+        rows = out[0, slots[0] == slot]
+        assert torch.allclose(rows, rows[:1].expand_as(rows))  # one vector per token
+    # change the first token's features: tokens up to depth * window_size (2) away see it, further ones do not
+    changed = ids.clone()
+    changed[0, slots[0] == 1] = torch.randint(1, 50, (16,))
+    moved = (embed(changed, slots) - out).abs().sum(-1)[0]
+    by_slot = {s: float(moved[slots[0] == s].max()) for s in set(slots[0].tolist()) - {0}}
+    assert by_slot[1] > 0 and by_slot[2] > 0 and by_slot[3] > 0
+    assert all(v == 0 for s, v in by_slot.items() if s > 3)
+
+
+def test_a_pipeline_with_token_features_in_context_learns_saves_and_reloads(encoders, examples, tmp_path):
+    nlp = make_nlp(encoders["xlm-roberta"], token_features=IN_CONTEXT)
+    epochs, f1 = train_until_perfect(nlp, examples)
+    assert f1 == 1.0, f"strict char F1 {f1} after {epochs} epochs"
+    tagger = get_tagger(nlp.get_pipe("clinx_ner").model)
+    assert tagger.token_features.context is not None and tagger.token_features.spec.depth == 2
+    nlp.to_disk(tmp_path / "p")
+    texts = [eg.reference.text for eg in examples]
+    reloaded = spacy.load(tmp_path / "p")
+    assert get_tagger(reloaded.get_pipe("clinx_ner").model).token_features.spec == tagger.token_features.spec
+    assert entities(reloaded.pipe(texts)) == entities(nlp.pipe(texts))
+
+
+def test_context_settings_are_checked():
+    with pytest.raises(ValueError, match="depth must be"):
+        create_token_features_in_context(depth=-1)
+    with pytest.raises(ValueError, match="depth must be"):
+        create_token_features_in_context(window_size=0)
+    assert create_token_features_in_context(attrs=[]) is None

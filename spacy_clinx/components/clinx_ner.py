@@ -20,7 +20,7 @@ from thinc.types import Floats3d
 from ..memory import GrowthRelease
 from ..model.architecture import SavedWeightsMismatch, decode_documents, get_tagger
 from ..model.layers.heads import HeadLoss
-from ..model.layers import subword_feature_ids
+from ..model.layers import subword_feature_ids, subword_tokens
 from ..subwords import SubwordDoc, first_subwords, tokenize_text
 from ..tagging import encode_spans
 from ..tagging.spans import CharSpan, place_spans, to_char_spans
@@ -163,7 +163,9 @@ class ClinxNER(TrainablePipe):
             if token_docs is None:
                 raise ValueError(f"{self.name}: token features need the spaCy tokens of the texts")
             for d, doc in zip(docs, token_docs):
-                d.token_features = subword_feature_ids(doc, d.offsets, features.spec)
+                tokens = subword_tokens(doc, d.offsets)
+                d.token_features = subword_feature_ids(doc, d.offsets, features.spec, tokens)
+                d.tokens = tokens if features.context is not None else None
         if self.model.attrs["tag_units"] == "first_subword":
             if token_docs is None:
                 raise ValueError(f"{self.name}: word-level tagging (tag_units = first_subword) needs the spaCy "

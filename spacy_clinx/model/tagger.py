@@ -52,7 +52,7 @@ class SubwordCRFTagger(nn.Module):
         if self.token_features is not None:
             self.token_features.dropout.p = rate
 
-    def forward(self, input_ids, attention_mask, centre_index, token_feature_ids=None) -> torch.Tensor:
+    def forward(self, input_ids, attention_mask, centre_index, token_feature_ids=None, token_slots=None) -> torch.Tensor:
         """Emissions of each window's centre subwords, (B, C, K) float32. The caller joins them per
         document and decodes each document in one pass (prediction), or scores gold segments of
         joined centres (training: ``Head.get_loss``)."""
@@ -61,7 +61,7 @@ class SubwordCRFTagger(nn.Module):
         if self.token_features is not None:
             if token_feature_ids is None:
                 raise ValueError("this tagger uses token features: the batch must carry token_feature_ids")
-            features = self.token_features(token_feature_ids)
+            features = self.token_features(token_feature_ids, token_slots)
         encoder = self.encoder
         if self.cpu_int8 and not self.training and input_ids.device.type == "cpu":
             encoder = self.int8_encoder()

@@ -1,2 +1,10 @@
 """Layers the tagger is composed of."""
-from .token_features import TokenFeatureEmbed, TokenFeatures, create_token_features, subword_feature_ids  # noqa: F401
+from .token_features import (  # noqa: F401
+    MaxoutWindowEncoder,
+    TokenFeatureEmbed,
+    TokenFeatures,
+    create_token_features,
+    create_token_features_in_context,
+    subword_feature_ids,
+    subword_tokens,
+)
