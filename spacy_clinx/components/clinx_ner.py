@@ -60,6 +60,7 @@ centre = 200
         "spans_key": None,
         "cpu_bf16": False,
         "cpu_int8": False,
+        "cpu_onnx": False,
         "release_memory_growth_mb": 256,
         "scorer": {"@scorers": "spacy_clinx.ner_scorer.v1"},
     },
@@ -75,20 +76,22 @@ centre = 200
     },
 )
 def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[str], cpu_bf16: bool,
-                   cpu_int8: bool, release_memory_growth_mb: int, scorer: Optional[Callable]):
+                   cpu_int8: bool, cpu_onnx: bool, release_memory_growth_mb: int, scorer: Optional[Callable]):
     """``spans_key``: also store every predicted entity in ``doc.spans[spans_key]``, with its
     confidence (mean CRF marginal probability of its tags) in ``doc.spans[spans_key].attrs["scores"]``.
     ``cpu_bf16``: run the encoder under bfloat16 autocast when predicting on CPU (a speed option for
     CPUs with bf16 instructions; training is unaffected).
     ``cpu_int8``: predict on CPU with a copy of the encoder whose linear layers compute in int8
     (torch dynamic quantization; a speed option, training is unaffected; ``docs/speed.md``).
+    ``cpu_onnx``: predict on CPU with the encoder exported to ONNX Runtime at the first prediction
+    (``pip install 'spacy-clinx[onnx]'``; it takes precedence over the two above).
     ``release_memory_growth_mb``: give the heap memory torch has freed back to the OS (glibc only)
     when the process has grown by more than this many MB since the last time, so that a long
     document's peak memory does not grow with glibc's kept buffers (0: never; ``docs/speed.md``).
-    All four are runtime settings, not saved weights:
+    All five are runtime settings, not saved weights:
     ``spacy.load(path, config={"components.clinx_ner.cpu_bf16": True})``."""
     return ClinxNER(nlp.vocab, model, name, spans_key=spans_key, cpu_bf16=cpu_bf16, cpu_int8=cpu_int8,
-                    release_memory_growth_mb=release_memory_growth_mb, scorer=scorer)
+                    cpu_onnx=cpu_onnx, release_memory_growth_mb=release_memory_growth_mb, scorer=scorer)
 
 
 class ClinxNER(TrainablePipe):
@@ -101,6 +104,7 @@ class ClinxNER(TrainablePipe):
         spans_key: Optional[str] = None,
         cpu_bf16: bool = False,
         cpu_int8: bool = False,
+        cpu_onnx: bool = False,
         release_memory_growth_mb: int = 256,
         scorer: Optional[Callable] = score_clinx_ner,
     ):
@@ -111,6 +115,7 @@ class ClinxNER(TrainablePipe):
         self.spans_key = spans_key  # runtime settings: not in cfg, which from_disk restores
         self.cpu_bf16 = cpu_bf16
         self.cpu_int8 = cpu_int8
+        self.cpu_onnx = cpu_onnx
         self.release_memory_growth_mb = release_memory_growth_mb
         self.cfg: Dict = {"labels": []}
 
@@ -195,6 +200,7 @@ class ClinxNER(TrainablePipe):
         tagger = get_tagger(self.model)
         tagger.cpu_bf16 = self.cpu_bf16
         tagger.cpu_int8 = self.cpu_int8
+        tagger.cpu_onnx = self.cpu_onnx
         tag_names = tagger.tag_names
         out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
         special = self.special()
@@ -240,7 +246,7 @@ class ClinxNER(TrainablePipe):
         validate_examples(examples, "ClinxNER.update")
         batches = self.gold_batches(examples)
         set_dropout_rate(self.model, drop)
-        get_tagger(self.model).drop_int8_copy()  # the weights are about to change
+        get_tagger(self.model).drop_inference_copies()  # the weights are about to change
         for batch in batches:
             emissions, backprop = self.model.begin_update(batch)
             loss = self.get_loss(batch, emissions)

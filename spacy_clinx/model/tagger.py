@@ -34,7 +34,9 @@ class SubwordCRFTagger(nn.Module):
         self.head = head_named(head).name  # saved with the weights
         self.cpu_bf16 = False  # bfloat16 autocast of the encoder at inference on CPU (set by the component)
         self.cpu_int8 = False  # int8 dynamic quantization of the encoder's linear layers on CPU (likewise)
+        self.cpu_onnx = False  # the encoder run by ONNX Runtime on CPU (likewise; before the other two)
         self._int8_encoder: Optional[nn.Module] = None
+        self._onnx_encoder = None
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.special_prefix, self.special_suffix = special_tokens(tokenizer)
@@ -63,14 +65,16 @@ class SubwordCRFTagger(nn.Module):
                 raise ValueError("this tagger uses token features: the batch must carry token_feature_ids")
             features = self.token_features(token_feature_ids, token_slots)
         encoder = self.encoder
-        if self.cpu_int8 and not self.training and input_ids.device.type == "cpu":
+        cpu_inference = not self.training and input_ids.device.type == "cpu"
+        if self.cpu_int8 and cpu_inference:
             encoder = self.int8_encoder()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            if features is None:
-                hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            else:
-                embeds = encoder.get_input_embeddings()(input_ids) + self.token_features.to_input(features)
-                hidden = encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        if self.cpu_onnx and cpu_inference:
+            embeds = encoder.get_input_embeddings()(input_ids)
+            if features is not None:
+                embeds = embeds + self.token_features.to_input(features)
+            hidden = self.onnx_encoder()(embeds, attention_mask)
+        else:
+            hidden = self.torch_encode(encoder, input_ids, attention_mask, features, bf16)
         hidden = hidden.float()
         if features is not None:
             hidden = torch.cat([hidden, features.float()], dim=-1)
@@ -78,10 +82,29 @@ class SubwordCRFTagger(nn.Module):
         centre = torch.gather(hidden, 1, index)
         return self.emission(self.dropout(centre)).float()  # float32 under a CUDA autocast too
 
-    def drop_int8_copy(self) -> None:
-        """Forget the quantized copy: the weights are about to change (``ClinxNER.update`` calls this;
-        not ``train()``, which thinc's shim calls after every prediction)."""
+    def torch_encode(self, encoder, input_ids, attention_mask, features, bf16: bool) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if features is None:
+                hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            else:
+                embeds = encoder.get_input_embeddings()(input_ids) + self.token_features.to_input(features)
+                hidden = encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        return hidden
+
+    def drop_inference_copies(self) -> None:
+        """Forget the int8 and ONNX copies of the encoder: the weights are about to change
+        (``ClinxNER.update`` calls this; not ``train()``, which thinc's shim calls after every prediction)."""
         object.__setattr__(self, "_int8_encoder", None)
+        object.__setattr__(self, "_onnx_encoder", None)
+
+    def onnx_encoder(self):
+        """The encoder exported to ONNX Runtime (``onnx_encoder.py``), made on first use and kept until
+        an update; not a parameter of this module, so neither saved nor updated."""
+        if self._onnx_encoder is None:
+            from .onnx_encoder import OnnxRuntimeEncoder
+
+            object.__setattr__(self, "_onnx_encoder", OnnxRuntimeEncoder(self.encoder))
+        return self._onnx_encoder
 
     def int8_encoder(self) -> nn.Module:
         """A copy of the encoder whose linear layers compute in int8 (weights quantized once, activations

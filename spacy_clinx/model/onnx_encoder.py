@@ -1,0 +1,99 @@
+"""The encoder run by ONNX Runtime for CPU inference (``clinx_ner``'s ``cpu_onnx``).
+
+For a small encoder, torch's eager execution spends much of its time between operators; ONNX Runtime
+runs the same graph with fused kernels. The graph is exported from the loaded weights at the first
+prediction (nothing extra is saved or packaged) and takes input embeddings, so the tagger adds its
+token features in torch exactly as in training. Exported with eager attention: the SDPA path traces
+shape- and mask-dependent branches that a dynamic-shape graph must not keep. Before it is used, the
+graph is checked against torch on a batch of another shape; an encoder family whose trace keeps its
+export shape (Longformer pads to its attention window) is refused in one line.
+"""
+import copy
+import io
+import warnings
+
+import numpy
+import torch
+from transformers import AutoModel, PreTrainedModel
+
+from .encoder import drop_pooler, quiet_transformers
+
+
+class OnnxRuntimeEncoder:
+    """Callable like the encoder on ``inputs_embeds`` and ``attention_mask``; returns the last hidden
+    state as a float32 tensor. ``threads``: ONNX Runtime's intra-op threads (torch's, by default)."""
+
+    def __init__(self, encoder: PreTrainedModel, threads: int = 0):
+        try:
+            import onnxruntime
+        except ImportError as e:
+            raise ImportError("cpu_onnx needs ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
+        graph = export_encoder(encoder)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.check_against(encoder)
+
+    def check_against(self, encoder: PreTrainedModel, tolerance: float = 1e-3) -> None:
+        """The graph must give torch's hidden states on a batch unlike the export's (3 x 37, padded)."""
+        generator = torch.Generator().manual_seed(0)
+        embeds = torch.randn(3, 37, encoder.config.hidden_size, generator=generator)
+        mask = torch.ones(3, 37, dtype=torch.int64)
+        mask[0, 20:] = 0
+        was_training = encoder.training
+        encoder.eval()
+        with torch.no_grad():
+            expected = encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        encoder.train(was_training)
+        got = self(embeds, mask)
+        valid = mask.bool()
+        gap = float((got[valid] - expected[valid]).abs().max())
+        if not gap <= tolerance:
+            raise ValueError(f"cpu_onnx: the exported {encoder.config.model_type} encoder differs from torch by "
+                             f"{gap:.3g} on a new input shape; this encoder family cannot run in ONNX Runtime here "
+                             "(use cpu_int8 or cpu_bf16)")
+
+    def __call__(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.session.run(None, {
+            "inputs_embeds": inputs_embeds.detach().cpu().numpy().astype(numpy.float32, copy=False),
+            "attention_mask": attention_mask.detach().cpu().numpy().astype(numpy.int64, copy=False),
+        })[0]
+        return torch.from_numpy(hidden)
+
+
+class _LastHidden(torch.nn.Module):
+    def __init__(self, encoder: PreTrainedModel):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, inputs_embeds, attention_mask):
+        return self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+
+
+def export_encoder(encoder: PreTrainedModel) -> bytes:
+    """The encoder as an ONNX graph with dynamic batch and length, from a copy with eager attention."""
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError as e:
+        raise ImportError("cpu_onnx needs ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
+    config = copy.deepcopy(encoder.config)
+    with quiet_transformers():
+        eager = drop_pooler(AutoModel.from_config(config, attn_implementation="eager"))
+    eager.load_state_dict(encoder.state_dict(), strict=False)
+    missing = set(eager.state_dict()) - set(encoder.state_dict())
+    if any("position_ids" not in k and "token_type_ids" not in k for k in missing):
+        raise RuntimeError(f"cpu_onnx: the encoder copy lacks weights {sorted(missing)[:3]}")
+    eager = eager.cpu().eval()
+    hidden = encoder.config.hidden_size
+    embeds = torch.zeros(2, 8, hidden)
+    mask = torch.ones(2, 8, dtype=torch.int64)
+    mask[1, 5:] = 0  # a padded row, so the graph keeps the mask
+    out = io.BytesIO()
+    dims = {0: "batch", 1: "length"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_LastHidden(eager), (embeds, mask), out, input_names=["inputs_embeds", "attention_mask"],
+                          output_names=["hidden"], opset_version=17, dynamo=False,
+                          dynamic_axes={"inputs_embeds": dims, "attention_mask": dims, "hidden": dims})
+    return out.getvalue()
