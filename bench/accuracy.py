@@ -62,6 +62,9 @@ VARIANTS["clinx-default-2026-12"] = {}
 # the same with the token features in token-level context (spaCy's MaxoutWindowEncoder, depth 4) before joining
 VARIANTS["clinx-features-context"] = {"components.clinx_ner.model.token_features": {
     "@misc": "spacy_clinx.TokenFeatures.v2", "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]}}
+# the default and the context variant at twice the peak learning rate (spaCy's CNN trains at 1e-3)
+VARIANTS["clinx-lr1e-3"] = {"training.optimizer.learn_rate.initial_rate": 0.001}
+VARIANTS["clinx-features-context-lr1e-3"] = {**VARIANTS["clinx-features-context"], **VARIANTS["clinx-lr1e-3"]}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
 PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair"]
@@ -122,6 +125,7 @@ class Systems:
         start = time.perf_counter()
         clinx("train", self.config, "--output", out, *override_args(args))
         return {**score_pipeline(out / f"model-{select}", self.data / "test.spacy"),
+                "learn_rate": args["training.optimizer.learn_rate.initial_rate"],  # a variant may set its own
                 "train_seconds": time.perf_counter() - start}
 
     def clinx_folds(self, out: Path) -> Dict:
