@@ -14,7 +14,8 @@ and the command) and to ``bench/work/speed/results.json``.
   The rest (tokenisation, windowing, padding, CRF decoding, span mapping) is the overhead.
 - **Speed options and their accuracy cost**: clinx_ner with ``cpu_bf16`` (bfloat16 autocast of the
   encoder), with ``cpu_int8`` (int8 dynamic quantization of the encoder's linear layers), with
-  ``cpu_onnx`` (the encoder exported to ONNX Runtime; its export, at the first prediction, untimed), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
+  ``cpu_onnx`` (the encoder exported to ONNX Runtime; its export, at the first prediction, untimed) and
+  with both (ONNX Runtime's int8 quantization of that graph), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
   ``--centre N`` (windows of N tagged subwords, the context unchanged), timed beside the model as
   saved; with ``--gold`` (the test DocBin), the strict character F1 of each.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
@@ -234,6 +235,9 @@ def main(
     if onnx:
         variants["clinx_ner, cpu_onnx"] = nlp_onnx = spacy.load(model, config={"components.clinx_ner.cpu_onnx": True})
         systems["clinx_ner, cpu_onnx"] = timed(lambda: list(nlp_onnx.pipe(notes, batch_size=batch_size)))
+        variants["clinx_ner, cpu_onnx + cpu_int8"] = nlp_onnx8 = spacy.load(model, config={
+            "components.clinx_ner.cpu_onnx": True, "components.clinx_ner.cpu_int8": True})
+        systems["clinx_ner, cpu_onnx + cpu_int8"] = timed(lambda: list(nlp_onnx8.pipe(notes, batch_size=batch_size)))
     variants["clinx_ner, release_memory_growth_mb 0"] = nlp_keep = spacy.load(model)
     clinx_component(nlp_keep).release_memory_growth_mb = 0
     systems["clinx_ner, release_memory_growth_mb 0"] = timed(lambda: list(nlp_keep.pipe(notes, batch_size=batch_size)))

@@ -133,6 +133,9 @@ def test_onnx_runtime_inference_predicts_what_torch_predicts_on_the_fixtures(tra
     assert all(numpy.allclose(a, b, atol=1e-4) for a, b in zip(scores["torch"], scores["onnx"]))
     tagger = get_tagger(ner["onnx"].model)
     assert tagger._onnx_encoder is not None and not any("onnx" in key for key in tagger.state_dict())
+    int8 = spacy.load(trained_dir, config={"components.clinx_ner.cpu_onnx": True, "components.clinx_ner.cpu_int8": True})
+    assert entities(int8.pipe(texts)) == entities(torch_nlp.pipe(texts))
+    assert get_tagger(int8.get_pipe("clinx_ner").model)._onnx_encoder.int8
 
 
 def test_onnx_runtime_scores_what_torch_scores_for_bert_and_refuses_longformer_in_one_line(encoders, examples):

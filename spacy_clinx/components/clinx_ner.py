@@ -84,7 +84,8 @@ def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[s
     ``cpu_int8``: predict on CPU with a copy of the encoder whose linear layers compute in int8
     (torch dynamic quantization; a speed option, training is unaffected; ``docs/speed.md``).
     ``cpu_onnx``: predict on CPU with the encoder exported to ONNX Runtime at the first prediction
-    (``pip install 'spacy-clinx[onnx]'``; it takes precedence over the two above).
+    (``pip install 'spacy-clinx[onnx]'``); with ``cpu_int8`` too, ONNX Runtime's int8 quantization of
+    it (instead of torch's); ``cpu_bf16`` does not apply to it.
     ``release_memory_growth_mb``: give the heap memory torch has freed back to the OS (glibc only)
     when the process has grown by more than this many MB since the last time, so that a long
     document's peak memory does not grow with glibc's kept buffers (0: never; ``docs/speed.md``).

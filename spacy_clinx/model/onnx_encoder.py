@@ -6,11 +6,15 @@ prediction (nothing extra is saved or packaged) and takes input embeddings, so t
 token features in torch exactly as in training. Exported with eager attention: the SDPA path traces
 shape- and mask-dependent branches that a dynamic-shape graph must not keep. Before it is used, the
 graph is checked against torch on a batch of another shape; an encoder family whose trace keeps its
-export shape (Longformer pads to its attention window) is refused in one line.
+export shape (Longformer pads to its attention window) is refused in one line. With ``int8``, the
+checked graph is then quantized by ONNX Runtime's dynamic quantization (int8 weights of the matrix
+products, activations quantized per batch), which runs faster than torch's on the same encoder.
 """
 import copy
 import io
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy
 import torch
@@ -21,19 +25,24 @@ from .encoder import drop_pooler, quiet_transformers
 
 class OnnxRuntimeEncoder:
     """Callable like the encoder on ``inputs_embeds`` and ``attention_mask``; returns the last hidden
-    state as a float32 tensor. ``threads``: ONNX Runtime's intra-op threads (torch's, by default)."""
+    state as a float32 tensor. ``int8``: quantize the graph (after checking it in float32);
+    ``threads``: ONNX Runtime's intra-op threads (torch's, by default)."""
 
-    def __init__(self, encoder: PreTrainedModel, threads: int = 0):
+    def __init__(self, encoder: PreTrainedModel, int8: bool = False, threads: int = 0):
         try:
             import onnxruntime
         except ImportError as e:
             raise ImportError("cpu_onnx needs ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
+        self.int8 = int8
         graph = export_encoder(encoder)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.options = onnxruntime.SessionOptions()
+        self.options.intra_op_num_threads = threads or torch.get_num_threads()
+        self.options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(graph, self.options, providers=["CPUExecutionProvider"])
         self.check_against(encoder)
+        if int8:
+            self.session = onnxruntime.InferenceSession(quantize_int8(graph), self.options,
+                                                        providers=["CPUExecutionProvider"])
 
     def check_against(self, encoder: PreTrainedModel, tolerance: float = 1e-3) -> None:
         """The graph must give torch's hidden states on a batch unlike the export's (3 x 37, padded)."""
@@ -97,3 +106,16 @@ def export_encoder(encoder: PreTrainedModel) -> bytes:
                           output_names=["hidden"], opset_version=17, dynamo=False,
                           dynamic_axes={"inputs_embeds": dims, "attention_mask": dims, "hidden": dims})
     return out.getvalue()
+
+
+def quantize_int8(graph: bytes) -> bytes:
+    """ONNX Runtime's dynamic quantization of a graph (its API reads and writes files)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp, "encoder.onnx"), Path(tmp, "encoder-int8.onnx")
+        source.write_bytes(graph)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+        return target.read_bytes()

@@ -34,7 +34,7 @@ class SubwordCRFTagger(nn.Module):
         self.head = head_named(head).name  # saved with the weights
         self.cpu_bf16 = False  # bfloat16 autocast of the encoder at inference on CPU (set by the component)
         self.cpu_int8 = False  # int8 dynamic quantization of the encoder's linear layers on CPU (likewise)
-        self.cpu_onnx = False  # the encoder run by ONNX Runtime on CPU (likewise; before the other two)
+        self.cpu_onnx = False  # the encoder run by ONNX Runtime on CPU (likewise; with cpu_int8: ONNX Runtime's int8)
         self._int8_encoder: Optional[nn.Module] = None
         self._onnx_encoder = None
         self.encoder = encoder
@@ -66,7 +66,7 @@ class SubwordCRFTagger(nn.Module):
             features = self.token_features(token_feature_ids, token_slots)
         encoder = self.encoder
         cpu_inference = not self.training and input_ids.device.type == "cpu"
-        if self.cpu_int8 and cpu_inference:
+        if self.cpu_int8 and cpu_inference and not self.cpu_onnx:
             encoder = self.int8_encoder()
         if self.cpu_onnx and cpu_inference:
             embeds = encoder.get_input_embeddings()(input_ids)
@@ -98,12 +98,13 @@ class SubwordCRFTagger(nn.Module):
         object.__setattr__(self, "_onnx_encoder", None)
 
     def onnx_encoder(self):
-        """The encoder exported to ONNX Runtime (``onnx_encoder.py``), made on first use and kept until
-        an update; not a parameter of this module, so neither saved nor updated."""
-        if self._onnx_encoder is None:
+        """The encoder exported to ONNX Runtime (``onnx_encoder.py``; quantized there with ``cpu_int8``),
+        made on first use and kept until an update; not a parameter of this module, so neither saved
+        nor updated."""
+        if self._onnx_encoder is None or self._onnx_encoder.int8 != self.cpu_int8:
             from .onnx_encoder import OnnxRuntimeEncoder
 
-            object.__setattr__(self, "_onnx_encoder", OnnxRuntimeEncoder(self.encoder))
+            object.__setattr__(self, "_onnx_encoder", OnnxRuntimeEncoder(self.encoder, int8=self.cpu_int8))
         return self._onnx_encoder
 
     def int8_encoder(self) -> nn.Module:
