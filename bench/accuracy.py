@@ -62,6 +62,9 @@ VARIANTS["clinx-default-2026-12"] = {}
 # the same with the token features in token-level context (spaCy's MaxoutWindowEncoder, depth 4) before joining
 VARIANTS["clinx-features-context"] = {"components.clinx_ner.model.token_features": {
     "@misc": "spacy_clinx.TokenFeatures.v2", "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]}}
+# the default with other seeds: the seed spread that a single-run difference must exceed
+VARIANTS["clinx-default-seed1"] = {"system.seed": 1}
+VARIANTS["clinx-default-seed2"] = {"system.seed": 2}
 # the default and the context variant at twice the peak learning rate (spaCy's CNN trains at 1e-3)
 VARIANTS["clinx-lr1e-3"] = {"training.optimizer.learn_rate.initial_rate": 0.001}
 VARIANTS["clinx-features-context-lr1e-3"] = {**VARIANTS["clinx-features-context"], **VARIANTS["clinx-lr1e-3"]}
