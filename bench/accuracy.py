@@ -68,6 +68,8 @@ VARIANTS["clinx-default-seed2"] = {"system.seed": 2}
 # the default and the context variant at twice the peak learning rate (spaCy's CNN trains at 1e-3)
 VARIANTS["clinx-lr1e-3"] = {"training.optimizer.learn_rate.initial_rate": 0.001}
 VARIANTS["clinx-features-context-lr1e-3"] = {**VARIANTS["clinx-features-context"], **VARIANTS["clinx-lr1e-3"]}
+# and at half of it
+VARIANTS["clinx-lr2.5e-4"] = {"training.optimizer.learn_rate.initial_rate": 0.00025}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
 PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair"]
