@@ -19,8 +19,9 @@ def encoder_command(
     lang: str = typer.Option("es", help="language, picks the profile's base model"),
     base_model: str = typer.Option("", help="HF hub name or local path; overrides the profile"),
     mlm_steps: int = typer.Option(-1, help="masked-LM steps; -1: the profile's"),
-    unlabeled: str = typer.Option("", help="a folder of more .txt files for masked-LM (your own notes; never "
-                                  "test documents); empty: none"),
+    unlabeled: str = typer.Option("", help="a folder of more .txt files for masked-LM (your own notes); empty: none"),
+    exclude: List[Path] = typer.Option([], "--exclude", "-x", help="DocBins or .txt folders of the documents models "
+                                       "are scored on: their exact and near duplicates are dropped from --unlabeled"),
     seed: int = typer.Option(0),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU for masked-LM; -1: CPU"),
     architecture: Optional[str] = typer.Option(None, help="xlm-roberta (Unigram), bert (WordPiece) or longformer "
@@ -49,8 +50,27 @@ def encoder_command(
         fail(str(err))
     if unlabeled and not Path(unlabeled).is_dir():
         fail(f"{unlabeled}: not a folder of .txt files (--unlabeled / project var unlabeled_dir)")
-    corpus = read_texts([*texts, *([Path(unlabeled)] if unlabeled else [])])
+    corpus = read_texts(texts)
+    filtered = None
+    if unlabeled:
+        from ..corpora.near_duplicates import drop_near_duplicates
+
+        missing = [str(p) for p in exclude if not p.exists()]
+        if missing:
+            fail(f"{', '.join(missing)}: no such DocBin or folder (--exclude)")
+        filtered = drop_near_duplicates(read_texts([Path(unlabeled)]), read_texts(exclude) if exclude else [])
+        typer.echo(f"unlabeled {unlabeled}: {filtered.summary()}")
+        corpus += filtered.kept
     try:
         typer.echo(make_encoder(output, corpus, prof, base, seed, device, echo=typer.echo))
     except EncoderLoadError as err:
         fail(str(err))
+    if filtered is not None:  # what the encoder learned from, beside it
+        import srsly
+
+        from ..atomic import written_aside
+
+        with written_aside(output / "unlabeled.json") as path:
+            srsly.write_json(path, {"folder": unlabeled, "excluded": [str(p) for p in exclude],
+                                    "kept": len(filtered.kept), "exact_duplicates": filtered.exact,
+                                    "near_duplicates": filtered.near})
