@@ -22,7 +22,7 @@ class SubwordDoc:
     sentences: Optional[numpy.ndarray] = None  # (n,) bool: starts a sentence (sentence windows only)
     units: Optional[numpy.ndarray] = None  # word-level tagging: indices of the tagged (first) subwords
     token_features: Optional[numpy.ndarray] = None  # (n, F) int32 token-feature table rows, if the model has them
-    tokens: Optional[numpy.ndarray] = None  # (n,) 1 + the spaCy token of each subword (0: none), for token context
+    token_index: Optional[numpy.ndarray] = None  # (n,) 1 + the spaCy token of each subword (0: none), for token context
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -218,10 +218,10 @@ def make_batch(
         for b, w in enumerate(windows):
             first = len(prefix)
             batch.token_feature_ids[b, first : first + w.end - w.start] = docs[w.doc].token_features[w.start : w.end]
-    if docs and windows and getattr(docs[windows[0].doc], "tokens", None) is not None:
+    if docs and windows and docs[windows[0].doc].token_index is not None:
         batch.token_slots = numpy.zeros((B, L), dtype=numpy.int64)
         for b, w in enumerate(windows):
-            tokens = docs[w.doc].tokens[w.start : w.end]
+            tokens = docs[w.doc].token_index[w.start : w.end]
             present = tokens > 0
             if present.any():  # the window's first token is slot 1; a whitespace token between keeps its slot
                 slots = numpy.where(present, tokens - tokens[present].min() + 1, 0)

@@ -33,6 +33,12 @@ def test_exact_edited_excerpted_and_padded_copies_go_and_other_notes_stay():
     assert "removed 1 exact and 3 near duplicates" in result.summary()
 
 
+def test_one_common_phrase_or_an_empty_document_does_not_make_a_duplicate():
+    long_note = "Paciente de 45 años de edad con antecedentes de asma. " + OTHER
+    result = drop_near_duplicates([long_note, "...", "-- --"], ["Paciente de 45 años de sexo.", "", "?!"])
+    assert result.kept == [long_note, "...", "-- --"] and (result.exact, result.near) == (0, 0)
+
+
 def test_nothing_excluded_keeps_every_note():
     assert drop_near_duplicates([TEST_DOC, OTHER], []).kept == [TEST_DOC, OTHER]
 

@@ -138,6 +138,26 @@ def test_onnx_runtime_inference_predicts_what_torch_predicts_on_the_fixtures(tra
     assert get_tagger(int8.get_pipe("clinx_ner").model)._onnx_encoder.int8
 
 
+def test_int8_and_onnx_copies_follow_the_weights_after_an_update(encoders, examples):
+    nlp = make_nlp(encoders["xlm-roberta"], token_features=FEATURES)
+    optimizer = nlp.initialize(lambda: examples[:2])
+    ner = nlp.get_pipe("clinx_ner")
+    texts = [eg.reference.text for eg in examples[:2]]
+    subwords = ner.subwords(texts, [nlp.make_doc(t) for t in texts])
+    ner.cpu_onnx = True
+    before = ner.emissions(subwords)
+    nlp.update(examples[:2], sgd=optimizer)
+    after = ner.emissions(subwords)  # a stale ONNX graph would repeat the old weights' scores
+    ner.cpu_onnx = False
+    exact = ner.emissions(subwords)
+    assert all(numpy.allclose(a, b, atol=1e-4) for a, b in zip(after, exact))
+    assert not all(numpy.allclose(a, b, atol=1e-4) for a, b in zip(after, before))
+    ner.cpu_int8 = True
+    int8_before = ner.emissions(subwords)
+    nlp.update(examples[:2], sgd=optimizer)
+    assert not all(numpy.allclose(a, b, atol=1e-3) for a, b in zip(ner.emissions(subwords), int8_before))
+
+
 def test_onnx_runtime_scores_what_torch_scores_for_bert_and_refuses_longformer_in_one_line(encoders, examples):
     texts = [eg.reference.text for eg in examples]
     for arch in ("bert", "longformer"):
@@ -183,8 +203,8 @@ def context_inputs(encoders, text):
     doc = blank_nlp()(text)
     sub = tokenize_text(tokenizer, text)
     spec = create_token_features_in_context(depth=2)
-    sub.tokens = subword_tokens(doc, sub.offsets)
-    sub.token_features = subword_feature_ids(doc, sub.offsets, spec, sub.tokens)
+    sub.token_index = subword_tokens(doc, sub.offsets)
+    sub.token_features = subword_feature_ids(doc, sub.offsets, spec, sub.token_index)
     n = len(sub)
     batch = make_batch([Window(0, 0, 0, n, n)], [sub], Special([0], [2], 1))
     return doc, sub, spec, batch

@@ -50,14 +50,14 @@ def encoder_command(
         fail(str(err))
     if unlabeled and not Path(unlabeled).is_dir():
         fail(f"{unlabeled}: not a folder of .txt files (--unlabeled / project var unlabeled_dir)")
+    missing = [str(p) for p in exclude if not p.exists()]
+    if missing:
+        fail(f"{', '.join(missing)}: no such DocBin or folder (--exclude)")
     corpus = read_texts(texts)
     filtered = None
     if unlabeled:
         from ..corpora.near_duplicates import drop_near_duplicates
 
-        missing = [str(p) for p in exclude if not p.exists()]
-        if missing:
-            fail(f"{', '.join(missing)}: no such DocBin or folder (--exclude)")
         filtered = drop_near_duplicates(read_texts([Path(unlabeled)]), read_texts(exclude) if exclude else [])
         typer.echo(f"unlabeled {unlabeled}: {filtered.summary()}")
         corpus += filtered.kept
@@ -65,12 +65,15 @@ def encoder_command(
         typer.echo(make_encoder(output, corpus, prof, base, seed, device, echo=typer.echo))
     except EncoderLoadError as err:
         fail(str(err))
-    if filtered is not None:  # what the encoder learned from, beside it
+    record = output / "unlabeled.json"  # what the encoder learned from, beside it
+    if filtered is None:
+        record.unlink(missing_ok=True)  # from an earlier run with unlabeled notes
+    else:
         import srsly
 
         from ..atomic import written_aside
 
-        with written_aside(output / "unlabeled.json") as path:
+        with written_aside(record) as path:
             srsly.write_json(path, {"folder": unlabeled, "excluded": [str(p) for p in exclude],
                                     "kept": len(filtered.kept), "exact_duplicates": filtered.exact,
                                     "near_duplicates": filtered.near})

@@ -4,6 +4,7 @@ Data flow per batch of docs: document text -> subwords (HF fast tokenizer, no
 truncation) -> windows (centre + document context) -> model (encoder, emissions,
 constrained CRF) -> BIOES tags per subword -> character spans -> ``doc.ents``.
 """
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -171,7 +172,7 @@ class ClinxNER(TrainablePipe):
             for d, doc in zip(docs, token_docs):
                 tokens = subword_tokens(doc, d.offsets)
                 d.token_features = subword_feature_ids(doc, d.offsets, features.spec, tokens)
-                d.tokens = tokens if features.context is not None else None
+                d.token_index = tokens if features.context is not None else None
         if self.model.attrs["tag_units"] == "first_subword":
             if token_docs is None:
                 raise ValueError(f"{self.name}: word-level tagging (tag_units = first_subword) needs the spaCy "
@@ -247,7 +248,6 @@ class ClinxNER(TrainablePipe):
         validate_examples(examples, "ClinxNER.update")
         batches = self.gold_batches(examples)
         set_dropout_rate(self.model, drop)
-        get_tagger(self.model).drop_inference_copies()  # the weights are about to change
         for batch in batches:
             emissions, backprop = self.model.begin_update(batch)
             loss = self.get_loss(batch, emissions)
@@ -261,6 +261,22 @@ class ClinxNER(TrainablePipe):
         if sgd is not None:
             self.finish_update(sgd)
         return losses
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """The optimizer step; the int8 and ONNX copies of the encoder are made again at the next prediction."""
+        super().finish_update(sgd)
+        get_tagger(self.model).drop_inference_copies()
+
+    @contextmanager
+    def use_params(self, params: dict):
+        """spaCy evaluates under the optimizer's averaged weights: the inference copies follow them."""
+        tagger = get_tagger(self.model)
+        tagger.drop_inference_copies()
+        try:
+            with super().use_params(params):
+                yield
+        finally:
+            tagger.drop_inference_copies()
 
     def get_loss(self, batch: WindowBatch, emissions: Floats3d) -> HeadLoss:
         """The head's loss of the batch's gold segments (the CRF's negative log-likelihood), its gradient

@@ -12,6 +12,7 @@ products, activations quantized per batch), which runs faster than torch's on th
 """
 import copy
 import io
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -30,19 +31,33 @@ class OnnxRuntimeEncoder:
 
     def __init__(self, encoder: PreTrainedModel, int8: bool = False, threads: int = 0):
         try:
-            import onnxruntime
+            import onnxruntime  # noqa: F401
         except ImportError as e:
             raise ImportError("cpu_onnx needs ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
         self.int8 = int8
-        graph = export_encoder(encoder)
-        self.options = onnxruntime.SessionOptions()
-        self.options.intra_op_num_threads = threads or torch.get_num_threads()
-        self.options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(graph, self.options, providers=["CPUExecutionProvider"])
+        self.threads = threads
+        self.graph = export_encoder(encoder)
+        self._session = None
         self.check_against(encoder)
         if int8:
-            self.session = onnxruntime.InferenceSession(quantize_int8(graph), self.options,
-                                                        providers=["CPUExecutionProvider"])
+            self.graph = quantize_int8(self.graph)
+            self._session = None
+
+    @property
+    def session(self):
+        """An ONNX Runtime session of the graph for this process and torch's current thread count: a
+        session inherited through ``fork`` (``nlp.pipe(n_process=...)``) is unusable in the child, and
+        one made before ``torch.set_num_threads`` would keep the old count."""
+        import onnxruntime
+
+        threads = self.threads or torch.get_num_threads()
+        if self._session is None or self._session[0] != (os.getpid(), threads):
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            session = onnxruntime.InferenceSession(self.graph, options, providers=["CPUExecutionProvider"])
+            self._session = ((os.getpid(), threads), session)
+        return self._session[1]
 
     def check_against(self, encoder: PreTrainedModel, tolerance: float = 1e-3) -> None:
         """The graph must give torch's hidden states on a batch unlike the export's (3 x 37, padded)."""

@@ -35,8 +35,8 @@ class SubwordCRFTagger(nn.Module):
         self.cpu_bf16 = False  # bfloat16 autocast of the encoder at inference on CPU (set by the component)
         self.cpu_int8 = False  # int8 dynamic quantization of the encoder's linear layers on CPU (likewise)
         self.cpu_onnx = False  # the encoder run by ONNX Runtime on CPU (likewise; with cpu_int8: ONNX Runtime's int8)
-        self._int8_encoder: Optional[nn.Module] = None
-        self._onnx_encoder = None
+        self._int8_encoder: Optional[nn.Module] = None  # made at the first int8 prediction
+        self._onnx_encoder = None  # the ONNX Runtime encoder, likewise
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.special_prefix, self.special_suffix = special_tokens(tokenizer)
@@ -92,15 +92,15 @@ class SubwordCRFTagger(nn.Module):
         return hidden
 
     def drop_inference_copies(self) -> None:
-        """Forget the int8 and ONNX copies of the encoder: the weights are about to change
-        (``ClinxNER.update`` calls this; not ``train()``, which thinc's shim calls after every prediction)."""
+        """Forget the int8 and ONNX copies of the encoder: its weights changed (``ClinxNER.finish_update``
+        and ``use_params`` call this; not ``train()``, which thinc's shim calls after every prediction)."""
         object.__setattr__(self, "_int8_encoder", None)
         object.__setattr__(self, "_onnx_encoder", None)
 
     def onnx_encoder(self):
         """The encoder exported to ONNX Runtime (``onnx_encoder.py``; quantized there with ``cpu_int8``),
-        made on first use and kept until an update; not a parameter of this module, so neither saved
-        nor updated."""
+        made on first use and kept until the weights change; not a parameter of this module, so neither
+        saved nor updated."""
         if self._onnx_encoder is None or self._onnx_encoder.int8 != self.cpu_int8:
             from .onnx_encoder import OnnxRuntimeEncoder
 
@@ -109,8 +109,8 @@ class SubwordCRFTagger(nn.Module):
 
     def int8_encoder(self) -> nn.Module:
         """A copy of the encoder whose linear layers compute in int8 (weights quantized once, activations
-        per batch: torch's dynamic quantization), made on first use and kept until an update; training
-        never uses it. The copy is not a parameter of this module, so it is neither saved nor updated."""
+        per batch: torch's dynamic quantization), made on first use and kept until the weights change;
+        training never uses it. The copy is not a parameter of this module, so it is neither saved nor updated."""
         if self._int8_encoder is None:
             import copy
             import warnings

@@ -67,7 +67,13 @@ class TokenFeatures:
         return len(self.attrs) * N_HASHES
 
     def to_dict(self) -> Dict:
-        return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in asdict(self).items()}
+        """Saved with the weights; without context, without its settings, as 0.1.0 saved it (so that
+        release loads a v1 pipeline saved by this one)."""
+        out = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in asdict(self).items()}
+        if not self.depth:
+            for key in ("depth", "window_size", "maxout_pieces"):
+                out.pop(key)
+        return out
 
 
 @registry.misc("spacy_clinx.TokenFeatures.v1")
