@@ -149,8 +149,9 @@ def subword_feature_ids(doc: Doc, offsets: numpy.ndarray, spec: TokenFeatures,
 
 class MaxoutWindowEncoder(nn.Module):
     """spaCy's ``MaxoutWindowEncoder`` over token vectors: ``depth`` times, a residual maxout over each
-    token and its ``window_size`` neighbours on each side, then layer norm. Empty token slots (padding,
-    whitespace tokens) stay zero, so they add nothing to their neighbours but what spaCy's padding does."""
+    token and its ``window_size`` neighbours on each side, then layer norm. Unlike spaCy's, whose
+    context is the whole document and counts whitespace tokens, the context ends at the encoder
+    window's edge, and whitespace tokens are empty slots: zero, as padding is."""
 
     def __init__(self, width: int, depth: int, window_size: int, pieces: int):
         super().__init__()
