@@ -218,7 +218,7 @@ def make_batch(
         for b, w in enumerate(windows):
             first = len(prefix)
             batch.token_feature_ids[b, first : first + w.end - w.start] = docs[w.doc].token_features[w.start : w.end]
-    if docs and windows and docs[windows[0].doc].token_index is not None:
+    if docs and windows and getattr(docs[windows[0].doc], "token_index", None) is not None:
         batch.token_slots = numpy.zeros((B, L), dtype=numpy.int64)
         for b, w in enumerate(windows):
             tokens = docs[w.doc].token_index[w.start : w.end]

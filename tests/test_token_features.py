@@ -237,7 +237,7 @@ def test_token_context_is_shared_by_a_tokens_subwords_and_reaches_depth_tokens_a
     # change the first token's features: tokens up to depth * window_size (2) away see it, further ones do not
     changed = ids.clone()
     changed[0, slots[0] == 1] = torch.randint(1, 50, (16,))
-    moved = (embed(changed, slots) - out).abs().sum(-1)[0]
+    moved = (embed(changed, slots) - out).abs().sum(-1)[0].detach()
     by_slot = {s: float(moved[slots[0] == s].max()) for s in set(slots[0].tolist()) - {0}}
     assert by_slot[1] > 0 and by_slot[2] > 0 and by_slot[3] > 0
     assert all(v == 0 for s, v in by_slot.items() if s > 3)
