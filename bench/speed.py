@@ -225,22 +225,21 @@ def main(
         "bare encoder, same windows": timed(encoder_only(nlp, notes)),
     }
     variants = {"clinx_ner (nlp.pipe)": nlp}
+
+    def with_settings(name: str, **settings) -> None:
+        """MODEL loaded with clinx_ner's runtime settings, timed and scored as ``name``."""
+        variant = spacy.load(model, config={f"components.clinx_ner.{k}": v for k, v in settings.items()})
+        variants[name] = variant
+        systems[name] = timed(lambda: list(variant.pipe(notes, batch_size=batch_size)))
+
     if bf16:
-        variants["clinx_ner, cpu_bf16"] = nlp_bf16 = spacy.load(model)
-        clinx_component(nlp_bf16).cpu_bf16 = True
-        systems["clinx_ner, cpu_bf16"] = timed(lambda: list(nlp_bf16.pipe(notes, batch_size=batch_size)))
+        with_settings("clinx_ner, cpu_bf16", cpu_bf16=True)
     if int8:
-        variants["clinx_ner, cpu_int8"] = nlp_int8 = spacy.load(model, config={"components.clinx_ner.cpu_int8": True})
-        systems["clinx_ner, cpu_int8"] = timed(lambda: list(nlp_int8.pipe(notes, batch_size=batch_size)))
+        with_settings("clinx_ner, cpu_int8", cpu_int8=True)
     if onnx:
-        variants["clinx_ner, cpu_onnx"] = nlp_onnx = spacy.load(model, config={"components.clinx_ner.cpu_onnx": True})
-        systems["clinx_ner, cpu_onnx"] = timed(lambda: list(nlp_onnx.pipe(notes, batch_size=batch_size)))
-        variants["clinx_ner, cpu_onnx + cpu_int8"] = nlp_onnx8 = spacy.load(model, config={
-            "components.clinx_ner.cpu_onnx": True, "components.clinx_ner.cpu_int8": True})
-        systems["clinx_ner, cpu_onnx + cpu_int8"] = timed(lambda: list(nlp_onnx8.pipe(notes, batch_size=batch_size)))
-    variants["clinx_ner, release_memory_growth_mb 0"] = nlp_keep = spacy.load(model)
-    clinx_component(nlp_keep).release_memory_growth_mb = 0
-    systems["clinx_ner, release_memory_growth_mb 0"] = timed(lambda: list(nlp_keep.pipe(notes, batch_size=batch_size)))
+        with_settings("clinx_ner, cpu_onnx", cpu_onnx=True)
+        with_settings("clinx_ner, cpu_onnx + cpu_int8", cpu_onnx=True, cpu_int8=True)
+    with_settings("clinx_ner, release_memory_growth_mb 0", release_memory_growth_mb=0)
     if centre:
         name = f"clinx_ner, centre {centre}"
         variants[name] = nlp_centre = spacy.load(model, config={centre_setting(model): centre})

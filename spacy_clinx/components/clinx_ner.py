@@ -172,7 +172,7 @@ class ClinxNER(TrainablePipe):
             for d, doc in zip(docs, token_docs):
                 tokens = subword_tokens(doc, d.offsets)
                 d.token_features = subword_feature_ids(doc, d.offsets, features.spec, tokens)
-                d.token_index = tokens if features.context is not None else None
+                d.token_index = tokens if features.spec.depth else None
         if self.model.attrs["tag_units"] == "first_subword":
             if token_docs is None:
                 raise ValueError(f"{self.name}: word-level tagging (tag_units = first_subword) needs the spaCy "

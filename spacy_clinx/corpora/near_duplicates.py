@@ -52,7 +52,8 @@ def drop_near_duplicates(notes: Iterable[str], excluded: Sequence[str], threshol
             index[g].append(k)
     kept, exact, near = [], 0, 0
     for note in notes:
-        if normalised(note) and normalised(note) in exact_texts:
+        text = normalised(note)
+        if text and text in exact_texts:
             exact += 1
             continue
         grams = shingles(note)

@@ -97,7 +97,8 @@ def build_subword_tagger(
     encoder on that many windows at a time and accumulates their gradients); ``tag_units``: ``subword``
     (every subword is tagged) or ``first_subword`` (each spaCy token's first subword: the "- subword"
     ablation); ``token_features``: a ``spacy_clinx.TokenFeatures.v1`` block (each subword also sees its
-    spaCy token's NORM/PREFIX/SUFFIX/SHAPE) or ``.v2`` (the same in token-level context), or none (its empty ``attrs`` list gives none);
+    spaCy token's NORM/PREFIX/SUFFIX/SHAPE) or ``.v2`` (the same in token-level context), or none (its
+    empty ``attrs`` list gives none);
     ``dropout``: the rate until ``update`` sets its own (``nlp.update(drop=...)``, spaCy's ``[training] dropout``);
     ``gradient_checkpointing``: recompute the encoder's activations in the backward pass instead of
     keeping them (HF ``gradient_checkpointing_enable``): much less training memory for a large encoder,

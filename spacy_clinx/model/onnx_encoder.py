@@ -31,6 +31,7 @@ class OnnxRuntimeEncoder:
 
     def __init__(self, encoder: PreTrainedModel, int8: bool = False, threads: int = 0):
         try:
+            import onnx  # noqa: F401  (torch's exporter needs it)
             import onnxruntime  # noqa: F401
         except ImportError as e:
             raise ImportError("cpu_onnx needs ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
@@ -41,7 +42,7 @@ class OnnxRuntimeEncoder:
         self.check_against(encoder)
         if int8:
             self.graph = quantize_int8(self.graph)
-            self._session = None
+            self._session = None  # the checked float32 graph's
 
     @property
     def session(self):
@@ -97,10 +98,6 @@ class _LastHidden(torch.nn.Module):
 
 def export_encoder(encoder: PreTrainedModel) -> bytes:
     """The encoder as an ONNX graph with dynamic batch and length, from a copy with eager attention."""
-    try:
-        import onnx  # noqa: F401  (torch's exporter needs it)
-    except ImportError as e:
-        raise ImportError("cpu_onnx needs ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
     config = copy.deepcopy(encoder.config)
     with quiet_transformers():
         eager = drop_pooler(AutoModel.from_config(config, attn_implementation="eager"))

@@ -88,9 +88,7 @@ def create_token_features(
     none: no token features (``rows`` is then ignored);
     ``rows``: hash-table rows per attribute; ``width``: embedding width per attribute;
     ``output_width``: width of the mixed feature vector joined with the encoder output."""
-    if not attrs:
-        return None
-    return TokenFeatures(attrs, rows, width, output_width, dropout)
+    return create_token_features_in_context(attrs, rows, width, output_width, dropout, depth=0)
 
 
 @registry.misc("spacy_clinx.TokenFeatures.v2")
