@@ -72,7 +72,7 @@ VARIANTS["clinx-features-context-lr1e-3"] = {**VARIANTS["clinx-features-context"
 VARIANTS["clinx-lr2.5e-4"] = {"training.optimizer.learn_rate.initial_rate": 0.00025}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
-PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair"]
+PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe"]
 NO_ENCODER = {"spacy-cnn"}  # peers that train without the encoder (they can run before it is built)
 CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)
 
@@ -183,6 +183,12 @@ class Systems:
         tokens = sum(len(d) for d in DocBin().from_disk(self.data / "train.spacy").get_docs(spacy.blank("xx").vocab))
         return max(1, math.ceil(tokens / 2000) * epochs)
 
+    def spacy_trf_recipe(self, out: Path) -> Dict:
+        """spaCy's own recipe for its transformer ``ner`` (the config as ``spacy init config`` writes it):
+        peak rate 5e-5, until 1,600 updates without a better dev score (at most 20,000)."""
+        return {**self.spacy_peer(out, "spacy_trf_ner.cfg", {"paths.encoder": self.encoder}),
+                "learn_rate": 5e-5, "epochs": None}
+
     def spacy_cnn(self, out: Path) -> Dict:
         # its own config's Adam schedule, not the shared rate: recorded as no rate
         return {**self.spacy_peer(out, "spacy_cnn_ner.cfg", {"training.max_epochs": CNN_EPOCHS, "training.max_steps": 0}),
@@ -200,17 +206,24 @@ class Systems:
                 write_records(self.data / f"{split}.spacy", files[split], spacy.blank(self.lang).vocab)
         return files
 
-    def hf_tokcls(self, out: Path) -> Dict:
+    def hf_tokcls(self, out: Path, **recipe) -> Dict:
+        """The HF fine-tune with clinx's epochs and rate, or with ``recipe``'s training arguments."""
         sys.path.insert(0, str(Path(__file__).parent / "peers"))
         from exchange import score_predictions
         from hf_token_classification import predict, train
 
         files = self.exchange_files()
-        timing = train(files["train"], files["dev"], self.encoder, out / "model", epochs=self.train["max_epochs"],
-                       lr=self.train["learn_rate"])
+        recipe = recipe or {"epochs": self.train["max_epochs"], "lr": self.train["learn_rate"]}
+        timing = train(files["train"], files["dev"], self.encoder, out / "model", **recipe)
         timing.update(predict(out / "model", files["test"], out / "predictions.jsonl"))
         return {**score_predictions(self.data / "test.spacy", out / "predictions.jsonl", spacy.blank(self.lang)),
                 **timing}
+
+    def hf_tokcls_recipe(self, out: Path) -> Dict:
+        """The HF token-classification example's own defaults (``run_ner.py`` with ``TrainingArguments``'
+        defaults): 3 epochs, peak rate 5e-5, batches of 8, no warm-up, no weight decay."""
+        return {**self.hf_tokcls(out, epochs=3, lr=5e-5, batch_size=8, warmup=0.0, weight_decay=0.0),
+                "learn_rate": 5e-5, "epochs": 3}
 
     def flair(self, out: Path) -> Dict:
         sys.path.insert(0, str(Path(__file__).parent / "peers"))
@@ -233,7 +246,8 @@ class Systems:
         if name == "clinx-all":
             return lambda out: self.clinx(out, {}, train="train+dev", select="last")
         return {"spacy-trf": self.spacy_trf, "spacy-cnn": self.spacy_cnn, "hf-tokcls": self.hf_tokcls,
-                "flair": self.flair}[name]
+                "flair": self.flair, "spacy-trf-recipe": self.spacy_trf_recipe,
+                "hf-tokcls-recipe": self.hf_tokcls_recipe}[name]
 
 
 def main(
@@ -301,7 +315,10 @@ def write_report(report: Path, results_dir: Path) -> None:
              "Strict character-level micro P/R/F1 on the official test set (an entity is document, label, start,",
              "end). Every system of a table fine-tunes the same encoder for the same number of epochs (`epochs`) at",
              "the same peak learning rate (`lr`); `spacy-cnn` has no transformer and trains for up to 20 epochs",
-             "(its own schedule, early stopping).", "",
+             "(its own schedule, early stopping). A `-recipe` peer trains with its own documented recipe instead",
+             "(`spacy-trf-recipe`: spaCy's transformer `ner` config, rate 5e-5 until 1,600 updates without a better",
+             "dev score; `hf-tokcls-recipe`: the HF token-classification example's defaults, 3 epochs at 5e-5,",
+             "batches of 8). F1 [low, high]: the 95% bootstrap interval over test documents (2,000 resamples).", "",
              "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER [--learn-rate LR] [--epochs N]`",
              "(`LR` and `N` as in the table; without them, the profile's; a table named `ENCODER-Nep` was run with",
              "`--epochs N`). A table fills over several",
@@ -315,8 +332,8 @@ def write_report(report: Path, results_dir: Path) -> None:
         for system, s in results.items():
             for row, scores in table_rows(system, s):
                 lines.append(f"| {row} | {100 * scores['spans_char_p']:.2f} | {100 * scores['spans_char_r']:.2f} | "
-                             f"{100 * scores['spans_char_f']:.2f} | {lr_cell(s.get('learn_rate', profile['learn_rate']))} | "
-                             f"{s.get('epochs', profile['max_epochs'])} | {s.get('train_seconds', 0):.0f} | "
+                             f"{f1_cell(scores)} | {lr_cell(s.get('learn_rate', profile['learn_rate']))} | "
+                             f"{lr_cell(s.get('epochs', profile['max_epochs']))} | {s.get('train_seconds', 0):.0f} | "
                              f"{s.get('date', '')} |")
         lines.append("")
     write_markdown(report, lines)
@@ -324,6 +341,12 @@ def write_report(report: Path, results_dir: Path) -> None:
 
 def lr_cell(rate: Optional[float]) -> str:
     return "-" if rate is None else f"{rate:g}"
+
+
+def f1_cell(scores: Dict) -> str:
+    """F1 and, for rows scored since 2026-12-01 (late), its 95% bootstrap interval over test documents."""
+    low_high = scores.get("spans_char_f_95")
+    return f"{100 * scores['spans_char_f']:.2f}" + (f" [{low_high[0]:.2f}, {low_high[1]:.2f}]" if low_high else "")
 
 
 def table_rows(system: str, scores: Dict) -> List:

@@ -12,45 +12,29 @@ difference whose interval holds 0 is a tie. Results are printed as JSON and adde
 import json
 from datetime import date
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import numpy
 import typer
-from common import machine
+from common import document_counts, f1, interval, machine, resample
 
 
-def document_counts(model: str, test: Path) -> numpy.ndarray:
+def model_document_counts(model: str, test: Path) -> numpy.ndarray:
     """(documents, 3) true positives, false positives, false negatives of ``model`` per test document."""
     import spacy
     from spacy.tokens import DocBin
-
-    from spacy_clinx.scoring import _char_spans, gold_char_spans
+    from spacy.training import Example
 
     nlp = spacy.load(model)
     gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
-    counts = []
-    for doc, predicted in zip(gold, nlp.pipe(d.text for d in gold)):
-        g, p = gold_char_spans(doc), _char_spans(predicted, predicted.ents)
-        counts.append((len(g & p), len(p - g), len(g - p)))
-    return numpy.asarray(counts, dtype=numpy.float64)
-
-
-def f1(counts: numpy.ndarray) -> numpy.ndarray:
-    """Micro F1 of summed counts along the last-but-one axis."""
-    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
-    denominator = 2 * tp + fp + fn
-    return numpy.where(denominator > 0, 2 * tp / numpy.maximum(denominator, 1), 0.0)
-
-
-def interval(values: numpy.ndarray) -> List[float]:
-    return [round(100 * float(numpy.percentile(values, q)), 2) for q in (2.5, 97.5)]
+    return document_counts([Example(p, g) for p, g in zip(nlp.pipe(d.text for d in gold), gold)])
 
 
 def main(a_model: str, b_model: str, test: Path = typer.Option(...), name: str = typer.Option(...),
          samples: int = 2000, seed: int = 0,
          results: Path = typer.Option(Path("bench/results/bootstrap.json"))) -> None:
-    a, b = document_counts(a_model, test), document_counts(b_model, test)
-    picks = numpy.random.default_rng(seed).integers(0, len(a), size=(samples, len(a)))
+    a, b = model_document_counts(a_model, test), model_document_counts(b_model, test)
+    picks = resample(len(a), samples, seed)
     fa, fb = f1(a[picks].sum(1)), f1(b[picks].sum(1))
     out: Dict = {"a": a_model, "b": b_model, "test": str(test), "documents": len(a), "samples": samples,
                  "a_f1": round(100 * float(f1(a.sum(0))), 2), "a_95": interval(fa),

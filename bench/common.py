@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
+import numpy
 import typer
 
 FLAIR_PYTHON = Path("bench/work/venv-flair/bin/python")
@@ -74,14 +75,54 @@ def run_flair_peer(*args) -> Dict:
 
 
 def strict_scores(nlp, test: Path) -> Dict:
-    """Strict char P/R/F of ``nlp``'s doc.ents on the test DocBin, and the seconds ``nlp.pipe`` took."""
+    """Strict char P/R/F of ``nlp``'s doc.ents on the test DocBin, its bootstrap interval, and the
+    seconds ``nlp.pipe`` took."""
     from spacy.tokens import DocBin
     from spacy.training import Example
-
-    from spacy_clinx.scoring import char_strict_prf
 
     gold = list(DocBin().from_disk(test).get_docs(nlp.vocab))
     start = time.perf_counter()
     predicted = list(nlp.pipe(doc.text for doc in gold))
     seconds = time.perf_counter() - start
-    return {**char_strict_prf([Example(p, g) for p, g in zip(predicted, gold)]), "predict_seconds": seconds}
+    return {**scores_with_interval([Example(p, g) for p, g in zip(predicted, gold)]), "predict_seconds": seconds}
+
+
+def scores_with_interval(examples: List) -> Dict:
+    """``char_strict_prf`` plus ``spans_char_f_95``: the 95% bootstrap interval of F1 over documents."""
+    from spacy_clinx.scoring import char_strict_prf
+
+    return {**char_strict_prf(examples), "spans_char_f_95": f1_interval(document_counts(examples))}
+
+
+def document_counts(examples: List) -> numpy.ndarray:
+    """(documents, 3): each document's true positives, false positives, false negatives (strict char spans)."""
+    from spacy_clinx.scoring import _char_spans, gold_char_spans
+
+    counts = []
+    for eg in examples:
+        gold, predicted = gold_char_spans(eg.reference), _char_spans(eg.predicted, eg.predicted.ents)
+        counts.append((len(gold & predicted), len(predicted - gold), len(gold - predicted)))
+    return numpy.asarray(counts, dtype=numpy.float64).reshape(-1, 3)
+
+
+def f1(counts: numpy.ndarray) -> numpy.ndarray:
+    """Micro F1 of summed counts (the last axis: tp, fp, fn)."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    denominator = 2 * tp + fp + fn
+    return numpy.where(denominator > 0, 2 * tp / numpy.maximum(denominator, 1), 0.0)
+
+
+def resample(n_documents: int, samples: int = 2000, seed: int = 0) -> numpy.ndarray:
+    """(samples, n_documents) document indices drawn with replacement, seeded: the same draws for
+    every system scored on the same test set, so their intervals are paired."""
+    return numpy.random.default_rng(seed).integers(0, n_documents, size=(samples, n_documents))
+
+
+def interval(values: numpy.ndarray) -> List[float]:
+    """The central 95% of ``values``, in percent, rounded to 0.01."""
+    return [round(100 * float(numpy.percentile(values, q)), 2) for q in (2.5, 97.5)]
+
+
+def f1_interval(counts: numpy.ndarray, samples: int = 2000, seed: int = 0) -> List[float]:
+    """95% bootstrap interval of the micro F1 over documents."""
+    return interval(f1(counts[resample(len(counts), samples, seed)].sum(1)))

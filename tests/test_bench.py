@@ -10,7 +10,7 @@ from spacy.tokens import DocBin
 from pipelines import blank_nlp
 
 BENCH = Path(__file__).parent.parent / "bench"
-sys.path.insert(0, str(BENCH / "peers"))
+sys.path[:0] = [str(BENCH / "peers"), str(BENCH)]  # the peers import common from bench/
 
 from exchange import doc_record, score_predictions  # noqa: E402
 
@@ -35,7 +35,14 @@ def test_peer_exchange_round_trip(examples, tmp_path):
     predictions = tmp_path / "predicted.jsonl"
     predictions.write_text("".join(json.dumps({"id": r["id"], "entities": [
         [e.start_char, e.end_char, e.label_] for e in doc.ents]}) + "\n" for r, doc in zip(records, docs)))
-    assert score_predictions(gold, predictions, blank_nlp())["spans_char_f"] == 1.0
+    scores = score_predictions(gold, predictions, blank_nlp())
+    assert scores["spans_char_f"] == 1.0 and scores["spans_char_f_95"] == [100.0, 100.0]
+    # one document's entities missed: the interval widens below 100
+    predictions.write_text("".join(json.dumps({"id": r["id"], "entities": [] if i == 0 else [
+        [e.start_char, e.end_char, e.label_] for e in doc.ents]}) + "\n" for i, (r, doc) in enumerate(zip(records, docs))))
+    scores = score_predictions(gold, predictions, blank_nlp())
+    low, high = scores["spans_char_f_95"]
+    assert low < 100 * scores["spans_char_f"] < 100 and high == 100.0
 
 
 def test_rewritten_report_keeps_hand_written_notes(tmp_path):
@@ -219,10 +226,25 @@ def test_bootstrap_f1_of_summed_document_counts_is_the_micro_f1():
     import numpy
 
     sys.path.insert(0, str(BENCH))
-    from bootstrap import f1, interval
+    from common import f1, f1_interval, interval
 
     counts = numpy.array([[3, 1, 0], [0, 0, 2], [5, 2, 1]], dtype=float)  # tp, fp, fn per document
     assert f1(counts.sum(0)) == 2 * 8 / (2 * 8 + 3 + 3)
     assert f1(numpy.zeros(3)) == 0.0
     low, high = interval(f1(counts[numpy.random.default_rng(0).integers(0, 3, (500, 3))].sum(1)))
     assert low <= 100 * f1(counts.sum(0)) <= high
+    assert f1_interval(counts, samples=500) == [low, high]  # the same seeded draws
+
+
+def test_the_report_shows_an_f1_with_its_interval_where_one_was_recorded(tmp_path):
+    from accuracy import write_report
+
+    results = tmp_path / "results" / "ncbi_disease" / "minilm.json"
+    results.parent.mkdir(parents=True)
+    old = {"spans_char_p": 0.8, "spans_char_r": 0.7, "spans_char_f": 0.75, "learn_rate": 1e-4, "epochs": 3}
+    new = {**old, "spans_char_f_95": [71.25, 78.5], "learn_rate": 5e-5, "epochs": None}
+    results.write_text(json.dumps({"clinx": old, "spacy-trf-recipe": new}))
+    write_report(tmp_path / "accuracy.md", tmp_path / "results")
+    rows = {line.split(" | ")[0]: line for line in (tmp_path / "accuracy.md").read_text().splitlines()}
+    assert "| 75.00 | 0.0001 | 3 |" in rows["| clinx"]
+    assert "| 75.00 [71.25, 78.50] | 5e-05 | - |" in rows["| spacy-trf-recipe"]

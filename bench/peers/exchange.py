@@ -13,8 +13,6 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.training.iob_utils import doc_to_biluo_tags
 
-from spacy_clinx.scoring import char_strict_prf
-
 BILUO_TO_BIOES = {"B": "B", "I": "I", "L": "E", "U": "S", "O": "O"}
 
 
@@ -35,7 +33,10 @@ def write_records(docbin: Path, output: Path, vocab) -> int:
 
 
 def score_predictions(docbin: Path, predictions: Path, nlp) -> Dict[str, float]:
-    """Strict character-level P/R/F of predicted spans against the DocBin's entities."""
+    """Strict character-level P/R/F of predicted spans against the DocBin's entities, with the F1's
+    bootstrap interval over documents."""
+    from common import scores_with_interval  # bench/, on the path of the scripts that score peers
+
     gold = list(DocBin().from_disk(docbin).get_docs(nlp.vocab))
     predicted = {r["id"]: r["entities"] for r in map(json.loads, predictions.read_text(encoding="utf8").splitlines())}
     examples = []
@@ -46,7 +47,7 @@ def score_predictions(docbin: Path, predictions: Path, nlp) -> Dict[str, float]:
         pred = nlp.make_doc(doc.text)
         pred.ents = spans_on(pred, predicted[doc_id])
         examples.append(Example(pred, doc))
-    return char_strict_prf(examples)
+    return scores_with_interval(examples)
 
 
 def spans_on(doc: Doc, entities: Iterable[Tuple[int, int, str]]) -> List:
