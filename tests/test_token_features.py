@@ -264,3 +264,23 @@ def test_context_settings_are_checked():
     with pytest.raises(ValueError, match="depth must be"):
         create_token_features_in_context(window_size=0)
     assert create_token_features_in_context(attrs=[]) is None
+
+
+def test_the_head_learns_at_its_own_rate_and_the_encoder_at_the_optimizers(encoders, examples):
+    """head_learn_rate_scale multiplies the step of the token features, emission layer and CRF only:
+    from the same start, one update moves the encoder exactly as at scale 1 and the head further."""
+    moved = {}
+    for scale in (1.0, 10.0):
+        fix_random_seed(0)
+        nlp = make_nlp(encoders["xlm-roberta"], token_features=FEATURES, head_learn_rate_scale=scale)
+        optimizer = nlp.initialize(lambda: examples[:2])
+        tagger = get_tagger(nlp.get_pipe("clinx_ner").model)
+        before = {k: v.detach().clone() for k, v in tagger.state_dict().items()}
+        nlp.update(examples[:2], sgd=optimizer)
+        moved[scale] = {k: float((v - before[k]).abs().sum()) for k, v in tagger.state_dict().items()}
+    encoder = [k for k in moved[1.0] if k.startswith("encoder.") and moved[1.0][k] > 0]
+    assert encoder and all(moved[10.0][k] == pytest.approx(moved[1.0][k], rel=1e-4) for k in encoder)
+    for part in ("emission.weight", "crf.transitions", "token_features.to_input.weight"):
+        assert moved[10.0][part] > 5 * moved[1.0][part] > 0, part
+    with pytest.raises(ValueError, match="head_learn_rate_scale"):
+        make_nlp(encoders["xlm-roberta"], head_learn_rate_scale=0)

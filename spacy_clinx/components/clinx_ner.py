@@ -20,6 +20,7 @@ from thinc.types import Floats3d
 
 from ..memory import GrowthRelease
 from ..model.architecture import SavedWeightsMismatch, decode_documents, get_tagger
+from ..model.layer_rates import head_rates
 from ..model.layers.heads import HeadLoss
 from ..model.layers import subword_feature_ids, subword_tokens
 from ..subwords import SubwordDoc, first_subwords, tokenize_text
@@ -263,8 +264,9 @@ class ClinxNER(TrainablePipe):
         return losses
 
     def finish_update(self, sgd: Optimizer) -> None:
-        """The optimizer step; the int8 and ONNX copies of the encoder are made again at the next prediction."""
-        super().finish_update(sgd)
+        """The optimizer step, the head at its own rate (``head_learn_rate_scale``); the int8 and ONNX copies
+        of the encoder are made again at the next prediction."""
+        super().finish_update(head_rates(sgd, self.model.attrs.get("head_learn_rate_scale", 1.0)))
         get_tagger(self.model).drop_inference_copies()
 
     @contextmanager

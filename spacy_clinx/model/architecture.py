@@ -86,6 +86,7 @@ def build_subword_tagger(
     tag_units: str = "subword",
     token_features: Optional[TokenFeatures] = None,
     gradient_checkpointing: bool = False,
+    head_learn_rate_scale: float = 1.0,
 ) -> SubwordTaggerModel:
     """``encoder``: HF hub name or local path (used only by ``initialize``, never on load).
 
@@ -102,9 +103,13 @@ def build_subword_tagger(
     ``dropout``: the rate until ``update`` sets its own (``nlp.update(drop=...)``, spaCy's ``[training] dropout``);
     ``gradient_checkpointing``: recompute the encoder's activations in the backward pass instead of
     keeping them (HF ``gradient_checkpointing_enable``): much less training memory for a large encoder,
-    about a third more time.
+    about a third more time;
+    ``head_learn_rate_scale``: the learning rate of the layers trained from scratch (token features,
+    emission layer, CRF) relative to the encoder's (``layer_rates.py``).
     """
     make_tag_names([], scheme)  # validates the scheme name early
+    if not head_learn_rate_scale > 0:
+        raise ValueError(f"head_learn_rate_scale must be > 0, got {head_learn_rate_scale}")
     if tag_units not in ("subword", "first_subword"):
         raise ValueError(f"Unknown tag_units {tag_units!r}: use 'subword' or 'first_subword'")
     torch_layer = PyTorchWrapper_v3(
@@ -129,6 +134,7 @@ def build_subword_tagger(
             "tag_units": tag_units,
             "token_features": token_features,
             "gradient_checkpointing": gradient_checkpointing,
+            "head_learn_rate_scale": head_learn_rate_scale,
         },
     )
 
