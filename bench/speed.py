@@ -13,9 +13,9 @@ and the command) and to ``bench/work/speed/results.json``.
   (``torch.inference_mode``) over exactly the windows clinx_ner encodes for the same documents.
   The rest (tokenisation, windowing, padding, CRF decoding, span mapping) is the overhead.
 - **Speed options and their accuracy cost**: clinx_ner with ``cpu_bf16`` (bfloat16 autocast of the
-  encoder), with ``cpu_int8`` (int8 dynamic quantization of the encoder's linear layers), with
-  ``cpu_onnx`` (the encoder exported to ONNX Runtime; its export, at the first prediction, untimed) and
-  with both (ONNX Runtime's int8 quantization of that graph), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
+  encoder), with ``cpu_int8`` (the encoder exported to ONNX Runtime and quantized to int8, one window
+  per encoder pass), with ``cpu_onnx`` (the same export in float32; the export, at the first prediction,
+  is untimed), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
   ``--centre N`` (windows of N tagged subwords, the context unchanged), timed beside the model as
   saved; with ``--gold`` (the test DocBin), the strict character F1 of each.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
@@ -192,8 +192,9 @@ def main(
     flair_model: Optional[str] = typer.Option(None, help="a flair SequenceTagger .pt (bench/work/venv-flair)"),
     spacy_trf_model: Optional[str] = typer.Option(None, help="a spaCy transformer + ner pipeline"),
     bf16: bool = typer.Option(True, help="also clinx_ner with cpu_bf16 (bfloat16 autocast)"),
-    int8: bool = typer.Option(True, help="also clinx_ner with cpu_int8 (int8 dynamic quantization of the encoder)"),
-    onnx: bool = typer.Option(True, help="also clinx_ner with cpu_onnx (the encoder in ONNX Runtime; spacy-clinx[onnx])"),
+    int8: bool = typer.Option(True, help="also clinx_ner with cpu_int8 (the encoder in ONNX Runtime's int8; "
+                              "spacy-clinx[onnx])"),
+    onnx: bool = typer.Option(True, help="also clinx_ner with cpu_onnx (the encoder in ONNX Runtime, float32)"),
     spacy_cnn_model: Optional[str] = typer.Option(None, help="a spaCy CNN tok2vec + ner pipeline (bench/accuracy.py's "
                                                   "spacy-cnn): the CPU alternative users have"),
     centre: int = typer.Option(0, help="also clinx_ner with windows of this many tagged subwords (0: no)"),
@@ -238,7 +239,6 @@ def main(
         with_settings("clinx_ner, cpu_int8", cpu_int8=True)
     if onnx:
         with_settings("clinx_ner, cpu_onnx", cpu_onnx=True)
-        with_settings("clinx_ner, cpu_onnx + cpu_int8", cpu_onnx=True, cpu_int8=True)
     with_settings("clinx_ner, release_memory_growth_mb 0", release_memory_growth_mb=0)
     if centre:
         name = f"clinx_ner, centre {centre}"

@@ -83,11 +83,12 @@ def make_clinx_ner(nlp: Language, name: str, model: Model, spans_key: Optional[s
     confidence (mean CRF marginal probability of its tags) in ``doc.spans[spans_key].attrs["scores"]``.
     ``cpu_bf16``: run the encoder under bfloat16 autocast when predicting on CPU (a speed option for
     CPUs with bf16 instructions; training is unaffected).
-    ``cpu_int8``: predict on CPU with a copy of the encoder whose linear layers compute in int8
-    (torch dynamic quantization; a speed option, training is unaffected; ``docs/speed.md``).
-    ``cpu_onnx``: predict on CPU with the encoder exported to ONNX Runtime at the first prediction
-    (``pip install 'spacy-clinx[onnx]'``); with ``cpu_int8`` too, ONNX Runtime's int8 quantization of
-    it (instead of torch's); ``cpu_bf16`` does not apply to it.
+    ``cpu_int8``: predict on CPU with the encoder exported to ONNX Runtime and quantized to int8 at
+    the first prediction (``pip install 'spacy-clinx[onnx]'``; a speed option, training is
+    unaffected; ``docs/speed.md``). Its windows go through the encoder one at a time, so a note's
+    scores never depend on the notes batched with it (int8 activations are scaled per pass).
+    ``cpu_onnx``: the same export in float32 (no faster than torch for the small encoders measured);
+    ``cpu_bf16`` does not apply to either.
     ``release_memory_growth_mb``: give the heap memory torch has freed back to the OS (glibc only)
     when the process has grown by more than this many MB since the last time, so that a long
     document's peak memory does not grow with glibc's kept buffers (0: never; ``docs/speed.md``).
@@ -208,12 +209,19 @@ class ClinxNER(TrainablePipe):
         out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
         special = self.special()
         windows = self.model.windows(subword_docs) if windows is None else windows
-        for batch in length_sorted_batches(windows, self.model.windows_per_batch):
+        for batch in length_sorted_batches(windows, self.windows_per_pass(tagger)):
             scores = self.model.ops.to_numpy(self.model.predict(make_batch(batch, subword_docs, special)))
             for row, w in zip(scores, batch):
                 out[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
             self.release_memory()
         return out
+
+    def windows_per_pass(self, tagger) -> int:
+        """Windows per encoder pass when predicting: the model's ``windows_per_batch``, or one under
+        ``cpu_int8`` on CPU, whose activation scales span the pass: batch-mates would change a window's
+        scores."""
+        on_cpu = next(tagger.parameters()).device.type == "cpu"
+        return 1 if self.cpu_int8 and on_cpu else self.model.windows_per_batch
 
     def decode(self, subword_docs, emissions, with_scores: bool = False):
         """Whole-document Viterbi tag ids of the tagged positions (and CRF marginals of the chosen tags)."""
@@ -264,8 +272,8 @@ class ClinxNER(TrainablePipe):
         return losses
 
     def finish_update(self, sgd: Optimizer) -> None:
-        """The optimizer step, the head at its own rate (``head_learn_rate_scale``); the int8 and ONNX copies
-        of the encoder are made again at the next prediction."""
+        """The optimizer step, the head at its own rate (``head_learn_rate_scale``); the ONNX Runtime copy
+        of the encoder is made again at the next prediction."""
         super().finish_update(head_rates(sgd, self.model.attrs.get("head_learn_rate_scale", 1.0)))
         get_tagger(self.model).drop_inference_copies()
 

@@ -1,4 +1,4 @@
-"""The encoder run by ONNX Runtime for CPU inference (``clinx_ner``'s ``cpu_onnx``).
+"""The encoder run by ONNX Runtime for CPU inference (``clinx_ner``'s ``cpu_int8`` and ``cpu_onnx``).
 
 For a small encoder, torch's eager execution spends much of its time between operators; ONNX Runtime
 runs the same graph with fused kernels. The graph is exported from the loaded weights at the first
@@ -8,7 +8,7 @@ shape- and mask-dependent branches that a dynamic-shape graph must not keep. Bef
 graph is checked against torch on a batch of another shape; an encoder family whose trace keeps its
 export shape (Longformer pads to its attention window) is refused in one line. With ``int8``, the
 checked graph is then quantized by ONNX Runtime's dynamic quantization (int8 weights of the matrix
-products, activations quantized per batch), which runs faster than torch's on the same encoder.
+products, activations quantized per pass: the component passes one window at a time under int8).
 """
 import copy
 import io
@@ -34,7 +34,7 @@ class OnnxRuntimeEncoder:
             import onnx  # noqa: F401  (torch's exporter needs it)
             import onnxruntime  # noqa: F401
         except ImportError as e:
-            raise ImportError("cpu_onnx needs ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
+            raise ImportError("cpu_int8 and cpu_onnx need ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
         self.int8 = int8
         self.threads = threads
         self.graph = export_encoder(encoder)
@@ -75,9 +75,9 @@ class OnnxRuntimeEncoder:
         valid = mask.bool()
         gap = float((got[valid] - expected[valid]).abs().max())
         if not gap <= tolerance:
-            raise ValueError(f"cpu_onnx: the exported {encoder.config.model_type} encoder differs from torch by "
+            raise ValueError(f"cpu_onnx/cpu_int8: the exported {encoder.config.model_type} encoder differs from torch by "
                              f"{gap:.3g} on a new input shape; this encoder family cannot run in ONNX Runtime here "
-                             "(use cpu_int8 or cpu_bf16)")
+                             "(use cpu_bf16 instead)")
 
     def __call__(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.session.run(None, {

@@ -33,10 +33,9 @@ class SubwordCRFTagger(nn.Module):
         super().__init__()
         self.head = head_named(head).name  # saved with the weights
         self.cpu_bf16 = False  # bfloat16 autocast of the encoder at inference on CPU (set by the component)
-        self.cpu_int8 = False  # int8 dynamic quantization of the encoder's linear layers on CPU (likewise)
-        self.cpu_onnx = False  # the encoder run by ONNX Runtime on CPU (likewise; with cpu_int8: ONNX Runtime's int8)
-        self._int8_encoder: Optional[nn.Module] = None  # made at the first int8 prediction
-        self._onnx_encoder = None  # the ONNX Runtime encoder, likewise
+        self.cpu_int8 = False  # the encoder run by ONNX Runtime in int8 on CPU (likewise)
+        self.cpu_onnx = False  # the encoder run by ONNX Runtime in float32 on CPU (likewise)
+        self._onnx_encoder = None  # the ONNX Runtime encoder, made at the first such prediction
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.special_prefix, self.special_suffix = special_tokens(tokenizer)
@@ -64,17 +63,13 @@ class SubwordCRFTagger(nn.Module):
             if token_feature_ids is None:
                 raise ValueError("this tagger uses token features: the batch must carry token_feature_ids")
             features = self.token_features(token_feature_ids, token_slots)
-        encoder = self.encoder
-        cpu_inference = not self.training and input_ids.device.type == "cpu"
-        if self.cpu_int8 and cpu_inference and not self.cpu_onnx:
-            encoder = self.int8_encoder()
-        if self.cpu_onnx and cpu_inference:
-            embeds = encoder.get_input_embeddings()(input_ids)
+        if (self.cpu_onnx or self.cpu_int8) and not self.training and input_ids.device.type == "cpu":
+            embeds = self.encoder.get_input_embeddings()(input_ids)
             if features is not None:
                 embeds = embeds + self.token_features.to_input(features)
             hidden = self.onnx_encoder()(embeds, attention_mask)
         else:
-            hidden = self.torch_encode(encoder, input_ids, attention_mask, features, bf16)
+            hidden = self.torch_encode(self.encoder, input_ids, attention_mask, features, bf16)
         hidden = hidden.float()
         if features is not None:
             hidden = torch.cat([hidden, features.float()], dim=-1)
@@ -92,9 +87,8 @@ class SubwordCRFTagger(nn.Module):
         return hidden
 
     def drop_inference_copies(self) -> None:
-        """Forget the int8 and ONNX copies of the encoder: its weights changed (``ClinxNER.finish_update``
+        """Forget the ONNX Runtime copy of the encoder: its weights changed (``ClinxNER.finish_update``
         and ``use_params`` call this; not ``train()``, which thinc's shim calls after every prediction)."""
-        object.__setattr__(self, "_int8_encoder", None)
         object.__setattr__(self, "_onnx_encoder", None)
 
     def onnx_encoder(self):
@@ -106,21 +100,6 @@ class SubwordCRFTagger(nn.Module):
 
             object.__setattr__(self, "_onnx_encoder", OnnxRuntimeEncoder(self.encoder, int8=self.cpu_int8))
         return self._onnx_encoder
-
-    def int8_encoder(self) -> nn.Module:
-        """A copy of the encoder whose linear layers compute in int8 (weights quantized once, activations
-        per batch: torch's dynamic quantization), made on first use and kept until the weights change;
-        training never uses it. The copy is not a parameter of this module, so it is neither saved nor updated."""
-        if self._int8_encoder is None:
-            import copy
-            import warnings
-
-            with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
-                warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
-                quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(self.encoder).cpu().eval(),
-                                                                   {nn.Linear}, dtype=torch.qint8)
-            object.__setattr__(self, "_int8_encoder", quantized)  # kept out of the module's children
-        return self._int8_encoder
 
 
 class Uninitialized(nn.Module):
