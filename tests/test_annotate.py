@@ -79,6 +79,19 @@ def test_brat_output_and_several_processes(trained_dir, notes, reference, tmp_pa
     assert annotate(str(trained_dir), notes[0], tmp_path / "brat", fmt="brat", progress=False)["written"] == 0
 
 
+def test_int8_output_is_the_same_in_one_process_and_two(trained_dir, notes, tmp_path):
+    """--cpu-int8: ONNX Runtime's int8 in every worker, a note's entities the same whatever process
+    and batch it lands in (one window per encoder pass)."""
+    from spacy_clinx.annotate.engines import load_for_annotation
+
+    assert load_for_annotation(str(trained_dir), cpu_int8=True).get_pipe("clinx_ner").cpu_int8
+    annotate(str(trained_dir), notes[0], tmp_path / "one.jsonl", batch_size=32, progress=False, cpu_int8=True)
+    annotate(str(trained_dir), notes[0], tmp_path / "two.jsonl", batch_size=5, n_process=2, progress=False,
+             cpu_int8=True)
+    one, two = written(tmp_path / "one.jsonl"), written(tmp_path / "two.jsonl")
+    assert one[0] == two[0] and one[1] == two[1] and any(one[1].values())
+
+
 @pytest.mark.slow
 def test_ray_engine_matches_one_process(trained_dir, notes, reference, tmp_path):
     import ray  # installed by scripts/setup.sh (the "ray" extra)

@@ -31,15 +31,19 @@ def check_pipeline(model: str) -> str:
     return model
 
 
-def load_for_annotation(model: str) -> Language:
+def load_for_annotation(model: str, cpu_int8: bool = False) -> Language:
     """The pipeline, keeping what the output's entity scores are made of: clinx_ner's CRF
-    marginals, or each ensemble member's entities."""
+    marginals, or each ensemble member's entities. ``cpu_int8``: every clinx_ner (an ensemble's
+    members too) predicts on CPU in ONNX Runtime's int8 (its component setting)."""
     nlp = spacy.load(check_pipeline(model))
     for _, pipe in nlp.pipeline:
         if isinstance(pipe, ClinxNER):
             pipe.spans_key = SCORES_KEY
+            pipe.cpu_int8 = pipe.cpu_int8 or cpu_int8
         elif isinstance(pipe, ClinxEnsemble):
             pipe.member_spans_prefix = MEMBERS_PREFIX
+            for member in pipe.members if cpu_int8 else []:
+                member.cpu_int8 = True
     return nlp
 
 
@@ -65,7 +69,7 @@ def annotate_locally(nlp: Language, notes: Iterable[Tuple[str, str]], batch_size
 class RayAnnotator:
     """A Ray actor: loads the pipeline once for the whole run, then annotates batches of notes."""
 
-    def __init__(self, model: str, on_gpu: bool = False):
+    def __init__(self, model: str, on_gpu: bool = False, cpu_int8: bool = False):
         import uuid
 
         import torch
@@ -75,7 +79,7 @@ class RayAnnotator:
             from ..device import use_device
 
             use_device(0)
-        self.nlp = load_for_annotation(model)
+        self.nlp = load_for_annotation(model, cpu_int8)
         self.load_id = uuid.uuid4().hex  # one per load: the driver counts the loads of a run
 
     def annotate(self, batch: List[Tuple[str, str]]) -> Tuple[str, List[Result]]:
@@ -93,7 +97,8 @@ def actor_options(gpus_per_worker: float = 0.0) -> dict:
 
 def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: int, workers: int,
                     address: Optional[str] = None, chunk_docs: int = 4096,
-                    gpus_per_worker: float = 0.0, stats: Optional[dict] = None) -> Iterator[Result]:
+                    gpus_per_worker: float = 0.0, stats: Optional[dict] = None,
+                    cpu_int8: bool = False) -> Iterator[Result]:
     """Notes stream through ``workers`` Ray actors that each load the pipeline once for the run; the
     driver reads its input as it goes and keeps at most ``chunk_docs`` notes (rounded up to whole
     batches) in flight, so its memory does not grow with the input. Results come back in input order.
@@ -108,7 +113,8 @@ def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: in
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    actors = [ray.remote(**options)(RayAnnotator).remote(str(model), gpus_per_worker > 0) for _ in range(workers)]
+    actors = [ray.remote(**options)(RayAnnotator).remote(str(model), gpus_per_worker > 0, cpu_int8)
+              for _ in range(workers)]
     in_flight: deque = deque()
     max_batches = max(workers, -(-chunk_docs // batch_size))
     loads = set()

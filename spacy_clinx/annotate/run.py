@@ -17,9 +17,10 @@ from .sinks import open_sink
 def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_size: int = 32, n_process: int = 1,
              engine: str = "local", workers: int = 2, address: Optional[str] = None, chunk_docs: int = 4096,
              progress: bool = True, gpu_id: int = -1, gpus_per_worker: float = 0.0,
-             redact: Optional[str] = None) -> Dict:
+             redact: Optional[str] = None, cpu_int8: bool = False) -> Dict:
     """``redact``: ``mask`` or ``surrogate`` writes the de-identified text instead of the input's
-    (``redact.py``), its entities indexing it, with their input offsets beside them."""
+    (``redact.py``), its entities indexing it, with their input offsets beside them. ``cpu_int8``:
+    predict on CPU in ONNX Runtime's int8 (clinx_ner's setting; every engine, ensemble members too)."""
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}: use local or ray")
     if not Path(source).exists():
@@ -39,7 +40,7 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
     # the model is found before the output is opened, so a wrong name leaves no output behind
     if engine == "local":
         use_device(gpu_id)
-        nlp = load_for_annotation(model)
+        nlp = load_for_annotation(model, cpu_int8)
     else:
         check_pipeline(model)
     existed = Path(output).exists()
@@ -68,7 +69,7 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
         results = annotate_locally(nlp, pending, batch_size, n_process)
     else:
         results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs, gpus_per_worker,
-                                  stats=ray_stats)
+                                  stats=ray_stats, cpu_int8=cpu_int8)
     start, written, words = time.perf_counter(), 0, 0
     bar = tqdm(total=total, unit="doc", desc="annotate", disable=not progress)
     try:
