@@ -26,8 +26,9 @@ MODEL_SETTINGS = {"token_features": "token_features.attrs", "centre": "windows.c
 
 def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
     """``spacy train`` overrides for a profile's [train] budget: the learning rate warms up over a
-    share of the updates and decays linearly to 0 at the last step of the last epoch (the config's
-    schedule counts the updates from the training corpus). ``train["model"]`` (a profile's
+    share of the updates and decays linearly to 0 at the last step of the last epoch, or at
+    ``max_steps`` when the profile caps the updates and the cap comes first (the config's schedule
+    counts the updates from the training corpus). ``train["model"]`` (a profile's
     ``[train.model]``) sets the clinx_ner model: ``token_features`` (the attributes) and any setting
     of its architecture, such as ``centre`` and ``context``."""
     model = {f"components.clinx_ner.model.{MODEL_SETTINGS.get(key, key)}": value
@@ -36,7 +37,7 @@ def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
         **model,
         "training.batcher.size": train["batch_size"],
         "training.max_epochs": train["max_epochs"],
-        "training.max_steps": 0,
+        "training.max_steps": train.get("max_steps", 0),  # a cap on the updates (0: none), the schedule's too
         "training.eval_frequency": train["eval_frequency"],
         "training.optimizer.learn_rate.initial_rate": train["learn_rate"],
         "training.optimizer.learn_rate.warmup": train["warmup"],
