@@ -77,6 +77,9 @@ VARIANTS["clinx-head4x"] = {"components.clinx_ner.model.head_learn_rate_scale": 
 PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe"]
 NO_ENCODER = {"spacy-cnn"}  # peers that train without the encoder (they can run before it is built)
 CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)
+# a table without an -Nep suffix holds runs of 3 epochs (the cpu profile's until 2026-12-01); any
+# other count, the profile's own included, gets its suffix, so a recorded table keeps its meaning
+TABLE_EPOCHS = 3
 
 
 def minilm_path() -> Path:
@@ -278,8 +281,9 @@ def main(
     else:
         encoder_path = Path(encoder)
     name = encoder if encoder in ("embedded", "minilm") else encoder_path.name
-    if epochs is not None and epochs != stock_budget()["max_epochs"]:
-        name = f"{name}-{epochs}ep"
+    run_epochs = stock_budget()["max_epochs"] if epochs is None else epochs
+    if run_epochs != TABLE_EPOCHS:
+        name = f"{name}-{run_epochs}ep"
     work = workdir / corpus / name
     runners = Systems(prepare_corpus(corpus, corpora_dir, workdir, lang), str(encoder_path), lang, work,
                       learn_rate, epochs)
@@ -340,7 +344,6 @@ def record(results_path: Path, system: str, scores: Dict) -> Dict:
 
 
 def write_report(report: Path, results_dir: Path) -> None:
-    profile = stock_budget()  # rows recorded before results kept their rate and epochs
     lines = ["# Accuracy", "", f"Updated {date.today()} on {machine()}.", "",
              "Strict character-level micro P/R/F1 on the official test set (an entity is document, label, start,",
              "end). Every system of a table fine-tunes the same encoder for the same number of epochs (`epochs`) at",
@@ -350,8 +353,8 @@ def write_report(report: Path, results_dir: Path) -> None:
              "dev score; `hf-tokcls-recipe`: the HF token-classification example's defaults, 3 epochs at 5e-5,",
              "batches of 8). F1 [low, high]: the 95% bootstrap interval over test documents (2,000 resamples).", "",
              "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER [--learn-rate LR] [--epochs N]`",
-             "(`LR` and `N` as in the table; without them, the profile's; a table named `ENCODER-Nep` was run with",
-             "`--epochs N`). A table fills over several",
+             "(`LR` and `N` as in the table; without them, the profile's; a table named `ENCODER-Nep` holds runs",
+             "of N epochs, one without the suffix runs of 3). A table fills over several",
              "sessions: finished systems are kept in `bench/results/accuracy/` and skipped. The `embedded` encoder is",
              "rebuilt by the workflow on each fresh machine (the same seeded recipe); the date says which build.", ""]
     for results_path in sorted(results_dir.glob("*/*.json")):
@@ -362,8 +365,8 @@ def write_report(report: Path, results_dir: Path) -> None:
         for system, s in results.items():
             for row, scores in table_rows(system, s):
                 lines.append(f"| {row} | {100 * scores['spans_char_p']:.2f} | {100 * scores['spans_char_r']:.2f} | "
-                             f"{f1_cell(scores)} | {lr_cell(s.get('learn_rate', profile['learn_rate']))} | "
-                             f"{lr_cell(s.get('epochs', profile['max_epochs']))} | {s.get('train_seconds', 0):.0f} | "
+                             f"{f1_cell(scores)} | {lr_cell(s.get('learn_rate'))} | "
+                             f"{lr_cell(s.get('epochs'))} | {s.get('train_seconds', 0):.0f} | "
                              f"{s.get('date', '')} |")
         lines.append("")
     write_markdown(report, lines)
