@@ -34,6 +34,8 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
                          "and compress it when the run is done")
     if redact is not None and redact not in MODES:
         raise ValueError(f"unknown redaction {redact!r}: use {' or '.join(MODES)}")
+    if cpu_int8 and (gpu_id >= 0 or gpus_per_worker > 0):
+        raise ValueError("--cpu-int8 is a CPU setting: drop it, or --gpu-id / --gpus-per-worker")
     if gpu_id >= 0 and (engine != "local" or n_process > 1):
         raise ValueError("--gpu-id runs this process on one GPU (engine local, --n-process 1); Ray actors ask for "
                          "GPUs with --gpus-per-worker")

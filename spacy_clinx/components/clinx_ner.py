@@ -220,8 +220,9 @@ class ClinxNER(TrainablePipe):
         """Windows per encoder pass when predicting: the model's ``windows_per_batch``, or one under
         ``cpu_int8`` on CPU, whose activation scales span the pass: batch-mates would change a window's
         scores."""
-        on_cpu = next(tagger.parameters()).device.type == "cpu"
-        return 1 if self.cpu_int8 and on_cpu else self.model.windows_per_batch
+        weights = next(tagger.parameters(), None)  # none before initialize: forward says so
+        int8 = self.cpu_int8 and weights is not None and tagger.runs_onnx(weights.device)
+        return 1 if int8 else self.model.windows_per_batch
 
     def decode(self, subword_docs, emissions, with_scores: bool = False):
         """Whole-document Viterbi tag ids of the tagged positions (and CRF marginals of the chosen tags)."""

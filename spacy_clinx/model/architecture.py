@@ -105,7 +105,8 @@ def build_subword_tagger(
     keeping them (HF ``gradient_checkpointing_enable``): much less training memory for a large encoder,
     about a third more time;
     ``head_learn_rate_scale``: the learning rate of the layers trained from scratch (token features,
-    emission layer, CRF) relative to the encoder's (``layer_rates.py``).
+    emission layer, CRF) relative to the encoder's (``layer_rates.py``; added after v2's first release,
+    its default 1 builds and trains what v2 configs without it did).
     """
     make_tag_names([], scheme)  # validates the scheme name early
     if not head_learn_rate_scale > 0:

@@ -30,6 +30,8 @@ class LayerRates:
         return self.optimizer(key, weights, gradient, lr_scale=lr_scale * scale)
 
     def __getattr__(self, name: str):
+        if name == "optimizer" or name.startswith("__"):  # not set yet (a copy being built): no recursion
+            raise AttributeError(name)
         return getattr(self.optimizer, name)
 
 

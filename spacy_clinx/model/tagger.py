@@ -63,7 +63,7 @@ class SubwordCRFTagger(nn.Module):
             if token_feature_ids is None:
                 raise ValueError("this tagger uses token features: the batch must carry token_feature_ids")
             features = self.token_features(token_feature_ids, token_slots)
-        if (self.cpu_onnx or self.cpu_int8) and not self.training and input_ids.device.type == "cpu":
+        if not self.training and self.runs_onnx(input_ids.device):
             embeds = self.encoder.get_input_embeddings()(input_ids)
             if features is not None:
                 embeds = embeds + self.token_features.to_input(features)
@@ -76,6 +76,11 @@ class SubwordCRFTagger(nn.Module):
         index = centre_index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         centre = torch.gather(hidden, 1, index)
         return self.emission(self.dropout(centre)).float()  # float32 under a CUDA autocast too
+
+    def runs_onnx(self, device: torch.device) -> bool:
+        """Whether predictions on ``device`` run the encoder in ONNX Runtime (``cpu_onnx`` or
+        ``cpu_int8``, on CPU only; with ``cpu_int8`` the component passes one window at a time)."""
+        return (self.cpu_onnx or self.cpu_int8) and torch.device(device).type == "cpu"
 
     def torch_encode(self, encoder, input_ids, attention_mask, features, bf16: bool) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
