@@ -39,6 +39,8 @@ import typer
 from common import clinx, machine, prepare_corpus, run_flair_peer, strict_scores, write_markdown
 from spacy.tokens import DocBin
 
+sys.path.insert(0, str(Path(__file__).parent / "peers"))  # the peers' modules (exchange, hf_token_classification)
+
 LANG = {"meddocan": "es", "ncbi_disease": "en", "pharmaconer": "es", "meddoprof_ner": "es"}
 PROFILE = Path("configs/profiles/cpu.cfg")
 VARIANTS = {
@@ -201,7 +203,6 @@ class Systems:
 
     def exchange_files(self) -> Dict[str, Path]:
         """The corpus as JSONL sentences for the peers outside spaCy."""
-        sys.path.insert(0, str(Path(__file__).parent / "peers"))
         from exchange import write_records
 
         files = {}
@@ -213,7 +214,6 @@ class Systems:
 
     def hf_tokcls(self, out: Path, **recipe) -> Dict:
         """The HF fine-tune with clinx's epochs and rate, or with ``recipe``'s training arguments."""
-        sys.path.insert(0, str(Path(__file__).parent / "peers"))
         from exchange import score_predictions
         from hf_token_classification import predict, train
 
@@ -231,7 +231,6 @@ class Systems:
                 "learn_rate": 5e-5, "epochs": 3}
 
     def flair(self, out: Path) -> Dict:
-        sys.path.insert(0, str(Path(__file__).parent / "peers"))
         from exchange import score_predictions
 
         files = self.exchange_files()
@@ -326,7 +325,6 @@ def rescore(out: Path, test: Path, lang: str, last: bool = False) -> Optional[Di
         if (out / model / "config.cfg").exists():
             return score_pipeline(out / model, test)
     if (out / "predictions.jsonl").exists():
-        sys.path.insert(0, str(Path(__file__).parent / "peers"))
         from exchange import score_predictions
 
         return score_predictions(test, out / "predictions.jsonl", spacy.blank(lang))
