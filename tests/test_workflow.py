@@ -214,10 +214,17 @@ def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tm
     monkeypatch.setattr(split_training.subprocess, "run", trainer)
     members = split_training.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 3), tmp_path / "models", "enc", TINY_BUDGET,
                                  jobs=2)
-    assert trainer.most == 2 and trainer.threads == {"2"}
+    assert trainer.most == 2 and trainer.threads == {"2", "4"}  # the last split, alone, takes all 4 cores
     assert members == [tmp_path / "models" / f"split{i}" / "model-best" for i in range(3)]
     assert all((tmp_path / "models" / f"split{i}" / "train.log").exists() for i in range(3))
     assert json.loads((tmp_path / "models" / "members.json").read_text()) == [str(m) for m in members]
+
+
+def test_by_default_splits_train_one_per_core_on_a_cpu_and_one_at_a_time_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(split_training.os, "cpu_count", lambda: 2)
+    assert split_training.auto_jobs(5, gpu_id=-1) == 2
+    assert split_training.auto_jobs(1, gpu_id=-1) == 1
+    assert split_training.auto_jobs(5, gpu_id=0) == 1
 
 
 def test_a_failed_parallel_split_names_its_log_and_is_not_marked_finished(tmp_path, monkeypatch):

@@ -15,7 +15,8 @@ def train_splits_command(
     profile: Path = typer.Option(DEFAULT_PROFILE),
     seed: int = typer.Option(0),
     gpu_id: int = typer.Option(-1),
-    jobs: int = typer.Option(1, help="splits to train at once (each logs to its split*/train.log)"),
+    jobs: int = typer.Option(0, help="splits to train at once, each logging to its split*/train.log "
+                                     "(0: one per CPU core, one on a GPU)"),
 ) -> None:
     """Train one clinx_ner per split, skipping those already trained."""
     from ..workflow.train_splits import selection, train_splits
