@@ -112,6 +112,41 @@ def test_spacy_package_builds_an_installable_pipeline(trained_dir, tmp_path):
     assert int(result.stdout) >= 2
 
 
+def test_a_package_built_for_int8_predicts_in_onnx_runtime_int8_and_requires_it(trained_dir, trained, examples, tmp_path):
+    """The package step's default: the installed pipeline's clinx_ner runs ONNX Runtime int8 on CPU
+    with the fixtures' entities unchanged, and the package depends on ONNX Runtime."""
+    from spacy_clinx.workflow.package import build_and_check
+
+    site = tmp_path / "site"
+    text = examples[0].reference.text
+    lines = []
+    build_and_check(trained_dir, tmp_path / "packages", "clinx_int8", "0.0.1", text, target=site, echo=lines.append)
+    assert "es_clinx_int8 0.0.1 (int8 on CPU)" in lines[0]
+    meta = json.loads((tmp_path / "packages" / "es_clinx_int8-0.0.1" / "meta.json").read_text())
+    assert {"onnx>=1.15", "onnxruntime>=1.17"} <= set(meta["requirements"])
+    assert not list((tmp_path / "packages").glob(".staging-*"))  # the int8 copy of the pipeline is gone
+    code = ("import json, sys, spacy; nlp = spacy.load('es_clinx_int8'); ner = nlp.get_pipe('clinx_ner'); "
+            "doc = nlp(sys.stdin.read()); print(json.dumps([ner.cpu_int8, "
+            "[[e.start_char, e.end_char, e.label_] for e in doc.ents]]))")
+    result = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True, text=True, check=True,
+                            env={"PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    int8, ents = json.loads(result.stdout)
+    assert int8 is True
+    assert [tuple(e) for e in ents] == entities([trained(text)])[0]
+    assert not trained.get_pipe("clinx_ner").cpu_int8  # the pipeline packaged is left as it was
+
+
+def test_packaging_for_int8_a_pipeline_without_clinx_ner_is_refused_in_one_line(tmp_path):
+    nlp = spacy.blank("es")
+    nlp.add_pipe("sentencizer")
+    nlp.to_disk(tmp_path / "plain")
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "package", str(tmp_path / "plain"),
+                             str(tmp_path / "packages")], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "no clinx_ner component to run in int8" in result.stderr and "Traceback" not in result.stderr
+    assert not list((tmp_path / "packages").glob("*"))
+
+
 @pytest.mark.parametrize("setting", [SOFTMAX_HEAD, SENTENCE_WINDOWS, {"tag_units": "first_subword"}])
 def test_ablations_learn_and_survive_reload(setting, encoders, examples, tmp_path):
     """The paper's ablations: "- CRF" (softmax head), "- context" (one sentence per window, no

@@ -287,7 +287,7 @@ def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
     metrics = json.loads((project / "metrics" / "smoke-meddocan-random-test.json").read_text())
     assert list(metrics["models"]) == [f"split{i}" for i in range(3)] + ["ensemble"]
     assert (project / "metrics" / "smoke-meddocan-random-test.md").read_text().count("\n| ensemble |") == 1
-    assert "spacy.load('es_clinx_smoke') in a fresh process" in first.stdout
+    assert "es_clinx_smoke 0.1.0 (int8 on CPU); spacy.load('es_clinx_smoke') in a fresh process" in first.stdout
     second = run()
     assert second.returncode == 0
     assert second.stdout.count("nothing changed") == 9, second.stdout

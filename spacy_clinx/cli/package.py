@@ -12,6 +12,11 @@ class PackageModel(str, Enum):
     best = "best"
 
 
+class CpuInference(str, Enum):
+    int8 = "int8"
+    float32 = "float32"
+
+
 @app.command("package")
 def package_command(
     model: Path = typer.Argument(..., help="pipeline to package, or a training folder of the workflow"),
@@ -23,6 +28,9 @@ def package_command(
     sample: str = typer.Option("", help="text tagged by the installed package as a check (default: a clinical "
                                             "sentence in the pipeline's language)"),
     target: str = typer.Option("", help="pip install --target this folder instead of this environment"),
+    cpu_inference: CpuInference = typer.Option(CpuInference.int8, help="how the package predicts on a CPU: ONNX "
+                                               "Runtime's int8 (faster; the package requires onnxruntime) or "
+                                               "float32 in torch"),
 ) -> None:
     """spacy package, pip install, then spacy.load(NAME) and nlp.pipe in a fresh, offline process."""
     from spacy.util import load_meta
@@ -35,4 +43,9 @@ def package_command(
         fail(str(err))
     typer.echo(f"packaging {model}")
     sample = sample or SAMPLES.get(load_meta(model / "meta.json")["lang"], SAMPLES["es"])
-    build_and_check(model, output, name, version, sample, Path(target) if target else None, echo=typer.echo)
+    try:
+        build_and_check(model, output, name, version, sample, Path(target) if target else None,
+                        cpu_inference is CpuInference.int8,
+                        echo=typer.echo)
+    except (RuntimeError, ValueError) as err:
+        fail(str(err))

@@ -1,15 +1,21 @@
 """Build an installable pipeline package with ``spacy package``, install it, and check that
 it loads by name and tags text in a fresh process with the Hugging Face hub switched off (and,
-where the user may create one, in a network namespace with no network at all)."""
+where the user may create one, in a network namespace with no network at all).
+
+By default the package predicts on CPU in ONNX Runtime's int8 (every ``clinx_ner``, an ensemble's
+members too, gets ``cpu_int8 = true``, and the package requires ONNX Runtime): the production path
+of a de-identification model is CPU inference. On a GPU it runs in torch as before."""
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
 import srsly
+from thinc.api import Config
 
 CHECK = """
 import json, sys, spacy
@@ -49,14 +55,52 @@ def pick_pipeline(path: Path, pick: str) -> Path:
     return max(members, key=lambda m: scores[m])
 
 
+# what cpu_int8 needs at run time (the onnx extra of spacy-clinx)
+INT8_REQUIREMENTS = ["onnx>=1.15", "onnxruntime>=1.17"]
+
+
+def with_cpu_int8(model: Path, staging: Path) -> Path:
+    """A copy of the pipeline ``model`` in ``staging`` whose every ``clinx_ner`` (in an ensemble's
+    members' configs too) predicts on CPU in ONNX Runtime's int8, and whose meta requires ONNX Runtime."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise RuntimeError("a cpu_int8 package needs ONNX Runtime here to check it: pip install 'spacy-clinx[onnx]', "
+                           "or package for float32 (--cpu-inference float32; project var package_cpu_inference)") from None
+    shutil.copytree(model, staging)
+    changed = 0
+    for path in staging.rglob("config.cfg"):
+        config = Config().from_disk(path, interpolate=False)
+        ner = [c for c in config.get("components", {}).values() if c.get("factory") == "clinx_ner"]
+        for component in ner:
+            component["cpu_int8"] = True
+        if ner:
+            config.to_disk(path)
+            changed += len(ner)
+    if not changed:
+        raise ValueError(f"{model}: no clinx_ner component to run in int8")
+    meta = srsly.read_json(staging / "meta.json")
+    meta["requirements"] = [r for r in meta.get("requirements", []) if not r.startswith(("onnx", "onnxruntime"))]
+    meta["requirements"] += INT8_REQUIREMENTS
+    srsly.write_json(staging / "meta.json", meta)
+    return staging
+
+
 def build_and_check(model: Path, output: Path, name: str, version: str, sample: str,
-                    target: Optional[Path] = None, echo=print) -> str:
+                    target: Optional[Path] = None, cpu_int8: bool = True, echo=print) -> str:
     """Returns the installed package name (``{lang}_{name}``)."""
     lang = srsly.read_json(model / "meta.json")["lang"]
     package = f"{lang}_{name}"
     output.mkdir(parents=True, exist_ok=True)
-    built = subprocess.run([sys.executable, "-m", "spacy", "package", str(model), str(output), "--name", name,
-                            "--version", version, "--force"], capture_output=True, text=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=output)) if cpu_int8 else None
+    try:
+        source = with_cpu_int8(model, staging / "pipeline") if staging else model
+        built = subprocess.run([sys.executable, "-m", "spacy", "package", str(source), str(output), "--name", name,
+                                "--version", version, "--force"], capture_output=True, text=True)
+    finally:
+        if staging:
+            shutil.rmtree(staging)
     if built.returncode != 0:
         raise RuntimeError(f"spacy package failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}")
     sdist = output / f"{package}-{version}" / "dist" / f"{package}-{version}.tar.gz"
@@ -73,8 +117,8 @@ def build_and_check(model: Path, output: Path, name: str, version: str, sample: 
                             env=env)
     if result.returncode != 0:
         raise RuntimeError(f"The installed package {package} failed to load or run:\n{result.stderr}")
-    echo(f"installed {package} {version}; spacy.load({package!r}) in a fresh process"
-         f"{' with no network' if offline else ''} found {json.loads(result.stdout)} in the sample")
+    echo(f"installed {package} {version} ({'int8 on CPU' if cpu_int8 else 'float32'}); spacy.load({package!r}) in a "
+         f"fresh process{' with no network' if offline else ''} found {json.loads(result.stdout)} in the sample")
     return package
 
 
