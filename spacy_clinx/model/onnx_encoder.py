@@ -10,8 +10,10 @@ export shape (Longformer pads to its attention window) is refused in one line. W
 checked graph is then quantized by ONNX Runtime's dynamic quantization (int8 weights of the matrix
 products, activations quantized per pass: the component passes one window at a time under int8).
 """
+import contextlib
 import copy
 import io
+import logging
 import os
 import tempfile
 import warnings
@@ -127,7 +129,22 @@ def quantize_int8(graph: bytes) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp, "encoder.onnx"), Path(tmp, "encoder-int8.onnx")
         source.write_bytes(graph)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), without_onnxruntime_log_lines():
             warnings.simplefilter("ignore")
             quantize_dynamic(source, target, weight_type=QuantType.QInt8)
         return target.read_bytes()
+
+
+@contextlib.contextmanager
+def without_onnxruntime_log_lines():
+    """ONNX Runtime's quantizer advises pre-processing through the root logger at every call; a
+    pipeline's users cannot act on it, so it is dropped (other records pass)."""
+    def not_onnxruntime(record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname
+
+    root = logging.getLogger()
+    root.addFilter(not_onnxruntime)
+    try:
+        yield
+    finally:
+        root.removeFilter(not_onnxruntime)
