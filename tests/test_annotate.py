@@ -81,7 +81,7 @@ def test_brat_output_and_several_processes(trained_dir, notes, reference, tmp_pa
 
 def test_int8_output_is_the_same_in_one_process_and_two(trained_dir, notes, tmp_path):
     """--cpu-int8: ONNX Runtime's int8 in every worker, a note's entities the same whatever process
-    and batch it lands in (one window per encoder pass)."""
+    and batch it lands in (each window run alone in ONNX Runtime)."""
     from spacy_clinx.annotate.engines import load_for_annotation
 
     assert load_for_annotation(str(trained_dir), cpu_int8=True).get_pipe("clinx_ner").cpu_int8

@@ -209,20 +209,12 @@ class ClinxNER(TrainablePipe):
         out = [numpy.zeros((len(d), len(tag_names)), dtype="float32") for d in subword_docs]
         special = self.special()
         windows = self.model.windows(subword_docs) if windows is None else windows
-        for batch in length_sorted_batches(windows, self.windows_per_pass(tagger)):
+        for batch in length_sorted_batches(windows, self.model.windows_per_batch):
             scores = self.model.ops.to_numpy(self.model.predict(make_batch(batch, subword_docs, special)))
             for row, w in zip(scores, batch):
                 out[w.doc][w.centre_start : w.centre_end] = row[: w.centre_end - w.centre_start]
             self.release_memory()
         return out
-
-    def windows_per_pass(self, tagger) -> int:
-        """Windows per encoder pass when predicting: the model's ``windows_per_batch``, or one under
-        ``cpu_int8`` on CPU, whose activation scales span the pass: batch-mates would change a window's
-        scores."""
-        weights = next(tagger.parameters(), None)  # none before initialize: forward says so
-        int8 = self.cpu_int8 and weights is not None and tagger.runs_onnx(weights.device)
-        return 1 if int8 else self.model.windows_per_batch
 
     def decode(self, subword_docs, emissions, with_scores: bool = False):
         """Whole-document Viterbi tag ids of the tagged positions (and CRF marginals of the chosen tags)."""

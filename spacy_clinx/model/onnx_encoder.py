@@ -8,7 +8,8 @@ shape- and mask-dependent branches that a dynamic-shape graph must not keep. Bef
 graph is checked against torch on a batch of another shape; an encoder family whose trace keeps its
 export shape (Longformer pads to its attention window) is refused in one line. With ``int8``, the
 checked graph is then quantized by ONNX Runtime's dynamic quantization (int8 weights of the matrix
-products, activations quantized per pass: the component passes one window at a time under int8).
+products, activations quantized per run: under int8 each window runs alone, so its scores do not
+depend on its batch-mates).
 """
 import contextlib
 import copy
@@ -37,14 +38,16 @@ class OnnxRuntimeEncoder:
             import onnxruntime  # noqa: F401
         except ImportError as e:
             raise ImportError("cpu_int8 and cpu_onnx need ONNX Runtime and onnx: pip install 'spacy-clinx[onnx]'") from e
-        self.int8 = int8
+        self.int8 = False  # until the float32 graph is checked, on a padded batch
         self.threads = threads
+        self.hidden_size = encoder.config.hidden_size
         self.graph = export_encoder(encoder)
         self._session = None
         self.check_against(encoder)
         if int8:
             self.graph = quantize_int8(self.graph)
             self._session = None  # the checked float32 graph's
+            self.int8 = True
 
     @property
     def session(self):
@@ -82,10 +85,17 @@ class OnnxRuntimeEncoder:
                              "(use cpu_bf16 instead)")
 
     def __call__(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.session.run(None, {
-            "inputs_embeds": inputs_embeds.detach().cpu().numpy().astype(numpy.float32, copy=False),
-            "attention_mask": attention_mask.detach().cpu().numpy().astype(numpy.int64, copy=False),
-        })[0]
+        """Hidden states (B, L, H). In int8, each window runs alone on its unpadded length: dynamic
+        quantization scales a run's activations together, so batch-mates (or their padding) would move
+        a window's scores. The hidden states of padding are then zeros."""
+        embeds = inputs_embeds.detach().cpu().numpy().astype(numpy.float32, copy=False)
+        mask = attention_mask.detach().cpu().numpy().astype(numpy.int64, copy=False)
+        if not self.int8:
+            return torch.from_numpy(self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0])
+        hidden = numpy.zeros((*mask.shape, self.hidden_size), dtype=numpy.float32)
+        for row, length in enumerate(mask.sum(axis=1)):  # padding is at the end of each row (windows.make_batch)
+            hidden[row, :length] = self.session.run(None, {"inputs_embeds": embeds[row : row + 1, :length],
+                                                           "attention_mask": mask[row : row + 1, :length]})[0][0]
         return torch.from_numpy(hidden)
 
 

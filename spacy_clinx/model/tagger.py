@@ -79,7 +79,7 @@ class SubwordCRFTagger(nn.Module):
 
     def runs_onnx(self, device: torch.device) -> bool:
         """Whether predictions on ``device`` run the encoder in ONNX Runtime (``cpu_onnx`` or
-        ``cpu_int8``, on CPU only; with ``cpu_int8`` the component passes one window at a time)."""
+        ``cpu_int8``, on CPU only)."""
         return (self.cpu_onnx or self.cpu_int8) and torch.device(device).type == "cpu"
 
     def torch_encode(self, encoder, input_ids, attention_mask, features, bf16: bool) -> torch.Tensor:
