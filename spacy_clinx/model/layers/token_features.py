@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy
 import torch
-from spacy.attrs import IDS as ATTR_IDS
+from spacy.attrs import IDS as ATTR_IDS, IDX, IS_SPACE, LENGTH
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import NumpyOps
@@ -116,9 +116,8 @@ def subword_tokens(doc: Doc, offsets: numpy.ndarray) -> numpy.ndarray:
     out = numpy.zeros(len(offsets), dtype=numpy.int64)
     if not len(doc) or not len(offsets):
         return out
-    starts = numpy.asarray([t.idx for t in doc], dtype=numpy.int64)
-    ends = starts + numpy.asarray([len(t) for t in doc], dtype=numpy.int64)
-    solid = ~numpy.asarray([t.is_space for t in doc], dtype=bool)
+    columns = doc.to_array([IDX, LENGTH, IS_SPACE]).astype(numpy.int64)  # no Token objects made
+    starts, ends, solid = columns[:, 0], columns[:, 0] + columns[:, 1], columns[:, 2] == 0
     token = numpy.searchsorted(starts, offsets[:, 0], side="right") - 1
     ok = (offsets[:, 1] > offsets[:, 0]) & (token >= 0)
     token = numpy.maximum(token, 0)
