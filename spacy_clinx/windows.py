@@ -167,6 +167,7 @@ class WindowBatch:
     segment_index: Optional[numpy.ndarray] = None  # (S, T): rows of the flattened (B*C) centres
     segment_mask: Optional[numpy.ndarray] = None  # (S, T) bool
     tags: Optional[numpy.ndarray] = None  # (S, T) gold tag ids per segment
+    teacher: Optional[numpy.ndarray] = None  # (S, T, K) teachers' tag distributions per segment (distilling)
     token_feature_ids: Optional[numpy.ndarray] = None  # (B, L, F) token-feature rows, 0 at special tokens and padding
     token_slots: Optional[numpy.ndarray] = None  # (B, L) each position's token in its window (1, 2, ...; 0: none)
     weight: float = 1.0  # training: the factor of this batch's loss (1 / windows of the whole update)
@@ -189,12 +190,14 @@ def make_batch(
     segments: Optional[Sequence[Sequence[int]]] = None,
     tags: Optional[Sequence[numpy.ndarray]] = None,
     tagged: Optional[Sequence[numpy.ndarray]] = None,
+    teacher: Optional[Sequence[numpy.ndarray]] = None,
 ) -> WindowBatch:
     """Pad windows into arrays, each between the model's special tokens (CLS/SEP), padded with its pad id.
 
     For training, ``segments`` lists runs of consecutive windows (positions in
     ``windows``) and ``tags`` the gold tag ids of each run's joined centres; ``tagged``, per
-    window, the centre positions that carry a tag (default: all).
+    window, the centre positions that carry a tag (default: all); ``teacher``, per run, the
+    teachers' tag distributions of its tags (distilling).
     """
     prefix, suffix = special.prefix, special.suffix
     lengths = [w.end - w.start + len(prefix) + len(suffix) for w in windows]
@@ -237,6 +240,10 @@ def make_batch(
             batch.segment_index[s, : len(r)] = r
             batch.segment_mask[s, : len(r)] = True
             batch.tags[s, : len(r)] = tags[s]
+        if teacher is not None:
+            batch.teacher = numpy.zeros((len(rows), T, teacher[0].shape[-1]), dtype=numpy.float32)
+            for s, r in enumerate(rows):
+                batch.teacher[s, : len(r)] = teacher[s]
     return batch
 
 
@@ -248,7 +255,8 @@ def length_sorted_batches(windows: Sequence[Window], size: int) -> Iterator[List
 
 
 def gold_batches(windows: Sequence[Window], docs: Sequence[SubwordDoc], gold: Sequence[numpy.ndarray],
-                 tag_names: Sequence[str], max_windows: int, special: Special) -> List[WindowBatch]:
+                 tag_names: Sequence[str], max_windows: int, special: Special,
+                 teacher: Optional[Sequence[numpy.ndarray]] = None) -> List[WindowBatch]:
     """Training batches for ``windows`` of ``docs`` with gold tag ids ``gold`` (one per tagged position).
 
     The CRF learns from *segments*, runs of a document's consecutive windows whose centres are joined
@@ -256,7 +264,8 @@ def gold_batches(windows: Sequence[Window], docs: Sequence[SubwordDoc], gold: Se
     across the cut if it can, its tags are clipped into a valid sequence where one must, and whole
     segments are packed into batches of at most ``max_windows`` windows. A segment with no tagged
     position (word-level tagging) is left out. Each batch's ``weight`` makes the summed loss of all
-    batches the mean per window."""
+    batches the mean per window. ``teacher``: per document, the teachers' tag distributions of its
+    tagged positions (n, K), cut into the segments as the gold tags are."""
     first, last = boundary_maps(tag_names)
     continues = [numpy.asarray([tag_names[t][:2] in ("I-", "E-") for t in g] + [False], dtype=bool) for g in gold]
     tagged = [d.tagged for d in docs]
@@ -272,12 +281,13 @@ def gold_batches(windows: Sequence[Window], docs: Sequence[SubwordDoc], gold: Se
         batch_windows = [w for seg in batch_segments for w in seg]
         ends = list(accumulate(len(seg) for seg in batch_segments))
         positions = [list(range(end - len(seg), end)) for seg, end in zip(batch_segments, ends)]
-        seg_tags = [clip_tags(gold[seg[0].doc][first_tagged(seg[0], seg[0].centre_start):
-                                               first_tagged(seg[-1], seg[-1].centre_end)], first, last)
-                    for seg in batch_segments]
+        ranges = [(seg[0].doc, first_tagged(seg[0], seg[0].centre_start), first_tagged(seg[-1], seg[-1].centre_end))
+                  for seg in batch_segments]
+        seg_tags = [clip_tags(gold[doc][a:b], first, last) for doc, a, b in ranges]
+        seg_teacher = None if teacher is None else [teacher[doc][a:b] for doc, a, b in ranges]
         picks = [tagged[w.doc][first_tagged(w, w.centre_start):first_tagged(w, w.centre_end)] - w.centre_start
                  for w in batch_windows]
-        batch = make_batch(batch_windows, docs, special, positions, seg_tags, picks)
+        batch = make_batch(batch_windows, docs, special, positions, seg_tags, picks, seg_teacher)
         batch.docs = sorted({w.doc for w in batch_windows})
         batch.weight = 1.0 / len(windows)  # the update's loss: the mean per window
         batches.append(batch)

@@ -288,6 +288,18 @@ def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
     assert list(metrics["models"]) == [f"split{i}" for i in range(3)] + ["ensemble"]
     assert (project / "metrics" / "smoke-meddocan-random-test.md").read_text().count("\n| ensemble |") == 1
     assert "es_clinx_smoke 0.1.0 (int8 on CPU); spacy.load('es_clinx_smoke') in a fresh process" in first.stdout
+    distilled = subprocess.run([sys.executable, "-m", "spacy", "project", "run", "distill", str(project),
+                                "--vars.profile", "smoke", "--vars.n_parts", "3"], cwd=project, capture_output=True,
+                               text=True)
+    assert distilled.returncode == 0, distilled.stdout[-3000:] + distilled.stderr[-3000:]
+    student = project / "training/smoke/meddocan-random-distilled/split0/model-last"
+    assert spacy.load(student).get_pipe("clinx_ner").model.head.teacher_weight == 0.5
+    teacher_docs = list(DocBin().from_disk(project / "corpus/smoke/meddocan/distill-random/split0/train.spacy")
+                        .get_docs(blank_nlp().vocab))
+    assert len(teacher_docs) == sum(1 for _ in DocBin().from_disk(project / "corpus/smoke/meddocan/train.spacy")
+                                    .get_docs(blank_nlp().vocab)) + sum(
+        1 for _ in DocBin().from_disk(project / "corpus/smoke/meddocan/dev.spacy").get_docs(blank_nlp().vocab))
+    assert "spans_char_f" in json.loads((project / "metrics/smoke-meddocan-random-distilled-test.json").read_text())
     second = run()
     assert second.returncode == 0
     assert second.stdout.count("nothing changed") == 9, second.stdout

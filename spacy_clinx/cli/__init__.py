@@ -9,6 +9,8 @@ from . import encoder  # noqa: F401
 from . import splits  # noqa: F401
 from . import train_splits  # noqa: F401
 from . import ensemble  # noqa: F401
+from . import teach  # noqa: F401
+from . import distill  # noqa: F401
 from . import data_report  # noqa: F401
 from . import evaluate_models  # noqa: F401
 from . import package  # noqa: F401

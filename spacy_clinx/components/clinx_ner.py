@@ -21,7 +21,7 @@ from thinc.types import Floats3d
 from ..memory import GrowthRelease
 from ..model.architecture import SavedWeightsMismatch, decode_documents, get_tagger
 from ..model.layer_rates import head_rates
-from ..model.layers.heads import HeadLoss
+from ..model.layers.heads import TEACHER_KEY, HeadLoss
 from ..model.layers import subword_feature_ids, subword_tokens
 from ..subwords import SubwordDoc, first_subwords, tokenize_text
 from ..tagging import encode_spans
@@ -49,7 +49,8 @@ context = 100
 centre = 200
 
 [model.head]
-@misc = "spacy_clinx.crf_head.v1"
+@misc = "spacy_clinx.crf_head.v2"
+teacher_weight = 0.0
 """
 )["model"]
 
@@ -288,11 +289,36 @@ class ClinxNER(TrainablePipe):
         return self.model.head.get_loss(get_tagger(self.model), batch, emissions)
 
     def gold_batches(self, examples: Sequence[Example]) -> List[WindowBatch]:
-        """Training batches of the examples' windows with their gold tags (``windows.gold_batches``)."""
+        """Training batches of the examples' windows with their gold tags (``windows.gold_batches``) and,
+        when the head distils, the teachers' marginals the reference documents carry."""
         subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples])
         gold = self._gold_tags(examples, subword_docs)
+        distils = getattr(self.model.head, "teacher_weight", 0.0) > 0
+        teacher = self._teacher_marginals(examples, subword_docs) if distils else None
         return gold_batches(self.model.windows(subword_docs), subword_docs, gold, get_tagger(self.model).tag_names,
-                            self.model.windows_per_batch, self.special())
+                            self.model.windows_per_batch, self.special(), teacher)
+
+    def _teacher_marginals(self, examples: Sequence[Example], subword_docs: Sequence[SubwordDoc]) -> List[numpy.ndarray]:
+        """Per document, the teachers' tag distributions (n_tagged, K) from ``doc.user_data[TEACHER_KEY]``
+        (``workflow/teach.py``), checked against this model's tags and subwords."""
+        tag_names = tuple(get_tagger(self.model).tag_names)
+        out = []
+        for eg, d in zip(examples, subword_docs):
+            doc_id = eg.reference.user_data.get("doc_id", "?")
+            teacher = eg.reference.user_data.get(TEACHER_KEY)
+            if teacher is None:
+                raise ValueError(f"{self.name}: document {doc_id!r} carries no teacher marginals; distilling needs "
+                                 "training documents made by `spacy_clinx teach`")
+            if tuple(teacher["tags"]) != tag_names:
+                raise ValueError(f"{self.name}: document {doc_id!r}: the teachers' tags are not this model's "
+                                 f"({len(teacher['tags'])} against {len(tag_names)}): teach with the same labels")
+            marginals = numpy.asarray(teacher["marginals"], dtype=numpy.float32)
+            if marginals.shape != (len(d.tagged_offsets), len(tag_names)):
+                raise ValueError(f"{self.name}: document {doc_id!r}: teacher marginals for {marginals.shape[0]} "
+                                 f"positions, the model tags {len(d.tagged_offsets)}: the teachers used another "
+                                 "tokenizer or tagging unit than this model's encoder")
+            out.append(marginals / numpy.maximum(marginals.sum(-1, keepdims=True), 1e-6))  # stored in float16
+        return out
 
     def _gold_tags(self, examples: Sequence[Example], subword_docs: Sequence[SubwordDoc]) -> List[numpy.ndarray]:
         """Gold tag ids per subword from each reference's ``doc.ents`` character offsets."""

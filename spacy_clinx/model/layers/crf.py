@@ -60,10 +60,27 @@ class ConstrainedCRF(nn.Module):
                          self._gold_score(em, tags[bad], mask[bad], start, trans, end)).sum()
         return nll
 
-    def _log_alphas(self, emissions: torch.Tensor, mask: torch.Tensor) -> list:
+    def soft_cross_entropy(self, emissions: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Summed cross-entropy of the CRF against soft tag targets ``targets`` (B, T, K), each row a
+        distribution over tags per position (a teacher ensemble's mean marginals): ``log Z`` minus the
+        targets' expected emission score. Its gradient for the emissions is exact, the CRF's marginals
+        minus the targets, whatever the targets' distribution over tag pairs; the transitions, which
+        would need those pairs, are held fixed here and learn from the gold tags (``nll``)."""
+        emissions = emissions.float()
+        start, trans, end = (t.detach() for t in self.scores())
+        log_z = LogPartition.apply(emissions, start, trans, end, mask)
+        good = torch.isfinite(log_z)
+        if not good.all():
+            bad = ~good
+            alphas = self._log_alphas(emissions[bad], mask[bad], (start, trans))
+            log_z = log_z.masked_scatter(bad, torch.logsumexp(alphas[-1] + end, dim=1))
+        expected = (targets.float() * emissions).sum(-1).masked_fill(~mask, 0.0).sum(1)
+        return (log_z - expected).sum()
+
+    def _log_alphas(self, emissions: torch.Tensor, mask: torch.Tensor, scores=None) -> list:
         """The forward recursion in log space, one (B, K) tensor per position (robust to any score
         range, slow: a (B, K, K) log-sum-exp per step)."""
-        start, trans, _ = (t.to(emissions.dtype) for t in self.scores())
+        start, trans = (t.to(emissions.dtype) for t in (scores or self.scores()[:2]))
         alphas = [start + emissions[:, 0]]
         for t in range(1, emissions.shape[1]):
             step = torch.logsumexp(alphas[-1].unsqueeze(2) + trans, dim=1) + emissions[:, t]

@@ -3,7 +3,8 @@ prediction time, one tag per subword.
 
 ``crf`` is the paper's constrained CRF: the loss is the negative log-likelihood of each gold
 segment, and every document is decoded in one Viterbi pass, so window cuts never split an
-entity. ``softmax`` is the "- CRF" ablation: cross-entropy per subword, argmax decoding. Both
+entity. Distilling an ensemble (``teacher_weight`` > 0), the loss mixes in the cross-entropy
+against the teachers' mean marginals that the training documents carry (``workflow/teach.py``). ``softmax`` is the "- CRF" ablation: cross-entropy per subword, argmax decoding. Both
 read and train the tagger's own parameters (the CRF's transitions live in the torch module and
 are saved with it), so a head holds no weights and choosing one is a config choice.
 """
@@ -24,14 +25,19 @@ DECODE_POSITIONS = 2**16
 
 Decoded = Tuple[List[numpy.ndarray], Optional[List[numpy.ndarray]]]
 
+#: where a training document carries its teachers' marginals: ``{"tags": [...], "marginals": (n, K)}``
+TEACHER_KEY = "clinx_teacher"
+
 
 class Head:
     """The part of a tagger after the emissions; ``name`` is what a saved tagger records."""
 
     name = ""
 
-    def segment_loss(self, tagger, scores: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Summed loss of gold ``tags`` (S, T) for segment scores (S, T, K) where ``mask`` is on."""
+    def segment_loss(self, tagger, scores: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor,
+                     targets: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Summed loss of gold ``tags`` (S, T) for segment scores (S, T, K) where ``mask`` is on;
+        ``targets`` (S, T, K): teachers' tag distributions, when the documents carry them."""
         raise NotImplementedError
 
     def decode(self, tagger, emissions: List[numpy.ndarray], max_docs: int, with_scores: bool) -> Decoded:
@@ -47,7 +53,8 @@ class Head:
         scores = xp2torch(emissions, requires_grad=True, device=device)
         flat = scores.float().reshape(-1, scores.shape[-1])
         index, mask, tags = (xp2torch(a, device=device) for a in (batch.segment_index, batch.segment_mask, batch.tags))
-        loss = self.segment_loss(tagger, flat[index], tags, mask) * batch.weight
+        targets = None if batch.teacher is None else xp2torch(batch.teacher, device=device)
+        loss = self.segment_loss(tagger, flat[index], tags, mask, targets) * batch.weight
         if not torch.isfinite(loss):
             return HeadLoss(float(loss.detach()), emissions, [])  # the caller raises before any update
         params = list(tagger.crf.parameters())
@@ -70,8 +77,20 @@ class HeadLoss(NamedTuple):
 class CRFHead(Head):
     name = "crf"
 
-    def segment_loss(self, tagger, scores, tags, mask):
-        return tagger.crf.nll(scores, tags, mask)
+    def __init__(self, teacher_weight: float = 0.0):
+        if not 0.0 <= teacher_weight <= 1.0:
+            raise ValueError(f"teacher_weight must be between 0 and 1, got {teacher_weight}")
+        self.teacher_weight = teacher_weight
+
+    def segment_loss(self, tagger, scores, tags, mask, targets=None):
+        nll = tagger.crf.nll(scores, tags, mask)
+        if not self.teacher_weight:
+            return nll
+        if targets is None:
+            raise ValueError(f"the CRF head distils (teacher_weight {self.teacher_weight}) but the training "
+                             "documents carry no teacher marginals: make them with `spacy_clinx teach`")
+        soft = tagger.crf.soft_cross_entropy(scores, targets, mask)
+        return (1.0 - self.teacher_weight) * nll + self.teacher_weight * soft
 
     def decode(self, tagger, emissions, max_docs, with_scores):
         crf = tagger.crf
@@ -97,7 +116,7 @@ class CRFHead(Head):
 class SoftmaxHead(Head):
     name = "softmax"
 
-    def segment_loss(self, tagger, scores, tags, mask):
+    def segment_loss(self, tagger, scores, tags, mask, targets=None):
         return torch.nn.functional.cross_entropy(scores[mask], tags[mask], reduction="sum")
 
     def decode(self, tagger, emissions, max_docs, with_scores):
@@ -115,6 +134,13 @@ class SoftmaxHead(Head):
 @registry.misc("spacy_clinx.crf_head.v1")
 def create_crf_head() -> Head:
     return CRFHead()
+
+
+@registry.misc("spacy_clinx.crf_head.v2")
+def create_crf_head_v2(teacher_weight: float = 0.0) -> Head:
+    """v1's CRF; ``teacher_weight`` w > 0 distils: the loss is (1 - w) times the gold tags' negative
+    log-likelihood plus w times the cross-entropy against the teachers' marginals."""
+    return CRFHead(teacher_weight)
 
 
 @registry.misc("spacy_clinx.softmax_head.v1")

@@ -1,0 +1,34 @@
+"""``distill``: one clinx_ner learning from the ensemble's marginals on all train+dev documents."""
+from pathlib import Path
+
+import typer
+
+from ._util import DEFAULT_PROFILE, app, fail
+
+
+@app.command("distill")
+def distill_command(
+    config: Path = typer.Argument(..., help="clinx_ner training config"),
+    training: Path = typer.Argument(..., help="output of train-splits, holding the ensemble/ to learn from"),
+    splits_dir: Path = typer.Argument(..., help="the random splits (their parts are the training documents)"),
+    data_dir: Path = typer.Argument(..., help="folder for the student's training documents, with the marginals"),
+    output: Path = typer.Argument(..., help="folder for the student (split0/model-last)"),
+    encoder: str = typer.Option(..., help="encoder to fine-tune (output of the encoder step)"),
+    profile: Path = typer.Option(DEFAULT_PROFILE),
+    teacher_weight: float = typer.Option(0.5, help="share of the loss from the ensemble's marginals (0-1); the "
+                                                   "rest from the gold tags"),
+    seed: int = typer.Option(0),
+    gpu_id: int = typer.Option(-1),
+) -> None:
+    """Teach (the ensemble's mean CRF marginals on every document), then train one student on them."""
+    from ..workflow.distill import distill
+    from ..workflow.profiles import load_profile
+
+    if not 0.0 < teacher_weight <= 1.0:
+        fail(f"--teacher-weight must be above 0 and at most 1, not {teacher_weight}")
+    try:
+        student = distill(config, training, splits_dir, data_dir, output, encoder, load_profile(profile, seed).train,
+                          teacher_weight, seed, gpu_id, echo=typer.echo)
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"distilled student -> {student}")

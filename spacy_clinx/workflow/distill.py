@@ -1,0 +1,43 @@
+"""Distil the ensemble of the random splits into one clinx_ner, at one model's inference cost.
+
+The student trains on every train+dev document (the random parts together), each carrying the
+ensemble's mean CRF marginals (``teach.py``), with the profile's budget and a CRF head whose loss
+mixes the gold tags' negative log-likelihood with the cross-entropy against those marginals
+(``teacher_weight``). No document is left to select a checkpoint on, so the last one is kept, at
+the end of the learning rate's decay, as the ``all`` scheme does.
+"""
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Dict
+
+from .splits import split_scheme
+from .teach import teach
+from .train_splits import train_splits
+
+
+def distill(config: Path, training: Path, splits_dir: Path, data_dir: Path, output: Path, encoder: str,
+            train: Dict[str, Any], teacher_weight: float, seed: int = 0, gpu_id: int = -1, echo=print) -> Path:
+    """Train the student (``output/split0/model-last``) from the ensemble in ``training/ensemble``;
+    ``data_dir`` receives its training documents. Returns the student's path."""
+    if split_scheme(splits_dir) != "random":
+        raise ValueError(f"{splits_dir}: distilling needs the random splits (every document in one part), "
+                         f"not the {split_scheme(splits_dir)!r} scheme")
+    ensemble = Path(training) / "ensemble"
+    if not (ensemble / "meta.json").exists():
+        raise FileNotFoundError(f"{ensemble} does not exist: build the ensemble first")
+    parts = sorted(Path(splits_dir).glob("split*/dev.spacy"), key=lambda p: int(p.parent.name[5:]))
+    student_data = Path(data_dir) / "split0"
+    student_data.mkdir(parents=True, exist_ok=True)
+    run = {"ensemble": str(ensemble), "parts": [str(p) for p in parts]}
+    made = student_data / "teacher.json"
+    if not (student_data / "train.spacy").exists() or not made.exists() or json.loads(made.read_text()) != run:
+        n = teach(ensemble, parts, student_data / "train.spacy")
+        made.write_text(json.dumps(run, indent=2), encoding="utf8")
+        echo(f"{n} documents with the marginals of the {ensemble} members -> {student_data / 'train.spacy'}")
+    shutil.copy(parts[0], student_data / "dev.spacy")  # seen in training: it only logs progress
+    shutil.copy(Path(splits_dir) / "labels.json", Path(data_dir) / "labels.json")
+    train = {**train, "model": {**dict(train.get("model") or {}), "head.teacher_weight": teacher_weight}}
+    (student,) = train_splits(config, Path(data_dir), Path(output), encoder, train, seed, "last", gpu_id, jobs=1,
+                              echo=echo)
+    return student
