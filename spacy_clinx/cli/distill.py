@@ -9,7 +9,7 @@ from ._util import DEFAULT_PROFILE, app, fail
 @app.command("distill")
 def distill_command(
     config: Path = typer.Argument(..., help="clinx_ner training config"),
-    training: Path = typer.Argument(..., help="output of train-splits, holding the ensemble/ to learn from"),
+    ensemble: Path = typer.Argument(..., help="the ensemble pipeline of the splits' models, to learn from"),
     splits_dir: Path = typer.Argument(..., help="the random splits (their parts are the training documents)"),
     data_dir: Path = typer.Argument(..., help="folder for the student's training documents, with the marginals"),
     output: Path = typer.Argument(..., help="folder for the student (split0/model-last)"),
@@ -27,7 +27,7 @@ def distill_command(
     if not 0.0 < teacher_weight <= 1.0:
         fail(f"--teacher-weight must be above 0 and at most 1, not {teacher_weight}")
     try:
-        student = distill(config, training, splits_dir, data_dir, output, encoder, load_profile(profile, seed).train,
+        student = distill(config, ensemble, splits_dir, data_dir, output, encoder, load_profile(profile, seed).train,
                           teacher_weight, seed, gpu_id, echo=typer.echo)
     except (FileNotFoundError, ValueError) as err:
         fail(str(err))

@@ -16,16 +16,16 @@ from .teach import teach
 from .train_splits import train_splits
 
 
-def distill(config: Path, training: Path, splits_dir: Path, data_dir: Path, output: Path, encoder: str,
+def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, output: Path, encoder: str,
             train: Dict[str, Any], teacher_weight: float, seed: int = 0, gpu_id: int = -1, echo=print) -> Path:
-    """Train the student (``output/split0/model-last``) from the ensemble in ``training/ensemble``;
-    ``data_dir`` receives its training documents. Returns the student's path."""
+    """Train the student (``output/split0/model-last``) from the ``ensemble`` pipeline of the splits'
+    models; ``data_dir`` receives its training documents. Returns the student's path."""
     if split_scheme(splits_dir) != "random":
         raise ValueError(f"{splits_dir}: distilling needs the random splits (every document in one part), "
                          f"not the {split_scheme(splits_dir)!r} scheme")
-    ensemble = Path(training) / "ensemble"
+    ensemble = Path(ensemble)
     if not (ensemble / "meta.json").exists():
-        raise FileNotFoundError(f"{ensemble} does not exist: build the ensemble first")
+        raise FileNotFoundError(f"{ensemble} is not a pipeline: build the ensemble first")
     parts = sorted(Path(splits_dir).glob("split*/dev.spacy"), key=lambda p: int(p.parent.name[5:]))
     student_data = Path(data_dir) / "split0"
     student_data.mkdir(parents=True, exist_ok=True)
