@@ -16,7 +16,7 @@ import numpy
 from spacy.util import registry
 
 from .subwords import SubwordDoc
-from .tagging import boundary_maps, clip_tags
+from .tagging import boundary_maps, clip_distributions, clip_tags
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,8 @@ def gold_batches(windows: Sequence[Window], docs: Sequence[SubwordDoc], gold: Se
         ranges = [(seg[0].doc, first_tagged(seg[0], seg[0].centre_start), first_tagged(seg[-1], seg[-1].centre_end))
                   for seg in batch_segments]
         seg_tags = [clip_tags(gold[doc][a:b], first, last) for doc, a, b in ranges]
-        seg_teacher = None if teacher is None else [teacher[doc][a:b] for doc, a, b in ranges]
+        seg_teacher = None if teacher is None else [clip_distributions(teacher[doc][a:b], first, last)
+                                                    for doc, a, b in ranges]
         picks = [tagged[w.doc][first_tagged(w, w.centre_start):first_tagged(w, w.centre_end)] - w.centre_start
                  for w in batch_windows]
         batch = make_batch(batch_windows, docs, special, positions, seg_tags, picks, seg_teacher)

@@ -48,6 +48,35 @@ def test_with_the_gold_path_as_target_the_soft_cross_entropy_moves_the_emissions
     assert torch.allclose(soft_grad, nll_grad, atol=1e-5)
 
 
+def test_rows_whose_scores_underflow_get_their_cross_entropy_in_log_space():
+    crf, emissions, mask, targets = random_case(2)
+    far = (emissions.detach() * 1e3).requires_grad_()  # scores ~1,000 apart: float64 probabilities underflow
+    loss = crf.soft_cross_entropy(far, targets, mask)
+    start, trans, end = (t.detach() for t in crf.scores())
+    log_z = torch.logsumexp(crf._log_alphas(far.detach(), mask, (start, trans))[-1] + end, dim=1)
+    expected = (log_z - (targets * far.detach()).sum(-1).masked_fill(~mask, 0).sum(1)).sum()
+    assert torch.isfinite(loss) and torch.allclose(loss.detach(), expected, rtol=1e-5)
+    loss.backward()
+    assert torch.isfinite(far.grad).all()
+
+
+def test_a_cut_moves_a_teachers_mass_to_tags_a_sequence_may_start_and_end_with():
+    from spacy_clinx.tagging import boundary_maps, clip_distributions
+
+    first, last = boundary_maps(TAGS)
+    probs = numpy.zeros((3, len(TAGS)), dtype=numpy.float32)
+    probs[0, TAGS.index("I-X")], probs[0, TAGS.index("O")] = 0.75, 0.25
+    probs[1, TAGS.index("I-X")] = 1.0
+    probs[2, TAGS.index("B-Y")], probs[2, TAGS.index("E-X")] = 0.5, 0.5
+    clipped = clip_distributions(probs, first, last)
+    assert clipped[0, TAGS.index("B-X")] == 0.75 and clipped[0, TAGS.index("O")] == 0.25
+    assert clipped[1, TAGS.index("I-X")] == 1.0  # inside: as it was
+    assert clipped[2, TAGS.index("S-Y")] == 0.5 and clipped[2, TAGS.index("E-X")] == 0.5
+    alone = clip_distributions(probs[1:2], first, last)
+    assert alone[0, TAGS.index("S-X")] == 1.0  # I-X alone is S-X, as clip_tags makes it
+    assert numpy.allclose(clipped.sum(-1), probs.sum(-1))
+
+
 def test_teacher_weight_must_be_a_share():
     from spacy_clinx.model.layers.heads import create_crf_head_v2
 
@@ -80,15 +109,24 @@ def test_teach_gives_every_document_a_distribution_over_the_teachers_tags_per_su
 
 
 def test_an_ensembles_marginals_are_its_members_mean(trained_dir, taught, tmp_path):
+    other = spacy.load(trained_dir)  # a second member: the same weights, its emissions halved
+    with torch.no_grad():
+        get_tagger(other.get_pipe("clinx_ner").model).emission.weight.mul_(0.5)
+    other.to_disk(tmp_path / "other")
+    teach(tmp_path / "other", [taught / "train.spacy"], tmp_path / "other.spacy", progress=False)
     nlp = blank_nlp()
-    nlp.add_pipe("clinx_ensemble", config={"members": [str(trained_dir), str(trained_dir)]})
+    nlp.add_pipe("clinx_ensemble", config={"members": [str(trained_dir), str(tmp_path / "other")]})
     nlp.initialize()
     nlp.to_disk(tmp_path / "ensemble")
     teach(tmp_path / "ensemble", [taught / "train.spacy"], tmp_path / "teacher.spacy", progress=False)
     vocab = blank_nlp().vocab
-    one = [d.user_data[TEACHER_KEY]["marginals"] for d in DocBin().from_disk(taught / "teacher.spacy").get_docs(vocab)]
-    two = [d.user_data[TEACHER_KEY]["marginals"] for d in DocBin().from_disk(tmp_path / "teacher.spacy").get_docs(vocab)]
-    assert all(numpy.array_equal(a, b) for a, b in zip(one, two))
+
+    def marginals(path):
+        return [d.user_data[TEACHER_KEY]["marginals"].astype(numpy.float32) for d in DocBin().from_disk(path).get_docs(vocab)]
+
+    one, two, both = marginals(taught / "teacher.spacy"), marginals(tmp_path / "other.spacy"), marginals(tmp_path / "teacher.spacy")
+    assert not all(numpy.allclose(a, b, atol=1e-2) for a, b in zip(one, two))  # the members differ
+    assert all(numpy.allclose(m, (a + b) / 2, atol=2e-3) for m, a, b in zip(both, one, two))
 
 
 def test_a_student_learns_the_entities_from_the_teachers_marginals_alone(taught, encoders, examples):
@@ -101,6 +139,16 @@ def test_a_student_learns_the_entities_from_the_teachers_marginals_alone(taught,
     for doc in docs:
         doc.ents = []
     unlabelled = [Example(student.make_doc(d.text), d) for d in docs]
+    ner = student.get_pipe("clinx_ner")
+    tag_names = get_tagger(ner.model).tag_names
+    cannot_start = [i for i, t in enumerate(tag_names) if t[:2] in ("I-", "E-")]
+    cannot_end = [i for i, t in enumerate(tag_names) if t[:2] in ("B-", "I-")]
+    batches = ner.gold_batches(unlabelled)
+    assert sum(len(b.tags) for b in batches) > len(docs)  # the documents are cut into several segments
+    for batch in batches:
+        ends = batch.segment_mask.sum(1) - 1
+        assert not batch.teacher[:, 0, cannot_start].any()
+        assert not batch.teacher[numpy.arange(len(ends)), ends][:, cannot_end].any()
     f1 = 0.0
     for epoch in range(1, 121):
         student.update(unlabelled, sgd=optimizer)

@@ -133,7 +133,18 @@ def test_a_package_built_for_int8_predicts_in_onnx_runtime_int8_and_requires_it(
     int8, ents = json.loads(result.stdout)
     assert int8 is True
     assert [tuple(e) for e in ents] == entities([trained(text)])[0]
-    assert not trained.get_pipe("clinx_ner").cpu_int8  # the pipeline packaged is left as it was
+    assert "cpu_int8 = false" in (trained_dir / "config.cfg").read_text()  # the pipeline packaged is left as it was
+
+
+def test_an_encoder_that_cannot_run_in_onnx_runtime_is_refused_before_anything_is_built(encoders, examples, tmp_path):
+    nlp = make_nlp(encoders["longformer"])
+    nlp.initialize(lambda: examples[:2])
+    nlp.to_disk(tmp_path / "longformer")
+    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "package", str(tmp_path / "longformer"),
+                             str(tmp_path / "packages")], capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cannot predict in int8" in result.stderr and "--cpu-inference float32" in result.stderr
+    assert not list((tmp_path / "packages").glob("*"))
 
 
 def test_packaging_for_int8_a_pipeline_without_clinx_ner_is_refused_in_one_line(tmp_path):

@@ -220,6 +220,16 @@ def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tm
     assert json.loads((tmp_path / "models" / "members.json").read_text()) == [str(m) for m in members]
 
 
+def test_splits_that_start_together_share_the_cores_between_them(tmp_path, monkeypatch):
+    """Five splits on 16 cores start at once, three threads each (not 3 + 4 + 5 + 8 + 16)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(split_training.os, "cpu_count", lambda: 16)
+    trainer = FakeTrainer()
+    monkeypatch.setattr(split_training.subprocess, "run", trainer)
+    split_training.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 5), tmp_path / "models", "enc", TINY_BUDGET)
+    assert trainer.most == 5 and trainer.threads == {"3"}
+
+
 def test_by_default_splits_train_one_per_core_on_a_cpu_and_one_at_a_time_on_a_gpu(monkeypatch):
     monkeypatch.setattr(split_training.os, "cpu_count", lambda: 2)
     assert split_training.auto_jobs(5, gpu_id=-1) == 2

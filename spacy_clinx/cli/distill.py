@@ -1,4 +1,5 @@
 """``distill``: one clinx_ner learning from the ensemble's marginals on all train+dev documents."""
+import subprocess
 from pathlib import Path
 
 import typer
@@ -29,6 +30,8 @@ def distill_command(
     try:
         student = distill(config, ensemble, splits_dir, data_dir, output, encoder, load_profile(profile, seed).train,
                           teacher_weight, seed, gpu_id, echo=typer.echo)
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError, RuntimeError) as err:  # a failed training names its log
         fail(str(err))
+    except subprocess.CalledProcessError as err:
+        fail(f"the student's training failed with exit code {err.returncode} (its output is above)")
     typer.echo(f"distilled student -> {student}")

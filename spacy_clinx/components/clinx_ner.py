@@ -49,8 +49,7 @@ context = 100
 centre = 200
 
 [model.head]
-@misc = "spacy_clinx.crf_head.v2"
-teacher_weight = 0.0
+@misc = "spacy_clinx.crf_head.v1"
 """
 )["model"]
 
@@ -310,12 +309,14 @@ class ClinxNER(TrainablePipe):
                 raise ValueError(f"{self.name}: document {doc_id!r} carries no teacher marginals; distilling needs "
                                  "training documents made by `spacy_clinx teach`")
             if tuple(teacher["tags"]) != tag_names:
+                differ = next((f"{a!r} against {b!r}" for a, b in zip(teacher["tags"], tag_names) if a != b),
+                              f"{len(teacher['tags'])} tags against {len(tag_names)}")
                 raise ValueError(f"{self.name}: document {doc_id!r}: the teachers' tags are not this model's "
-                                 f"({len(teacher['tags'])} against {len(tag_names)}): teach with the same labels")
+                                 f"({differ}): teach with the same labels")
             marginals = numpy.asarray(teacher["marginals"], dtype=numpy.float32)
-            if marginals.shape != (len(d.tagged_offsets), len(tag_names)):
+            if marginals.shape != (len(d.tagged), len(tag_names)):
                 raise ValueError(f"{self.name}: document {doc_id!r}: teacher marginals for {marginals.shape[0]} "
-                                 f"positions, the model tags {len(d.tagged_offsets)}: the teachers used another "
+                                 f"positions, the model tags {len(d.tagged)}: the teachers used another "
                                  "tokenizer or tagging unit than this model's encoder")
             out.append(marginals / numpy.maximum(marginals.sum(-1, keepdims=True), 1e-6))  # stored in float16
         return out

@@ -92,8 +92,8 @@ def build_subword_tagger(
 
     ``windows``: how documents are cut into the encoder's windows (``spacy_clinx.document_windows.v1``:
     centres with document context, the paper's; ``spacy_clinx.sentence_windows.v1``: one sentence, no
-    context, the "- context" ablation); ``head``: ``spacy_clinx.crf_head.v2`` (constrained CRF,
-    whole-document Viterbi) or ``spacy_clinx.softmax_head.v1`` (the "- CRF" ablation);
+    context, the "- context" ablation); ``head``: ``spacy_clinx.crf_head.v1`` (constrained CRF,
+    whole-document Viterbi; ``.v2`` can distil an ensemble) or ``spacy_clinx.softmax_head.v1`` (the "- CRF" ablation);
     ``windows_per_batch``: windows per forward pass (training memory is bounded by it: ``update`` runs the
     encoder on that many windows at a time and accumulates their gradients); ``tag_units``: ``subword``
     (every subword is tagged) or ``first_subword`` (each spaCy token's first subword: the "- subword"

@@ -148,13 +148,20 @@ def quantize_int8(graph: bytes) -> bytes:
 @contextlib.contextmanager
 def without_onnxruntime_log_lines():
     """ONNX Runtime's quantizer advises pre-processing through the root logger at every call; a
-    pipeline's users cannot act on it, so it is dropped (other records pass)."""
+    pipeline's users cannot act on it, so it is dropped (other records pass). A root logger with no
+    handler gets a silent one meanwhile, so that ``logging.warning`` does not configure the user's
+    logging (``basicConfig``) behind their back."""
     def not_onnxruntime(record: logging.LogRecord) -> bool:
         return "onnxruntime" not in record.pathname
 
     root = logging.getLogger()
+    placeholder = logging.NullHandler() if not root.handlers else None
     root.addFilter(not_onnxruntime)
+    if placeholder:
+        root.addHandler(placeholder)
     try:
         yield
     finally:
         root.removeFilter(not_onnxruntime)
+        if placeholder:
+            root.removeHandler(placeholder)

@@ -126,3 +126,17 @@ def clip_tags(tag_ids: numpy.ndarray, first: numpy.ndarray, last: numpy.ndarray)
         if len(out) == 1:  # B-X/I-X/E-X alone become S-X
             out[0] = last[first[tag_ids[0]]]
     return out
+
+
+def clip_distributions(probs: numpy.ndarray, first: numpy.ndarray, last: numpy.ndarray) -> numpy.ndarray:
+    """:func:`clip_tags` for per-position tag distributions (n, K), a teacher's marginals: at the
+    cut's start each tag's mass moves to ``first[tag]``, at its end to ``last[tag]``. A CRF cannot give
+    I-X or E-X any probability where a sequence starts (nor B-X or I-X where it ends), so mass left
+    there would pull those emissions up without end."""
+    out = numpy.array(probs, dtype=numpy.float32, copy=True)
+    for row, to in ((0, first), (-1, last)):
+        if len(out):
+            moved = numpy.zeros_like(out[row])
+            numpy.add.at(moved, to, out[row])
+            out[row] = moved
+    return out

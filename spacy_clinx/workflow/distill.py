@@ -13,7 +13,7 @@ from typing import Any, Dict
 
 from .splits import split_scheme
 from .teach import teach
-from .train_splits import train_splits
+from .train_splits import DONE, train_splits
 
 
 def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, output: Path, encoder: str,
@@ -27,17 +27,31 @@ def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, outp
     if not (ensemble / "meta.json").exists():
         raise FileNotFoundError(f"{ensemble} is not a pipeline: build the ensemble first")
     parts = sorted(Path(splits_dir).glob("split*/dev.spacy"), key=lambda p: int(p.parent.name[5:]))
+    if not parts:
+        raise FileNotFoundError(f"{splits_dir}: no split*/dev.spacy parts: run the splits step first")
     student_data = Path(data_dir) / "split0"
     student_data.mkdir(parents=True, exist_ok=True)
-    run = {"ensemble": str(ensemble), "parts": [str(p) for p in parts]}
+    run = {"ensemble": fingerprint(ensemble), "parts": [fingerprint(p) for p in parts]}
     made = student_data / "teacher.json"
     if not (student_data / "train.spacy").exists() or not made.exists() or json.loads(made.read_text()) != run:
-        n = teach(ensemble, parts, student_data / "train.spacy")
+        made.unlink(missing_ok=True)
+        n = teach(ensemble, parts, student_data / "train.spacy", gpu_id=gpu_id)
         made.write_text(json.dumps(run, indent=2), encoding="utf8")
+        (Path(output) / "split0" / DONE).unlink(missing_ok=True)  # a student of other marginals: train it again
         echo(f"{n} documents with the marginals of the {ensemble} members -> {student_data / 'train.spacy'}")
     shutil.copy(parts[0], student_data / "dev.spacy")  # seen in training: it only logs progress
     shutil.copy(Path(splits_dir) / "labels.json", Path(data_dir) / "labels.json")
-    train = {**train, "model": {**dict(train.get("model") or {}), "head.teacher_weight": teacher_weight}}
+    head = {"@misc": "spacy_clinx.crf_head.v2", "teacher_weight": teacher_weight}
+    train = {**train, "model": {**dict(train.get("model") or {}), "head": head}}
     (student,) = train_splits(config, Path(data_dir), Path(output), encoder, train, seed, "last", gpu_id, jobs=1,
                               echo=echo)
     return student
+
+
+def fingerprint(path: Path) -> Dict[str, Any]:
+    """Path, sizes and modification times of the files under ``path``: a retrained ensemble or
+    re-cut split is taught again."""
+    path = Path(path)
+    files = sorted(f for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file())
+    return {"path": str(path), "files": [[str(f.relative_to(path.parent)), f.stat().st_size, f.stat().st_mtime_ns]
+                                         for f in files]}

@@ -7,6 +7,7 @@ members too, gets ``cpu_int8 = true``, and the package requires ONNX Runtime): t
 of a de-identification model is CPU inference. On a GPU it runs in torch as before."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,10 +82,28 @@ def with_cpu_int8(model: Path, staging: Path) -> Path:
     if not changed:
         raise ValueError(f"{model}: no clinx_ner component to run in int8")
     meta = srsly.read_json(staging / "meta.json")
-    meta["requirements"] = [r for r in meta.get("requirements", []) if not r.startswith(("onnx", "onnxruntime"))]
+    names = {requirement_name(r) for r in INT8_REQUIREMENTS}
+    meta["requirements"] = [r for r in meta.get("requirements", []) if requirement_name(r) not in names]
     meta["requirements"] += INT8_REQUIREMENTS
     srsly.write_json(staging / "meta.json", meta)
+    check_int8(staging, model)
     return staging
+
+
+def requirement_name(requirement: str) -> str:
+    return re.match(r"[A-Za-z0-9._-]*", requirement).group(0).lower()
+
+
+def check_int8(pipeline: Path, source: Path) -> None:
+    """Export and quantize here, before anything is built: an encoder that cannot run in ONNX Runtime
+    (Longformer) is refused in one line."""
+    import spacy
+
+    try:
+        spacy.load(pipeline)("Paciente de 45 años.")
+    except (ValueError, ImportError, RuntimeError) as err:
+        raise ValueError(f"{source} cannot predict in int8 ({str(err).splitlines()[0]}); package it with "
+                         "--cpu-inference float32") from None
 
 
 def build_and_check(model: Path, output: Path, name: str, version: str, sample: str,
@@ -93,6 +112,8 @@ def build_and_check(model: Path, output: Path, name: str, version: str, sample: 
     lang = srsly.read_json(model / "meta.json")["lang"]
     package = f"{lang}_{name}"
     output.mkdir(parents=True, exist_ok=True)
+    for stale in output.glob(".staging-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=output)) if cpu_int8 else None
     try:
         source = with_cpu_int8(model, staging / "pipeline") if staging else model
@@ -102,24 +123,33 @@ def build_and_check(model: Path, output: Path, name: str, version: str, sample: 
         if staging:
             shutil.rmtree(staging)
     if built.returncode != 0:
-        raise RuntimeError(f"spacy package failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}")
+        raise failure(output, "spacy package failed", built.stdout + built.stderr)
     sdist = output / f"{package}-{version}" / "dist" / f"{package}-{version}.tar.gz"
     if not sdist.exists():
-        raise FileNotFoundError(f"spacy package did not write {sdist}")
+        raise RuntimeError(f"spacy package did not write {sdist}")
     install = [sys.executable, "-m", "pip", "install", "--no-deps", "--force-reinstall", str(sdist)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     if target is not None:
         install += ["--target", str(target), "--upgrade"]
         env["PYTHONPATH"] = os.pathsep.join([str(Path(target).resolve()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    subprocess.run(install + ["--quiet"], check=True)
+    installed = subprocess.run(install + ["--quiet"], capture_output=True, text=True)
+    if installed.returncode != 0:
+        raise failure(output, f"pip could not install {sdist}", installed.stdout + installed.stderr)
     offline = no_network_prefix()
     result = subprocess.run([*offline, sys.executable, "-c", CHECK, package, sample], capture_output=True, text=True,
                             env=env)
     if result.returncode != 0:
-        raise RuntimeError(f"The installed package {package} failed to load or run:\n{result.stderr}")
+        raise failure(output, f"the installed package {package} failed to load or run", result.stderr)
     echo(f"installed {package} {version} ({'int8 on CPU' if cpu_int8 else 'float32'}); spacy.load({package!r}) in a "
          f"fresh process{' with no network' if offline else ''} found {json.loads(result.stdout)} in the sample")
     return package
+
+
+def failure(output: Path, what: str, details: str) -> RuntimeError:
+    """One line for the user; the tool's own output goes to ``output/package-error.log``."""
+    log = Path(output) / "package-error.log"
+    log.write_text(details, encoding="utf8")
+    return RuntimeError(f"{what}; its output is in {log}")
 
 
 def no_network_prefix() -> list:

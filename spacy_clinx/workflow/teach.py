@@ -50,16 +50,21 @@ def mean_marginals(members: Sequence[ClinxNER], make_doc: Callable[[str], Doc], 
         crf = get_tagger(member.model).crf
         for chunk in decode_batches([len(e) for e in emissions], DOCS_PER_PASS, 2**16):
             padded, mask = pad_emissions([emissions[i] for i in chunk])
+            device = crf.transitions.device
             with torch.no_grad():
-                probs = crf.marginals(torch.from_numpy(padded), torch.from_numpy(mask)).numpy()
+                probs = crf.marginals(torch.from_numpy(padded).to(device), torch.from_numpy(mask).to(device)).cpu().numpy()
             for row, i in enumerate(chunk):
                 total[i] += probs[row, : len(emissions[i])]
     return [(t / len(members)).astype(numpy.float32) for t in total]
 
 
-def teach(teachers: Path, inputs: Iterable[Path], output: Path, progress: bool = True) -> int:
+def teach(teachers: Path, inputs: Iterable[Path], output: Path, progress: bool = True, gpu_id: int = -1) -> int:
     """Write ``output`` (a DocBin): the documents of ``inputs`` with their teacher marginals. Returns
     how many documents were written; nothing is left at ``output`` if it fails."""
+    if gpu_id >= 0:
+        from thinc.api import require_gpu
+
+        require_gpu(gpu_id)
     members, make_doc = load_teachers(teachers)
     if any(m.model.head.name != "crf" for m in members):
         raise ValueError(f"{teachers}: distilling needs teachers with a CRF head")

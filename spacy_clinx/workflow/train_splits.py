@@ -82,7 +82,7 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
                    "--gpu-id", str(gpu_id), *override_args(overrides)]
         pending.append((name, out, command, run))
     jobs = jobs or auto_jobs(len(pending), gpu_id)
-    side_by_side(lambda i: _train_one(*pending[i], jobs > 1, parallel_env(jobs, gpu_id, left=len(pending) - i), echo),
+    side_by_side(lambda i: _train_one(*pending[i], jobs > 1, parallel_env(jobs, gpu_id, left=len(pending) - i // jobs * jobs), echo),
                  range(len(pending)), jobs)
     (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
     return members
@@ -120,9 +120,9 @@ def auto_jobs(splits: int, gpu_id: int) -> int:
 
 
 def parallel_env(jobs: int, gpu_id: int, left: Optional[int] = None) -> Optional[Dict[str, str]]:
-    """Parallel CPU trainings share the cores instead of each taking all of them. A split that starts
-    with fewer than ``jobs`` splits left (itself included) gets a larger share: the last of five on
-    two cores trains mostly alone, so it takes both."""
+    """Parallel CPU trainings share the cores instead of each taking all of them. ``left``: the splits
+    of this one's wave and after (splits start in waves of ``jobs``); a last wave smaller than ``jobs``
+    gets a larger share: the last of five on two cores trains mostly alone, so it takes both."""
     if jobs == 1 or gpu_id >= 0 or "OMP_NUM_THREADS" in os.environ:
         return None
     return {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // min(jobs, max(1, left or jobs))))}

@@ -61,11 +61,13 @@ class ConstrainedCRF(nn.Module):
         return nll
 
     def soft_cross_entropy(self, emissions: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Summed cross-entropy of the CRF against soft tag targets ``targets`` (B, T, K), each row a
-        distribution over tags per position (a teacher ensemble's mean marginals): ``log Z`` minus the
-        targets' expected emission score. Its gradient for the emissions is exact, the CRF's marginals
-        minus the targets, whatever the targets' distribution over tag pairs; the transitions, which
-        would need those pairs, are held fixed here and learn from the gold tags (``nll``)."""
+        """The cross-entropy of the CRF against soft tag targets ``targets`` (B, T, K), each row a
+        distribution over tags per position (a teacher ensemble's mean marginals), summed, less its
+        transition term: ``log Z`` minus the targets' expected emission score (so it can be negative).
+        Its gradient for the emissions is the exact one, the CRF's marginals minus the targets, whatever
+        the targets' distribution over tag pairs; the transitions, which would need those pairs, are
+        held fixed here and learn from the gold tags (``nll``) alone. A sequence's first and last
+        targets must be tags it may start and end with (``tagging.clip_distributions``)."""
         emissions = emissions.float()
         start, trans, end = (t.detach() for t in self.scores())
         log_z = LogPartition.apply(emissions, start, trans, end, mask)

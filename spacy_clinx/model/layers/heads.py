@@ -4,9 +4,10 @@ prediction time, one tag per subword.
 ``crf`` is the paper's constrained CRF: the loss is the negative log-likelihood of each gold
 segment, and every document is decoded in one Viterbi pass, so window cuts never split an
 entity. Distilling an ensemble (``teacher_weight`` > 0), the loss mixes in the cross-entropy
-against the teachers' mean marginals that the training documents carry (``workflow/teach.py``). ``softmax`` is the "- CRF" ablation: cross-entropy per subword, argmax decoding. Both
-read and train the tagger's own parameters (the CRF's transitions live in the torch module and
-are saved with it), so a head holds no weights and choosing one is a config choice.
+against the teachers' mean marginals that the training documents carry (``workflow/teach.py``).
+``softmax`` is the "- CRF" ablation: cross-entropy per subword, argmax decoding. Both read and train
+the tagger's own parameters (the CRF's transitions live in the torch module and are saved with it),
+so a head holds no weights and choosing one is a config choice.
 """
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -139,7 +140,8 @@ def create_crf_head() -> Head:
 @registry.misc("spacy_clinx.crf_head.v2")
 def create_crf_head_v2(teacher_weight: float = 0.0) -> Head:
     """v1's CRF; ``teacher_weight`` w > 0 distils: the loss is (1 - w) times the gold tags' negative
-    log-likelihood plus w times the cross-entropy against the teachers' marginals."""
+    log-likelihood plus w times the cross-entropy against the teachers' marginals (at w = 1 the
+    transitions stay as initialised: they learn from the gold tags only)."""
     return CRFHead(teacher_weight)
 
 
