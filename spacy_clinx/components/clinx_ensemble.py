@@ -9,7 +9,7 @@ its directory (``member0/``, ``member1/``...), so a packaged ensemble needs no p
 """
 import hashlib
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import spacy
 import srsly
@@ -21,7 +21,9 @@ from spacy.vocab import Vocab
 
 from ..model.architecture import get_tagger
 from ..scoring import score_clinx_ner
+from ..subwords import SubwordDoc
 from ..tagging.spans import place_spans, to_char_spans
+from ..windows import Window
 from .clinx_ner import ClinxNER, find_clinx_component
 from .majority_vote import majority_vote
 
@@ -117,14 +119,19 @@ class ClinxEnsemble(Pipe):
             self.set_annotations(docs, self.predict(docs))
             yield from docs
 
-    def predict(self, docs: Iterable[Doc]) -> Dict[str, List]:
+    def member_inputs(self, docs: Sequence[Doc]) -> Tuple[List[SubwordDoc], List[Window]]:
+        """The subwords and windows of ``docs`` that every member predicts on (made once for all)."""
         members = self.members
-        docs = list(docs)
         # token features are those of the members' own tokens, whatever tokenizer this pipeline has
         uses_tokens = get_tagger(members[0].model).token_features is not None
         token_docs = [self._pipelines[0].make_doc(doc.text) for doc in docs] if uses_tokens else docs
         subword_docs = members[0].subwords([doc.text for doc in docs], token_docs)
-        windows = members[0].model.windows(subword_docs)
+        return subword_docs, members[0].model.windows(subword_docs)
+
+    def predict(self, docs: Iterable[Doc]) -> Dict[str, List]:
+        members = self.members
+        docs = list(docs)
+        subword_docs, windows = self.member_inputs(docs)
         member_tags = [m.decode(subword_docs, m.emissions(subword_docs, windows))[0] for m in members]
         tag_names = get_tagger(members[0].model).tag_names
         voted = []

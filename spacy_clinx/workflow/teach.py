@@ -8,11 +8,11 @@ whose head has ``teacher_weight`` > 0 then trains on gold tags and these margina
 on and how sure they are.
 """
 from pathlib import Path
-from typing import Callable, Iterable, List, Sequence
+from typing import Callable, Iterable, List, Sequence, Tuple
 
 import numpy
 import torch
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import DocBin
 from tqdm import tqdm
 
 from ..atomic import written_aside
@@ -23,26 +23,32 @@ from ..model.layers.heads import TEACHER_KEY, decode_batches, pad_emissions
 
 DOCS_PER_PASS = 16
 
+#: texts -> the subword documents and windows the teachers predict on
+Inputs = Callable[[Sequence[str]], Tuple[list, list]]
 
-def load_teachers(path: Path):
-    """The members of a saved ensemble (or the one clinx_ner of a pipeline), with the member pipelines'
-    own tokenizers (token features must come from the tokens the members were trained on)."""
+
+def load_teachers(path: Path) -> Tuple[List[ClinxNER], Inputs]:
+    """The members of a saved ensemble (or the one clinx_ner of a pipeline), and what makes the
+    subwords and windows they predict on (an ensemble's own: token features from its members' tokens)."""
     import spacy
 
     nlp = spacy.load(path)
     ensembles = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinxEnsemble)]
     if ensembles:
-        members = ensembles[0].members
-        return members, ensembles[0]._pipelines[0].make_doc
-    return [find_clinx_component(nlp)], nlp.make_doc
+        return ensembles[0].members, lambda texts: ensembles[0].member_inputs([nlp.make_doc(t) for t in texts])
+    ner = find_clinx_component(nlp)
+
+    def inputs(texts: Sequence[str]):
+        subword_docs = ner.subwords(list(texts), [nlp.make_doc(t) for t in texts])
+        return subword_docs, ner.model.windows(subword_docs)
+
+    return [ner], inputs
 
 
-def mean_marginals(members: Sequence[ClinxNER], make_doc: Callable[[str], Doc], texts: Sequence[str]) -> List[numpy.ndarray]:
+def mean_marginals(members: Sequence[ClinxNER], inputs: Inputs, texts: Sequence[str]) -> List[numpy.ndarray]:
     """Per text, (n_tagged, K) float32: the members' mean posterior tag distribution of each tagged position."""
-    first = members[0]
-    subword_docs = first.subwords(list(texts), [make_doc(t) for t in texts])
-    windows = first.model.windows(subword_docs)
-    total = [numpy.zeros((len(d.tagged), len(get_tagger(first.model).tag_names)), dtype=numpy.float64)
+    subword_docs, windows = inputs(texts)
+    total = [numpy.zeros((len(d.tagged), len(get_tagger(members[0].model).tag_names)), dtype=numpy.float64)
              for d in subword_docs]
     for member in members:
         emissions = member.emissions(subword_docs, windows)
@@ -65,7 +71,7 @@ def teach(teachers: Path, inputs: Iterable[Path], output: Path, progress: bool =
         from thinc.api import require_gpu
 
         require_gpu(gpu_id)
-    members, make_doc = load_teachers(teachers)
+    members, member_inputs = load_teachers(teachers)
     if any(m.model.head.name != "crf" for m in members):
         raise ValueError(f"{teachers}: distilling needs teachers with a CRF head")
     tag_names = list(get_tagger(members[0].model).tag_names)
@@ -75,7 +81,7 @@ def teach(teachers: Path, inputs: Iterable[Path], output: Path, progress: bool =
     bar = tqdm(total=len(docs), desc="teacher marginals", unit="doc", disable=not progress)
     for start in range(0, len(docs), DOCS_PER_PASS):
         batch = docs[start : start + DOCS_PER_PASS]
-        for doc, marginals in zip(batch, mean_marginals(members, make_doc, [d.text for d in batch])):
+        for doc, marginals in zip(batch, mean_marginals(members, member_inputs, [d.text for d in batch])):
             doc.user_data[TEACHER_KEY] = {"tags": tag_names, "marginals": marginals.astype(numpy.float16)}
             out.add(doc)
         bar.update(len(batch))
