@@ -128,7 +128,21 @@ def test_int8_inference_predicts_what_float32_predicts_and_ignores_batch_mates(t
     assert tagger._onnx_encoder.int8 and ner.model.windows_per_batch > 1
     assert not any("onnx" in key for key in tagger.state_dict())
     subwords = ner.subwords(texts, [int8.make_doc(t) for t in texts])
+    onnx, rows, passes = tagger._onnx_encoder, [], []
+    run = onnx.session.run
+    onnx.session.run = lambda out, feed: rows.append(feed["attention_mask"].shape[0]) or run(out, feed)
+
+    class CountingPasses:
+        int8 = True
+
+        def __call__(self, embeds, mask):
+            passes.append(mask.shape[0])
+            return onnx(embeds, mask)
+
+    object.__setattr__(tagger, "_onnx_encoder", CountingPasses())
     together = ner.emissions(subwords)
+    assert max(passes) > 1 and set(rows) == {1} and len(rows) == sum(passes)  # batched passes, windows run alone
+    object.__setattr__(tagger, "_onnx_encoder", onnx)
     assert all(numpy.array_equal(ner.emissions([d])[0], t) for d, t in zip(subwords, together))
     ner.cpu_int8 = False  # float32 again: its scores are not int8's
     assert not all(numpy.array_equal(a, b) for a, b in zip(ner.emissions(subwords), together))
