@@ -1,7 +1,4 @@
 """Distilling an ensemble into one clinx_ner: the teachers' marginals, the soft cross-entropy, a student that learns."""
-import subprocess
-import sys
-
 import numpy
 import pytest
 import spacy
@@ -9,7 +6,10 @@ import torch
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from pipelines import SUBPROCESS_ENV, blank_nlp, make_nlp
+from typer.testing import CliRunner
+
+from pipelines import blank_nlp, make_nlp
+from spacy_clinx.cli import app
 from spacy_clinx.model.architecture import get_tagger
 from spacy_clinx.model.layers.crf import ConstrainedCRF
 from spacy_clinx.model.layers.heads import TEACHER_KEY
@@ -171,9 +171,8 @@ def test_distilling_without_teacher_marginals_or_with_another_tokenizers_says_so
 
 
 def test_the_teach_command_refuses_a_missing_input_in_one_line_and_writes_nothing(trained_dir, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "spacy_clinx", "teach", str(trained_dir), str(tmp_path / "no.spacy"),
-                             "-o", str(tmp_path / "out.spacy")], capture_output=True, text=True, env=SUBPROCESS_ENV)
-    assert result.returncode != 0 and "no such DocBin" in result.stderr and "Traceback" not in result.stderr
+    result = CliRunner().invoke(app, ["teach", str(trained_dir), str(tmp_path / "no.spacy"), "-o", str(tmp_path / "out.spacy")])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit) and "no such DocBin" in result.output
     assert not list(tmp_path.glob("out.spacy*"))
 
 
