@@ -53,7 +53,7 @@ def test_rows_whose_scores_underflow_get_their_cross_entropy_in_log_space():
     far = (emissions.detach() * 1e3).requires_grad_()  # scores ~1,000 apart: float64 probabilities underflow
     loss = crf.soft_cross_entropy(far, targets, mask)
     start, trans, end = (t.detach() for t in crf.scores())
-    log_z = torch.logsumexp(crf._log_alphas(far.detach(), mask, (start, trans))[-1] + end, dim=1)
+    log_z = torch.logsumexp(crf._log_alphas(far.detach(), mask, (start, trans, end))[-1] + end, dim=1)
     expected = (log_z - (targets * far.detach()).sum(-1).masked_fill(~mask, 0).sum(1)).sum()
     assert torch.isfinite(loss) and torch.allclose(loss.detach(), expected, rtol=1e-5)
     loss.backward()

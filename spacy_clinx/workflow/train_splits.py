@@ -82,8 +82,8 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
                    "--gpu-id", str(gpu_id), *override_args(overrides)]
         pending.append((name, out, command, run))
     jobs = jobs or auto_jobs(len(pending), gpu_id)
-    side_by_side(lambda i: _train_one(*pending[i], jobs > 1, parallel_env(jobs, gpu_id, left=len(pending) - i // jobs * jobs), echo),
-                 range(len(pending)), jobs)
+    envs = [parallel_env(jobs, gpu_id, left=len(pending) - i // jobs * jobs) for i in range(len(pending))]  # by wave
+    side_by_side(lambda i: _train_one(*pending[i], jobs > 1, envs[i], echo), range(len(pending)), jobs)
     (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
     return members
 

@@ -74,24 +74,23 @@ class ConstrainedCRF(nn.Module):
         good = torch.isfinite(log_z)
         if not good.all():
             bad = ~good
-            alphas = self._log_alphas(emissions[bad], mask[bad], (start, trans))
-            log_z = log_z.masked_scatter(bad, torch.logsumexp(alphas[-1] + end, dim=1))
+            log_z = log_z.masked_scatter(bad, self._log_partition(emissions[bad], mask[bad], (start, trans, end)))
         expected = (targets.float() * emissions).sum(-1).masked_fill(~mask, 0.0).sum(1)
         return (log_z - expected).sum()
 
     def _log_alphas(self, emissions: torch.Tensor, mask: torch.Tensor, scores=None) -> list:
         """The forward recursion in log space, one (B, K) tensor per position (robust to any score
-        range, slow: a (B, K, K) log-sum-exp per step)."""
-        start, trans = (t.to(emissions.dtype) for t in (scores or self.scores()[:2]))
+        range, slow: a (B, K, K) log-sum-exp per step); ``scores``: (start, trans, end), default the CRF's."""
+        start, trans, _ = (t.to(emissions.dtype) for t in (scores or self.scores()))
         alphas = [start + emissions[:, 0]]
         for t in range(1, emissions.shape[1]):
             step = torch.logsumexp(alphas[-1].unsqueeze(2) + trans, dim=1) + emissions[:, t]
             alphas.append(torch.where(mask[:, t : t + 1], step, alphas[-1]))
         return alphas
 
-    def _log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        end = self.scores()[2].to(emissions.dtype)
-        return torch.logsumexp(self._log_alphas(emissions, mask)[-1] + end, dim=1)
+    def _log_partition(self, emissions: torch.Tensor, mask: torch.Tensor, scores=None) -> torch.Tensor:
+        scores = scores or self.scores()
+        return torch.logsumexp(self._log_alphas(emissions, mask, scores)[-1] + scores[2].to(emissions.dtype), dim=1)
 
     @staticmethod
     def _gold_score(emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor, start: torch.Tensor,
