@@ -3,7 +3,7 @@ from pathlib import Path
 
 import typer
 
-from ._util import DEFAULT_PROFILE, app
+from ._util import DEFAULT_PROFILE, app, fail
 
 
 @app.command("train-splits")
@@ -23,6 +23,11 @@ def train_splits_command(
     from ..workflow.profiles import load_profile
     from ..workflow.splits import split_scheme
 
-    scheme = split_scheme(splits_dir)
-    train_splits(config, splits_dir, output, encoder, load_profile(profile, seed).train, seed,
-                 selection(scheme), gpu_id, jobs, echo=typer.echo)
+    if jobs < 0:
+        fail(f"--jobs must be 0 (one per core) or more, not {jobs}")
+    try:
+        scheme = split_scheme(splits_dir)
+        train_splits(config, splits_dir, output, encoder, load_profile(profile, seed).train, seed,
+                     selection(scheme), gpu_id, jobs, echo=typer.echo)
+    except FileNotFoundError as err:  # no splits yet
+        fail(str(err))
