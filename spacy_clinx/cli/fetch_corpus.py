@@ -9,7 +9,8 @@ from ._util import app, fail
 
 @app.command("fetch-corpus")
 def fetch_corpus_command(
-    name: str = typer.Argument(..., help="meddocan or ncbi_disease"),
+    name: str = typer.Argument(..., help="a built-in corpus (meddocan, ncbi_disease, pharmaconer, meddoprof_ner, "
+                                         "meddoprof_class) or your own NAME/ in the corpora folder"),
     output: Path = typer.Argument(..., help="folder to write train/, dev/, test/ to"),
     local: str = typer.Option("", "--local", help="folder holding NAME/ (default: $CLINX_CORPORA)"),
     url: str = typer.Option("", "--url", help="archive to download instead of the official one"),
@@ -23,6 +24,6 @@ def fetch_corpus_command(
     except CorpusUnavailable as err:
         fail(str(err))
     typer.echo(f"{name}: {origin} -> {output}")
-    if not official:
+    if official is False:  # None: a user's corpus, with no official release to compare
         typer.secho(f"{name}: the content differs from the official release (a partial or corrected copy)",
                     fg="yellow")

@@ -90,11 +90,13 @@ def corpus_digest(root: Path) -> "tuple[str, int]":
     return hashlib.sha256("".join(lines).encode("utf8")).hexdigest(), len(lines)
 
 
-def fetch_corpus(name: str, output: Path, local: Optional[Path] = None, url: Optional[str] = None) -> "tuple[str, bool]":
+def fetch_corpus(name: str, output: Path, local: Optional[Path] = None,
+                 url: Optional[str] = None) -> "tuple[str, Optional[bool]]":
     """Copy or download corpus ``name`` to ``output/{train,dev,test}``.
 
-    Returns where it came from and whether it is the official release. A download that
-    is not fails; a local copy that is not (a corrected or partial copy) is used as it is.
+    Returns where it came from and whether it is the official release (None for a user's corpus,
+    which has none). A download that is not fails; a local copy that is not (a corrected or partial
+    copy) is used as it is.
     """
     output = Path(output)
     if name not in SOURCES:
@@ -149,7 +151,7 @@ def fetch_user_corpus(name: str, output: Path, local: Optional[Path]) -> "tuple[
         for split in SPLITS:
             if (folder / split).is_dir():
                 shutil.copytree(folder / split, tmp / split)
-    return str(folder), False
+    return str(folder), None
 
 
 def copy_local_split(root: Path, spec: LocalSplit, output: Path) -> None:
