@@ -16,7 +16,7 @@ and the command) and to ``bench/work/speed/results.json``.
   encoder), with ``cpu_int8`` (the encoder exported to ONNX Runtime and quantized to int8, one window
   per encoder pass), with ``cpu_onnx`` (the same export in float32; the export, at the first prediction,
   is untimed), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
-  ``--centre N`` (windows of N tagged subwords, the context unchanged), timed beside the model as
+  ``--centre N`` (windows of N tagged subwords; the context as saved, or ``--context M``), timed beside the model as
   saved; with ``--gold`` (the test DocBin), the strict character F1 of each.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
   process: time per word and peak RSS with ``release_memory_growth_mb`` 0 (never give freed memory
@@ -63,12 +63,12 @@ def clinx_component(nlp):
     return find_clinx_component(nlp)
 
 
-def centre_setting(model: str) -> str:
-    """Where a saved pipeline's config keeps the windows' centre (v2: in its windows block)."""
+def window_setting(model: str, name: str) -> str:
+    """Where a saved pipeline's config keeps the windows' ``centre`` or ``context`` (v2: in its windows block)."""
     import spacy
 
     block = spacy.util.load_config(Path(model) / "config.cfg", interpolate=False)["components"]["clinx_ner"]["model"]
-    return "components.clinx_ner.model." + ("windows.centre" if isinstance(block.get("windows"), dict) else "centre")
+    return "components.clinx_ner.model." + (f"windows.{name}" if isinstance(block.get("windows"), dict) else name)
 
 
 def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
@@ -198,6 +198,7 @@ def main(
     spacy_cnn_model: Optional[str] = typer.Option(None, help="a spaCy CNN tok2vec + ner pipeline (bench/accuracy.py's "
                                                   "spacy-cnn): the CPU alternative users have"),
     centre: int = typer.Option(0, help="also clinx_ner with windows of this many tagged subwords (0: no)"),
+    context: int = typer.Option(-1, help="with --centre: also this many subwords of context on each side (-1: as saved)"),
     gold: Optional[Path] = typer.Option(None, help="test DocBin of --texts: strict F1 of each clinx_ner option"),
     texts: Path = typer.Option(Path("../shared/corpora/meddocan/test")),
     repeats: int = typer.Option(3),
@@ -241,8 +242,9 @@ def main(
         with_settings("clinx_ner, cpu_onnx", cpu_onnx=True)
     with_settings("clinx_ner, release_memory_growth_mb 0", release_memory_growth_mb=0)
     if centre:
-        name = f"clinx_ner, centre {centre}"
-        variants[name] = nlp_centre = spacy.load(model, config={centre_setting(model): centre})
+        name = f"clinx_ner, centre {centre}" + (f", context {context}" if context >= 0 else "")
+        windows = {window_setting(model, "centre"): centre, **({window_setting(model, "context"): context} if context >= 0 else {})}
+        variants[name] = nlp_centre = spacy.load(model, config=windows)
         systems[name] = timed(lambda: list(nlp_centre.pipe(notes, batch_size=batch_size)))
     if compare:
         name = f"clinx_ner ({Path(compare).parent.name if Path(compare).name.startswith('model-') else compare})"
