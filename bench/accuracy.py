@@ -72,6 +72,12 @@ VARIANTS["clinx-lr1e-3"] = {"training.optimizer.learn_rate.initial_rate": 0.001}
 VARIANTS["clinx-features-context-lr1e-3"] = {**VARIANTS["clinx-features-context"], **VARIANTS["clinx-lr1e-3"]}
 # and at half of it
 VARIANTS["clinx-lr2.5e-4"] = {"training.optimizer.learn_rate.initial_rate": 0.00025}
+# the default again beside a variant, on another build of the encoder (no overwriting the first run's row)
+VARIANTS["clinx-default-rerun"] = {}
+# the same 128-subword windows with less overlap: centre 96, context 16 (each subword encoded about 1.33
+# times instead of 2: fewer windows to train and predict on)
+VARIANTS["clinx-centre96"] = {"components.clinx_ner.model.windows.centre": 96,
+                              "components.clinx_ner.model.windows.context": 16}
 # the layers trained from scratch (token features, emission layer, CRF) at 4 times the encoder's rate
 VARIANTS["clinx-head4x"] = {"components.clinx_ner.model.head_learn_rate_scale": 4.0}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4

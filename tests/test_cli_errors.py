@@ -42,7 +42,7 @@ CASES = {
     "convert an empty folder": (lambda t: ["convert", t, t / "out.spacy"], "no documents", "out.spacy"),
     "train-splits with a negative number of jobs": (lambda t: ["train-splits", t / "x.cfg", t / "splits", t / "models",
                                                                "--encoder", t / "enc", "--jobs", "-1"],
-                                                    "--jobs must be 0 (all at once on a CPU) or more", "models"),
+                                                    "--jobs must be 0 (one per core) or more", "models"),
     "distill before the splits": (lambda t: ["distill", t / "x.cfg", t / "ensemble", t / "splits", t / "data",
                                              t / "student", "--encoder", t / "enc"], "splits.json", "data"),
     "an unknown corpus without a corpora folder": (lambda t: ["fetch-corpus", "mycorpus", t / "assets"],

@@ -16,7 +16,7 @@ def train_splits_command(
     seed: int = typer.Option(0),
     gpu_id: int = typer.Option(-1),
     jobs: int = typer.Option(0, help="splits to train at once, each logging to its split*/train.log "
-                                     "(0: all at once on a CPU, one at a time on a GPU)"),
+                                     "(0: one per CPU core, one on a GPU)"),
 ) -> None:
     """Train one clinx_ner per split, skipping those already trained."""
     from ..workflow.train_splits import selection, train_splits
@@ -24,7 +24,7 @@ def train_splits_command(
     from ..workflow.splits import split_scheme
 
     if jobs < 0:
-        fail(f"--jobs must be 0 (all at once on a CPU) or more, not {jobs}")
+        fail(f"--jobs must be 0 (one per core) or more, not {jobs}")
     try:
         scheme = split_scheme(splits_dir)
         train_splits(config, splits_dir, output, encoder, load_profile(profile, seed).train, seed,

@@ -58,12 +58,12 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
 
     With ``jobs`` > 1, that many splits train at once, each writing its log to ``split*/train.log``;
     on a CPU each then gets an equal share of the cores unless ``OMP_NUM_THREADS`` says otherwise.
-    ``jobs`` 0: on a CPU all the splits left to train at once, one on a GPU."""
+    ``jobs`` 0: one split per core on a CPU (at most the splits left to train), one on a GPU."""
     splits = sorted(splits_dir.glob("split*/train.spacy"), key=lambda p: int(p.parent.name[5:]))
     if not splits:
         raise FileNotFoundError(f"No splits under {splits_dir}: run the splits step first")
     if jobs < 0:
-        raise ValueError(f"jobs must be 0 (all at once on a CPU) or more, not {jobs}")
+        raise ValueError(f"jobs must be 0 (one per core) or more, not {jobs}")
     members, pending = [], []
     for train_path in splits:
         name = train_path.parent.name
@@ -114,10 +114,10 @@ def side_by_side(work: Callable[[T], R], items: Sequence[T], jobs: int) -> List[
 
 
 def auto_jobs(splits: int, gpu_id: int) -> int:
-    """Splits trained at once by default: on a CPU all of them, each on its share of the cores (a
-    small model gains little from a second torch thread, and waves of one per core leave a last
-    split training alone while cores idle); one on a GPU."""
-    return 1 if gpu_id >= 0 else max(1, splits)
+    """Splits trained at once by default: on a CPU one per core (two small models on two cores
+    train about 1.5x faster together than one after the other with both cores each; more processes
+    than cores are slower still: time-sliced, each update costs more CPU time); one on a GPU."""
+    return 1 if gpu_id >= 0 else max(1, min(splits, os.cpu_count() or 1))
 
 
 def parallel_env(jobs: int, gpu_id: int, left: Optional[int] = None) -> Optional[Dict[str, str]]:
