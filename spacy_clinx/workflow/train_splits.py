@@ -115,8 +115,8 @@ def side_by_side(work: Callable[[T], R], items: Sequence[T], jobs: int) -> List[
 
 def auto_jobs(splits: int, gpu_id: int) -> int:
     """Splits trained at once by default: on a CPU one per core (two small models on two cores
-    train about 1.5x faster together than one after the other with both cores each; more processes
-    than cores are slower still: time-sliced, each update costs more CPU time); one on a GPU."""
+    train about 1.5x faster together than one after the other with both cores each; five on two
+    cores were no faster in all: time-sliced, each update cost more CPU); one on a GPU."""
     return 1 if gpu_id >= 0 else max(1, min(splits, os.cpu_count() or 1))
 
 
