@@ -63,12 +63,13 @@ def clinx_component(nlp):
     return find_clinx_component(nlp)
 
 
-def window_setting(model: str, name: str) -> str:
-    """Where a saved pipeline's config keeps the windows' ``centre`` or ``context`` (v2: in its windows block)."""
+def window_settings(model: str, **sizes: int) -> Dict[str, int]:
+    """Config overrides of a saved pipeline's window ``centre``/``context`` (v2 keeps them in its windows block)."""
     import spacy
 
     block = spacy.util.load_config(Path(model) / "config.cfg", interpolate=False)["components"]["clinx_ner"]["model"]
-    return "components.clinx_ner.model." + (f"windows.{name}" if isinstance(block.get("windows"), dict) else name)
+    prefix = "components.clinx_ner.model." + ("windows." if isinstance(block.get("windows"), dict) else "")
+    return {prefix + name: size for name, size in sizes.items()}
 
 
 def encoder_only(nlp, texts: List[str]) -> Callable[[], None]:
@@ -243,8 +244,8 @@ def main(
     with_settings("clinx_ner, release_memory_growth_mb 0", release_memory_growth_mb=0)
     if centre:
         name = f"clinx_ner, centre {centre}" + (f", context {context}" if context >= 0 else "")
-        windows = {window_setting(model, "centre"): centre, **({window_setting(model, "context"): context} if context >= 0 else {})}
-        variants[name] = nlp_centre = spacy.load(model, config=windows)
+        sizes = {"centre": centre, **({"context": context} if context >= 0 else {})}
+        variants[name] = nlp_centre = spacy.load(model, config=window_settings(model, **sizes))
         systems[name] = timed(lambda: list(nlp_centre.pipe(notes, batch_size=batch_size)))
     if compare:
         name = f"clinx_ner ({Path(compare).parent.name if Path(compare).name.startswith('model-') else compare})"

@@ -4,13 +4,14 @@ from pathlib import Path
 
 import typer
 
+from ..workflow.corpora import SOURCES
 from ._util import app, fail
 
 
 @app.command("fetch-corpus")
 def fetch_corpus_command(
-    name: str = typer.Argument(..., help="a built-in corpus (meddocan, ncbi_disease, pharmaconer, meddoprof_ner, "
-                                         "meddoprof_class) or your own NAME/ in the corpora folder"),
+    name: str = typer.Argument(..., help=f"a built-in corpus ({', '.join(SOURCES)}) or your own "
+                                         "NAME/ in the corpora folder"),
     output: Path = typer.Argument(..., help="folder to write train/, dev/, test/ to"),
     local: str = typer.Option("", "--local", help="folder holding NAME/ (default: $CLINX_CORPORA)"),
     url: str = typer.Option("", "--url", help="archive to download instead of the official one"),
