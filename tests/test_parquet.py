@@ -1,5 +1,6 @@
-"""Parquet notes in, a folder of Parquet parts out: the same entities as JSONL, other columns kept,
-exactly once across a rerun, de-identified text when redacting, bad input named."""
+"""Parquet notes in (a file or a folder; on Ray through Ray Data), a folder of Parquet parts out: the
+same entities as JSONL, other columns kept, exactly once across a rerun, de-identified text when
+redacting, bad input named."""
 import pyarrow as pa
 import pyarrow.dataset
 import pyarrow.parquet as pq
@@ -70,7 +71,7 @@ def test_redacted_parquet_output_holds_the_masked_text_and_drops_the_other_colum
 def test_parquet_without_a_text_column_is_named(trained_dir, tmp_path):
     path = tmp_path / "bad.parquet"
     pq.write_table(pa.Table.from_pylist([{"id": "a", "body": "x"}]), path)
-    with pytest.raises(ValueError, match=r"bad\.parquet: the Parquet file has no 'text' column \(columns: id, body\)"):
+    with pytest.raises(ValueError, match=r"bad\.parquet: the Parquet input has no 'text' column \(columns: id, body\)"):
         annotate(str(trained_dir), path, tmp_path / "out", fmt="parquet", progress=False)
     assert not (tmp_path / "out").exists()
 
@@ -85,3 +86,56 @@ def test_a_part_lost_in_the_middle_is_redone_without_overwriting_the_parts_after
     assert stats["written"] == 16
     ids = [r["id"] for r in read_parts(tmp_path / "out")]
     assert sorted(ids) == [r["id"] for r in rows] and len(ids) == len(set(ids))
+
+
+@pytest.fixture(scope="module")
+def notes_folder(notes, tmp_path_factory):
+    """The same notes in two files of a folder (as a cluster job's input usually is), ids as integers."""
+    path, rows = notes
+    folder = tmp_path_factory.mktemp("parquet-folder")
+    rows = [{**r, "id": int(r["id"][1:])} for r in rows]
+    pq.write_table(pa.Table.from_pylist(rows[:25]), folder / "a.parquet", row_group_size=6)
+    pq.write_table(pa.Table.from_pylist(rows[25:]), folder / "b.parquet")
+    return folder, rows
+
+
+def test_a_folder_of_parquet_files_is_one_input_and_a_duplicate_across_files_is_named(trained_dir, notes, notes_folder,
+                                                                                    tmp_path):
+    folder, rows = notes_folder
+    annotate(str(trained_dir), notes[0], tmp_path / "file", fmt="parquet", progress=False)
+    annotate(str(trained_dir), folder, tmp_path / "folder", fmt="parquet", progress=False)
+    from_file = {r["id"]: r["entities"] for r in read_parts(tmp_path / "file")}
+    assert {f"n{int(r['id']):03d}": r["entities"] for r in read_parts(tmp_path / "folder")} == from_file
+    pq.write_table(pa.Table.from_pylist([{"id": 3, "text": "otra nota"}]), tmp_path / "c.parquet")
+    dup = tmp_path / "dup"
+    dup.mkdir()
+    for name in ("a.parquet", "b.parquet"):
+        (dup / name).write_bytes((folder / name).read_bytes())
+    (dup / "c.parquet").write_bytes((tmp_path / "c.parquet").read_bytes())
+    with pytest.raises(ValueError, match=r"dup: id '3' occurs twice \(rows 4 and 41\)"):
+        annotate(str(trained_dir), dup, tmp_path / "dup-out", fmt="parquet", progress=False)
+    assert not (tmp_path / "dup-out").exists()
+
+
+@pytest.mark.slow
+def test_ray_data_reads_parquet_on_the_cluster_and_the_driver_writes_each_note_once(trained_dir, notes_folder,
+                                                                                  tmp_path, monkeypatch):
+    import ray  # installed by scripts/setup.sh (the "ray" extra)
+
+    folder, rows = notes_folder
+    monkeypatch.setattr(parquet, "ROWS_PER_PART", 16)
+    annotate(str(trained_dir), folder, tmp_path / "local", fmt="parquet", batch_size=4, progress=False)
+    (tmp_path / "ray").mkdir()
+    for part in sorted((tmp_path / "local").glob("part-*.parquet"))[1:]:  # as if a run was killed before part 0
+        (tmp_path / "ray" / part.name).write_bytes(part.read_bytes())
+    try:
+        stats = annotate(str(trained_dir), folder, tmp_path / "ray", fmt="parquet", engine="ray", workers=1,
+                         batch_size=4, progress=False)
+    finally:
+        ray.shutdown()
+    assert stats["written"] == 16 and stats["skipped_already_done"] == 24  # only the notes of the lost part
+    assert stats["pipeline_loads"] == 1  # 4 batches through one actor: one load for the run, not one per batch
+    local, on_ray = read_parts(tmp_path / "local"), read_parts(tmp_path / "ray")
+    assert sorted(r["id"] for r in on_ray) == sorted(str(r["id"]) for r in rows)  # every note once
+    redone = pq.read_table(sorted((tmp_path / "ray").glob("part-*.parquet"))[-1]).to_pylist()
+    assert redone == local[:16]  # in input order, the same entities and scores, the other columns kept

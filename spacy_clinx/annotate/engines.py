@@ -1,5 +1,6 @@
 """Run a pipeline over notes: in this process (``n_process`` forked workers via ``nlp.pipe``),
-or on Ray (a pool of actors, each loading the pipeline once per run, fed as the input is read).
+or on Ray (a pool of actors, each loading the pipeline once per run, fed as the input is read;
+Parquet input goes through Ray Data instead: ``ray_data.py``).
 
 Both engines yield ``(id, text, entities)`` per document; the driver alone writes the output,
 so exactly-once writing does not depend on the engine.
@@ -95,6 +96,22 @@ def actor_options(gpus_per_worker: float = 0.0) -> dict:
     return {"num_cpus": 1, **({"num_gpus": gpus_per_worker} if gpus_per_worker > 0 else {})}
 
 
+def connect_ray(address: Optional[str], local_cpus: int):
+    """The ``ray`` module, connected: to the cluster at ``address``, or else to a local Ray of
+    ``local_cpus`` CPUs started here (unless this process is connected already)."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the "ray[data]" extra; annotate's Parquet input on Ray reads with it)
+    except ImportError:
+        raise ImportError("--engine ray needs Ray: pip install 'ray[data]'") from None
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=local_cpus, include_dashboard=False, log_to_driver=False)
+    return ray
+
+
 def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: int, workers: int,
                     address: Optional[str] = None, chunk_docs: int = 4096,
                     gpus_per_worker: float = 0.0, stats: Optional[dict] = None,
@@ -103,16 +120,8 @@ def annotate_on_ray(model: str, notes: Iterable[Tuple[str, str]], batch_size: in
     driver reads its input as it goes and keeps at most ``chunk_docs`` notes (rounded up to whole
     batches) in flight, so its memory does not grow with the input. Results come back in input order.
     ``stats["pipeline_loads"]``: how many pipeline loads served the run (one per actor)."""
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("--engine ray needs Ray: pip install 'ray[data]'") from None
     options = actor_options(gpus_per_worker)
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    ray = connect_ray(address, workers)
     actors = [ray.remote(**options)(RayAnnotator).remote(str(model), gpus_per_worker > 0, cpu_int8)
               for _ in range(workers)]
     in_flight: deque = deque()

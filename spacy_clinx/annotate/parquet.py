@@ -1,7 +1,7 @@
 """Parquet notes in, Parquet annotations out (pyarrow), read and written as a stream.
 
-Input: a ``.parquet`` file with ``id`` and ``text`` columns, read one record batch at a time; its
-other columns travel to the output, as a JSONL record's other fields do. Output: a folder of part
+Input: a ``.parquet`` file, or a folder of them, with ``id`` and ``text`` columns, read one record
+batch at a time (on Ray, by Ray Data: ``ray_data.py``); its other columns travel to the output, as a JSONL record's other fields do. Output: a folder of part
 files, each written aside and renamed, so a part is there whole or not at all; a restarted run reads
 the ids of the parts present and skips them. Rows are buffered up to ``ROWS_PER_PART`` per part, so a
 kill loses at most the unwritten buffer, which the next run annotates again: every note is written
@@ -26,34 +26,41 @@ def pyarrow_modules():
 
 
 def is_parquet(path: Path) -> bool:
-    return Path(path).suffix == ".parquet" and Path(path).is_file()
+    """A ``.parquet`` file, or a folder of them (with no ``.txt`` notes: that is a folder of notes)."""
+    path = Path(path)
+    if path.is_dir():
+        return next(path.rglob("*.parquet"), None) is not None and next(path.rglob("*.txt"), None) is None
+    return path.suffix == ".parquet" and path.is_file()
 
 
-def open_notes_file(path: Path):
-    """The ``pyarrow.parquet.ParquetFile``, or a one-line error naming the file and what is wrong."""
-    _, pq = pyarrow_modules()
+def open_notes(path: Path):
+    """The notes as a ``pyarrow.dataset.Dataset`` (one file, or every ``.parquet`` file under a folder),
+    or a one-line error naming the input and what is wrong."""
+    pyarrow_modules()
+    import pyarrow.dataset
+
     try:
-        file = pq.ParquetFile(path)
-    except Exception as err:  # pyarrow's ArrowInvalid and kin: not a Parquet file
-        raise ValueError(f"{path}: not a readable Parquet file ({err})") from None
-    missing = [c for c in ("id", "text") if c not in file.schema_arrow.names]
+        notes = pyarrow.dataset.dataset(path, format="parquet")
+        names = notes.schema.names
+    except Exception as err:  # pyarrow's ArrowInvalid and kin: not Parquet
+        raise ValueError(f"{path}: not readable as Parquet ({err})") from None
+    missing = [c for c in ("id", "text") if c not in names]
     if missing:
-        raise ValueError(f"{path}: the Parquet file has no {', '.join(map(repr, missing))} column "
-                         f"(columns: {', '.join(file.schema_arrow.names)})")
-    return file
+        raise ValueError(f"{path}: the Parquet input has no {', '.join(map(repr, missing))} column "
+                         f"(columns: {', '.join(names)})")
+    return notes
 
 
 def parquet_ids(path: Path) -> Iterator[str]:
     """The ids of the notes, reading the id column alone."""
-    for batch in open_notes_file(path).iter_batches(batch_size=READ_BATCH_ROWS * 64, columns=["id"]):
+    for batch in open_notes(path).to_batches(columns=["id"], batch_size=READ_BATCH_ROWS * 64):
         yield from (str(i) for i in batch["id"].to_pylist())
 
 
 def read_parquet_notes(path: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
     """(id, text, other columns or None) per row, one record batch in memory at a time."""
-    file = open_notes_file(path)
     row = 0
-    for batch in file.iter_batches(batch_size=READ_BATCH_ROWS):
+    for batch in open_notes(path).to_batches(batch_size=READ_BATCH_ROWS):
         for record in batch.to_pylist():
             row += 1
             text = record.pop("text")

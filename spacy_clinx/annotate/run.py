@@ -10,6 +10,8 @@ from tqdm import tqdm
 from ..device import use_device
 from .engines import annotate_locally, annotate_on_ray, check_pipeline, load_for_annotation
 from .inputs import note_ids, read_notes
+from .parquet import is_parquet
+from .ray_data import annotate_parquet_on_ray
 from .redact import MODES, new_key, redacted_result
 from .sinks import open_sink
 
@@ -65,12 +67,20 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
                     fields[doc_id] = extra
                 yield doc_id, text
 
-    pending = pending_notes()
+    def keeping_fields(annotated):  # Ray Data's results bring each row's other columns with them
+        for doc_id, text, entities, extra in annotated:
+            if extra and redact is None:
+                fields[doc_id] = extra
+            yield doc_id, text, entities
+
     ray_stats: Dict[str, int] = {}
     if engine == "local":
-        results = annotate_locally(nlp, pending, batch_size, n_process)
+        results = annotate_locally(nlp, pending_notes(), batch_size, n_process)
+    elif is_parquet(source):  # the cluster reads the files, the driver only the ids (above)
+        results = keeping_fields(annotate_parquet_on_ray(model, source, done, batch_size, workers, address,
+                                                         gpus_per_worker, stats=ray_stats, cpu_int8=cpu_int8))
     else:
-        results = annotate_on_ray(model, pending, batch_size, workers, address, chunk_docs, gpus_per_worker,
+        results = annotate_on_ray(model, pending_notes(), batch_size, workers, address, chunk_docs, gpus_per_worker,
                                   stats=ray_stats, cpu_int8=cpu_int8)
     start, written, words = time.perf_counter(), 0, 0
     bar = tqdm(total=total, unit="doc", desc="annotate", disable=not progress)

@@ -27,7 +27,8 @@ class Redaction(str, Enum):
 def annotate_command(
     model: str = typer.Argument(..., help="pipeline folder or installed package name"),
     input: Path = typer.Argument(..., help="folder of .txt files (brat folders too), JSONL of {id, text} "
-                             "(.jsonl.gz too) or Parquet with id and text columns"),
+                             "(.jsonl.gz too) or Parquet with id and text columns (a file or a folder; "
+                             "with --engine ray read by Ray Data)"),
     output: Path = typer.Argument(..., help="JSONL file, or folder for --format brat or parquet"),
     fmt: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", help="output format"),
     batch_size: int = typer.Option(32, help="documents per batch"),
