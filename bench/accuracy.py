@@ -20,7 +20,7 @@ Systems: clinx (the full architecture, official train/dev split), clinx-folds (t
 train/dev splits of train+dev: median and best model, and their ensemble), clinx-all (train+dev, last
 model), ablations clinx-softmax (- CRF), clinx-sentence (- context), clinx-word (- subword), clinx-bio
 (BIO instead of BIOES); peers spacy-trf (spacy-transformers + transition-based ner), spacy-cnn (CNN
-ner, no transformer), hf-tokcls (Hugging Face token classification, first subword, softmax), flair
+ner, no transformer: spaCy's accuracy config), spacy-cnn-efficiency (its efficiency config), hf-tokcls (Hugging Face token classification, first subword, softmax), flair
 (SequenceTagger with TransformerWordEmbeddings(use_context=100) + CRF, in bench/work/venv-flair).
 """
 import json
@@ -78,12 +78,14 @@ VARIANTS["clinx-default-rerun"] = {}
 # times instead of 2: fewer windows to train and predict on)
 VARIANTS["clinx-centre96"] = {"components.clinx_ner.model.windows.centre": 96,
                               "components.clinx_ner.model.windows.context": 16}
+# the same again on another build of the encoder, beside spaCy's CNN (no overwriting the first run's row)
+VARIANTS["clinx-centre96-rerun"] = VARIANTS["clinx-centre96"]
 # the layers trained from scratch (token features, emission layer, CRF) at 4 times the encoder's rate
 VARIANTS["clinx-head4x"] = {"components.clinx_ner.model.head_learn_rate_scale": 4.0}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
-PEERS = ["spacy-trf", "spacy-cnn", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe"]
-NO_ENCODER = {"spacy-cnn"}  # peers that train without the encoder (they can run before it is built)
+PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe"]
+NO_ENCODER = {"spacy-cnn", "spacy-cnn-efficiency"}  # peers that train without the encoder (they can run before it is built)
 CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)
 # a table without an -Nep suffix holds runs of 3 epochs (the cpu profile's until 2026-12-01); any
 # other count, the profile's own included, gets its suffix, so a recorded table keeps its meaning
@@ -207,6 +209,12 @@ class Systems:
         return {**self.spacy_peer(out, "spacy_cnn_ner.cfg", {"training.max_epochs": CNN_EPOCHS, "training.max_steps": 0}),
                 "learn_rate": None, "epochs": CNN_EPOCHS}
 
+    def spacy_cnn_efficiency(self, out: Path) -> Dict:
+        """spaCy's CNN ``ner`` in its efficiency config (width 96, depth 4), the same schedule."""
+        return {**self.spacy_peer(out, "spacy_cnn_efficiency_ner.cfg",
+                                  {"training.max_epochs": CNN_EPOCHS, "training.max_steps": 0}),
+                "learn_rate": None, "epochs": CNN_EPOCHS}
+
     def exchange_files(self) -> Dict[str, Path]:
         """The corpus as JSONL sentences for the peers outside spaCy."""
         from exchange import write_records
@@ -255,7 +263,8 @@ class Systems:
             return self.clinx_folds
         if name == "clinx-all":
             return lambda out: self.clinx(out, {}, train="train+dev", select="last")
-        return {"spacy-trf": self.spacy_trf, "spacy-cnn": self.spacy_cnn, "hf-tokcls": self.hf_tokcls,
+        return {"spacy-trf": self.spacy_trf, "spacy-cnn": self.spacy_cnn,
+                "spacy-cnn-efficiency": self.spacy_cnn_efficiency, "hf-tokcls": self.hf_tokcls,
                 "flair": self.flair, "spacy-trf-recipe": self.spacy_trf_recipe,
                 "hf-tokcls-recipe": self.hf_tokcls_recipe}[name]
 
@@ -351,8 +360,9 @@ def write_report(report: Path, results_dir: Path) -> None:
     lines = ["# Accuracy", "", f"Updated {date.today()} on {machine()}.", "",
              "Strict character-level micro P/R/F1 on the official test set (an entity is document, label, start,",
              "end). Every system of a table fine-tunes the same encoder for the same number of epochs (`epochs`) at",
-             "the same peak learning rate (`lr`); `spacy-cnn` has no transformer and trains for up to 20 epochs",
-             "(its own schedule, early stopping). A `-recipe` peer trains with its own documented recipe instead",
+             "the same peak learning rate (`lr`); `spacy-cnn` (spaCy's CPU accuracy config, tok2vec width 256, depth 8)",
+             "and `spacy-cnn-efficiency` (its efficiency config, width 96, depth 4) have no transformer and train for",
+             "up to 20 epochs (their own schedule, early stopping). A `-recipe` peer trains with its own documented recipe instead",
              "(`spacy-trf-recipe`: spaCy's transformer `ner` config, rate 5e-5 until 1,600 updates without a better",
              "dev score; `hf-tokcls-recipe`: the HF token-classification example's defaults, 3 epochs at 5e-5,",
              "batches of 8). F1 [low, high]: the 95% bootstrap interval over test documents (2,000 resamples).", "",

@@ -53,6 +53,11 @@ def read_texts(folder: Path) -> List[str]:
     return texts
 
 
+def system_name(model: str) -> str:
+    """A trained pipeline's system folder (``.../SYSTEM/model-best`` -> SYSTEM), else the path as given."""
+    return Path(model).parent.name if Path(model).name.startswith("model-") else model
+
+
 def n_words(texts: List[str]) -> int:
     return sum(len(t.split()) for t in texts)
 
@@ -196,8 +201,9 @@ def main(
     int8: bool = typer.Option(True, help="also clinx_ner with cpu_int8 (the encoder in ONNX Runtime's int8; "
                               "spacy-clinx[onnx])"),
     onnx: bool = typer.Option(True, help="also clinx_ner with cpu_onnx (the encoder in ONNX Runtime, float32)"),
-    spacy_cnn_model: Optional[str] = typer.Option(None, help="a spaCy CNN tok2vec + ner pipeline (bench/accuracy.py's "
-                                                  "spacy-cnn): the CPU alternative users have"),
+    spacy_cnn_models: List[str] = typer.Option([], "--spacy-cnn-model", help="a spaCy CNN tok2vec + ner pipeline "
+                                               "(bench/accuracy.py's spacy-cnn or spacy-cnn-efficiency): the CPU "
+                                               "alternative users have; repeatable, scored with --gold too"),
     centre: int = typer.Option(0, help="also clinx_ner with windows of this many tagged subwords (0: no)"),
     context: int = typer.Option(-1, help="with --centre: also this many subwords of context on each side (-1: as saved)"),
     gold: Optional[Path] = typer.Option(None, help="test DocBin of --texts: strict F1 of each clinx_ner option"),
@@ -248,7 +254,7 @@ def main(
         variants[name] = nlp_centre = spacy.load(model, config=window_settings(model, **sizes))
         systems[name] = timed(lambda: list(nlp_centre.pipe(notes, batch_size=batch_size)))
     if compare:
-        name = f"clinx_ner ({Path(compare).parent.name if Path(compare).name.startswith('model-') else compare})"
+        name = f"clinx_ner ({system_name(compare)})"
         variants[name] = other = spacy.load(compare)
         systems[name] = timed(lambda: list(other.pipe(notes, batch_size=batch_size)))
     if ensemble:
@@ -265,9 +271,11 @@ def main(
         systems["HF pipeline (first, stride 64)"] = timed(lambda: list(hf(notes, batch_size=8)))
     if flair_model:
         systems["flair (context 100, CRF)"] = flair_system(flair_model, texts, workdir, threads)
-    if spacy_cnn_model:
-        cnn = spacy.load(spacy_cnn_model)
-        systems["spaCy CNN tok2vec + ner"] = timed(lambda: list(cnn.pipe(notes, batch_size=batch_size)))
+    for cnn_model in spacy_cnn_models:
+        name = f"spaCy CNN tok2vec + ner ({system_name(cnn_model)})" if len(spacy_cnn_models) > 1 else \
+            "spaCy CNN tok2vec + ner"
+        variants[name] = cnn = spacy.load(cnn_model)
+        systems[name] = timed(lambda cnn=cnn: list(cnn.pipe(notes, batch_size=batch_size)))
     if spacy_trf_model:
         trf = spacy.load(spacy_trf_model)
         systems["spaCy transformer + ner"] = timed(lambda: list(trf.pipe(notes, batch_size=batch_size)))
