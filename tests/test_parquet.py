@@ -115,6 +115,23 @@ def test_a_folder_of_parquet_files_is_one_input_and_a_duplicate_across_files_is_
     with pytest.raises(ValueError, match=r"dup: id '3' occurs twice \(rows 4 and 41\)"):
         annotate(str(trained_dir), dup, tmp_path / "dup-out", fmt="parquet", progress=False)
     assert not (tmp_path / "dup-out").exists()
+    (dup / "c.parquet").rename(dup / "_c.parquet")  # hidden (as Spark's _SUCCESS): not read by either engine
+    (dup / "README.md").write_text("not a note", encoding="utf8")
+    assert annotate(str(trained_dir), dup, tmp_path / "dup-out", fmt="parquet", progress=False)["written"] == 40
+    (dup / "stray.txt").write_text("una nota", encoding="utf8")
+    with pytest.raises(ValueError, match=r"dup: the folder holds both \.txt notes and \.parquet files"):
+        annotate(str(trained_dir), dup, tmp_path / "txt-out", fmt="parquet", progress=False)
+
+
+@pytest.mark.parametrize("row,message", [({"id": None, "text": "x"}, r"bad\.parquet: row 2: the id is null"),
+                                         ({"id": "b", "text": None}, r"bad\.parquet: row 2 \(id 'b'\): the text is null")])
+def test_a_null_id_or_text_is_named_by_row(trained_dir, tmp_path, row, message):
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": "a", "text": "una nota"}, row],
+                                        schema=pa.schema([("id", pa.string()), ("text", pa.string())])), path)
+    with pytest.raises(ValueError, match=message):
+        annotate(str(trained_dir), path, tmp_path / "out.jsonl", progress=False)
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 @pytest.mark.slow

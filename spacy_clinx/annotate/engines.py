@@ -2,8 +2,8 @@
 or on Ray (a pool of actors, each loading the pipeline once per run, fed as the input is read;
 Parquet input goes through Ray Data instead: ``ray_data.py``).
 
-Both engines yield ``(id, text, entities)`` per document; the driver alone writes the output,
-so exactly-once writing does not depend on the engine.
+Every engine yields ``(id, text, entities)`` per document (Ray Data also the row's other columns);
+the driver alone writes the output, so exactly-once writing does not depend on the engine.
 """
 import json
 from collections import Counter, deque

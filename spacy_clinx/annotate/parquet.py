@@ -25,36 +25,65 @@ def pyarrow_modules():
     return pyarrow, pyarrow.parquet
 
 
-def is_parquet(path: Path) -> bool:
-    """A ``.parquet`` file, or a folder of them (with no ``.txt`` notes: that is a folder of notes)."""
+def note_files(path: Path) -> List[Path]:
+    """The Parquet files of an input: the file itself, or every ``.parquet`` file under a folder in
+    path order, leaving out hidden ones (a part of the path starting with ``.`` or ``_``, as Spark's
+    ``_SUCCESS`` or a ``.partial`` file). Both engines read exactly these."""
     path = Path(path)
-    if path.is_dir():
-        return next(path.rglob("*.parquet"), None) is not None and next(path.rglob("*.txt"), None) is None
-    return path.suffix == ".parquet" and path.is_file()
+    if not path.is_dir():
+        return [path]
+    return sorted(f for f in path.rglob("*.parquet")
+                  if not any(part[0] in "._" for part in f.relative_to(path).parts))
+
+
+def is_parquet(path: Path) -> bool:
+    """A ``.parquet`` file, or a folder of them; a folder holding ``.txt`` notes too is an error
+    (which of the two to read would be a guess)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path.suffix == ".parquet" and path.is_file()
+    if not note_files(path):
+        return False
+    if next(path.rglob("*.txt"), None) is not None:
+        raise ValueError(f"{path}: the folder holds both .txt notes and .parquet files; give one kind of input")
+    return True
+
+
+def note_id(value, where: str) -> str:
+    """A note's id as every engine writes and compares it: the value as text; null is an error."""
+    if value is None:
+        raise ValueError(f"{where}: the id is null; every note needs an id")
+    return str(value)
 
 
 def open_notes(path: Path):
-    """The notes as a ``pyarrow.dataset.Dataset`` (one file, or every ``.parquet`` file under a folder),
-    or a one-line error naming the input and what is wrong."""
-    pyarrow_modules()
+    """The notes as a ``pyarrow.dataset.Dataset`` over ``note_files``, or a one-line error naming
+    the input and what is wrong."""
+    pyarrow, _ = pyarrow_modules()
     import pyarrow.dataset
 
     try:
-        notes = pyarrow.dataset.dataset(path, format="parquet")
-        names = notes.schema.names
+        notes = pyarrow.dataset.dataset([str(f) for f in note_files(path)], format="parquet")
+        schema = notes.schema
     except Exception as err:  # pyarrow's ArrowInvalid and kin: not Parquet
         raise ValueError(f"{path}: not readable as Parquet ({err})") from None
-    missing = [c for c in ("id", "text") if c not in names]
+    missing = [c for c in ("id", "text") if c not in schema.names]
     if missing:
         raise ValueError(f"{path}: the Parquet input has no {', '.join(map(repr, missing))} column "
-                         f"(columns: {', '.join(names)})")
+                         f"(columns: {', '.join(schema.names)})")
+    text = schema.field("text").type
+    if not (pyarrow.types.is_string(text) or pyarrow.types.is_large_string(text)):
+        raise ValueError(f"{path}: the 'text' column holds {text}, not strings")
     return notes
 
 
 def parquet_ids(path: Path) -> Iterator[str]:
     """The ids of the notes, reading the id column alone."""
+    row = 0
     for batch in open_notes(path).to_batches(columns=["id"], batch_size=READ_BATCH_ROWS * 64):
-        yield from (str(i) for i in batch["id"].to_pylist())
+        for value in batch["id"].to_pylist():
+            row += 1
+            yield note_id(value, f"{path}: row {row}")
 
 
 def read_parquet_notes(path: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
@@ -63,11 +92,9 @@ def read_parquet_notes(path: Path) -> Iterator[Tuple[str, str, Optional[dict]]]:
     for batch in open_notes(path).to_batches(batch_size=READ_BATCH_ROWS):
         for record in batch.to_pylist():
             row += 1
-            text = record.pop("text")
-            if not isinstance(text, str):
-                raise ValueError(f"{path}: row {row} (id {record.get('id')!r}): 'text' must be a string, not "
-                                 f"{type(text).__name__}")
-            doc_id = str(record.pop("id"))
+            doc_id, text = note_id(record.pop("id"), f"{path}: row {row}"), record.pop("text")
+            if text is None:
+                raise ValueError(f"{path}: row {row} (id {doc_id!r}): the text is null")
             record.pop("entities", None)
             yield doc_id, text, record or None
 

@@ -74,7 +74,9 @@ def annotate(model: str, source: Path, output: Path, fmt: str = "jsonl", batch_s
             yield doc_id, text, entities
 
     ray_stats: Dict[str, int] = {}
-    if engine == "local":
+    if not total:  # every note is in the output already: no workers to start
+        results = iter(())
+    elif engine == "local":
         results = annotate_locally(nlp, pending_notes(), batch_size, n_process)
     elif is_parquet(source):  # the cluster reads the files, the driver only the ids (above)
         results = keeping_fields(annotate_parquet_on_ray(model, source, done, batch_size, workers, address,
