@@ -16,8 +16,8 @@ and the command) and to ``bench/work/speed/results.json``.
   encoder), with ``cpu_int8`` (the encoder exported to ONNX Runtime and quantized to int8, one window
   per encoder pass), with ``cpu_onnx`` (the same export in float32; the export, at the first prediction,
   is untimed), with ``release_memory_growth_mb`` 0 (what giving freed memory back costs) and with
-  ``--centre N`` (windows of N tagged subwords; the context as saved, or ``--context M``), timed beside the model as
-  saved; with ``--gold`` (the test DocBin), the strict character F1 of each.
+  ``--centre N`` (windows of N tagged subwords; the context as saved, or ``--context M``; in float32, and in
+  int8 unless ``--no-int8``), timed beside the model as saved; with ``--gold`` (the test DocBin), the strict character F1 of each.
 - **Scaling**: one document of 1k, 10k, 100k and 200k words (test texts joined), each in a fresh
   process: time per word and peak RSS with ``release_memory_growth_mb`` 0 (never give freed memory
   back) and ``--release-growth-mb`` (the component's default, 256), the two alternated per size;
@@ -235,9 +235,10 @@ def main(
     }
     variants = {"clinx_ner (nlp.pipe)": nlp}
 
-    def with_settings(name: str, **settings) -> None:
-        """MODEL loaded with clinx_ner's runtime settings, timed and scored as ``name``."""
-        variant = spacy.load(model, config={f"components.clinx_ner.{k}": v for k, v in settings.items()})
+    def with_settings(name: str, windows: Optional[Dict[str, int]] = None, **settings) -> None:
+        """MODEL loaded with clinx_ner's runtime settings (and window sizes), timed and scored as ``name``."""
+        variant = spacy.load(model, config={**{f"components.clinx_ner.{k}": v for k, v in settings.items()},
+                                            **window_settings(model, **(windows or {}))})
         variants[name] = variant
         systems[name] = timed(lambda: list(variant.pipe(notes, batch_size=batch_size)))
 
@@ -251,8 +252,9 @@ def main(
     if centre:
         name = f"clinx_ner, centre {centre}" + (f", context {context}" if context >= 0 else "")
         sizes = {"centre": centre, **({"context": context} if context >= 0 else {})}
-        variants[name] = nlp_centre = spacy.load(model, config=window_settings(model, **sizes))
-        systems[name] = timed(lambda: list(nlp_centre.pipe(notes, batch_size=batch_size)))
+        with_settings(name, windows=sizes)
+        if int8:
+            with_settings(f"{name}, cpu_int8", windows=sizes, cpu_int8=True)
     if compare:
         name = f"clinx_ner ({system_name(compare)})"
         variants[name] = other = spacy.load(compare)
@@ -276,6 +278,8 @@ def main(
             "spaCy CNN tok2vec + ner"
         variants[name] = cnn = spacy.load(cnn_model)
         systems[name] = timed(lambda cnn=cnn: list(cnn.pipe(notes, batch_size=batch_size)))
+        if cnn.batch_size != batch_size:  # and with its own default (the config's nlp.batch_size), as users run it
+            systems[f"{name}, batch size {cnn.batch_size}"] = timed(lambda cnn=cnn: list(cnn.pipe(notes)))
     if spacy_trf_model:
         trf = spacy.load(spacy_trf_model)
         systems["spaCy transformer + ner"] = timed(lambda: list(trf.pipe(notes, batch_size=batch_size)))
