@@ -62,6 +62,10 @@ def annotate_parquet_on_ray(model: str, source: Path, done: Iterable[str], batch
     context.execution_options.preserve_order = True  # the output in input order, as every engine writes it
     context.enable_progress_bars = False  # the driver's own bar counts notes and words
     try:
+        try:  # Ray Data's listing threads import this on first use; one's failed import can break another's
+            import fsspec.implementations.http  # noqa: F401  (needs aiohttp: the "ray" extra)
+        except ImportError:
+            pass
         files = [str(f.resolve()) for f in note_files(source)]
         dataset = ray.data.read_parquet(files, partitioning=None)  # the files the driver's id pass read
         annotated = dataset.map_batches(
