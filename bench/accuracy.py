@@ -204,15 +204,14 @@ class Systems:
         return {**self.spacy_peer(out, "spacy_trf_ner.cfg", {"paths.encoder": self.encoder}),
                 "learn_rate": 5e-5, "epochs": None}
 
-    def spacy_cnn(self, out: Path) -> Dict:
-        # its own config's Adam schedule, not the shared rate: recorded as no rate
-        return {**self.spacy_peer(out, "spacy_cnn_ner.cfg", {"training.max_epochs": CNN_EPOCHS, "training.max_steps": 0}),
-                "learn_rate": None, "epochs": CNN_EPOCHS}
-
-    def spacy_cnn_efficiency(self, out: Path) -> Dict:
-        """spaCy's CNN ``ner`` in its efficiency config (width 96, depth 4), the same schedule."""
-        return {**self.spacy_peer(out, "spacy_cnn_efficiency_ner.cfg",
-                                  {"training.max_epochs": CNN_EPOCHS, "training.max_steps": 0}),
+    def spacy_cnn(self, out: Path, **tok2vec: int) -> Dict:
+        """spaCy's CNN ``ner`` in its accuracy config, or with ``tok2vec`` (``width``, ``depth``) overriding
+        its tok2vec encoder's sizes: width 96, depth 4 is ``spacy init config -o efficiency``, which
+        differs from the accuracy config in nothing else. Its own config's Adam schedule, not the shared
+        rate: recorded as no rate."""
+        sizes = {f"components.tok2vec.model.encode.{name}": size for name, size in tok2vec.items()}
+        return {**self.spacy_peer(out, "spacy_cnn_ner.cfg", {"training.max_epochs": CNN_EPOCHS, "training.max_steps": 0,
+                                                             **sizes}),
                 "learn_rate": None, "epochs": CNN_EPOCHS}
 
     def exchange_files(self) -> Dict[str, Path]:
@@ -264,7 +263,7 @@ class Systems:
         if name == "clinx-all":
             return lambda out: self.clinx(out, {}, train="train+dev", select="last")
         return {"spacy-trf": self.spacy_trf, "spacy-cnn": self.spacy_cnn,
-                "spacy-cnn-efficiency": self.spacy_cnn_efficiency, "hf-tokcls": self.hf_tokcls,
+                "spacy-cnn-efficiency": lambda out: self.spacy_cnn(out, width=96, depth=4), "hf-tokcls": self.hf_tokcls,
                 "flair": self.flair, "spacy-trf-recipe": self.spacy_trf_recipe,
                 "hf-tokcls-recipe": self.hf_tokcls_recipe}[name]
 

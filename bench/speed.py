@@ -238,7 +238,7 @@ def main(
     def with_settings(name: str, windows: Optional[Dict[str, int]] = None, **settings) -> None:
         """MODEL loaded with clinx_ner's runtime settings (and window sizes), timed and scored as ``name``."""
         variant = spacy.load(model, config={**{f"components.clinx_ner.{k}": v for k, v in settings.items()},
-                                            **window_settings(model, **(windows or {}))})
+                                            **(window_settings(model, **windows) if windows else {})})
         variants[name] = variant
         systems[name] = timed(lambda: list(variant.pipe(notes, batch_size=batch_size)))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Tuple
 
 from .engines import RayAnnotator, actor_options, connect_ray, scored_entities
-from .parquet import note_files
+from .parquet import note_files, note_id
 
 LOAD_COLUMN = "_clinx_load"  # which pipeline load annotated a row: the driver counts the loads of a run
 
@@ -31,7 +31,7 @@ class ParquetBatchAnnotator:
         import pyarrow
         import pyarrow.compute as pc
 
-        ids = pyarrow.array([str(i) for i in batch["id"].to_pylist()], pyarrow.string())  # as parquet.note_id
+        ids = pyarrow.array([note_id(i, "note") for i in batch["id"].to_pylist()], pyarrow.string())
         batch = batch.set_column(batch.schema.get_field_index("id"), "id", ids)
         batch = batch.filter(pc.invert(pc.is_in(ids, value_set=self.done)))
         texts = batch["text"].to_pylist()
