@@ -69,6 +69,8 @@ VARIANTS["clinx-default-seed1"] = {"system.seed": 1}
 VARIANTS["clinx-default-seed2"] = {"system.seed": 2}
 # the default and the context variant at twice the peak learning rate (spaCy's CNN trains at 1e-3)
 VARIANTS["clinx-lr1e-3"] = {"training.optimizer.learn_rate.initial_rate": 0.001}
+# the context variant with another seed: its seed spread
+VARIANTS["clinx-features-context-seed1"] = {**VARIANTS["clinx-features-context"], "system.seed": 1}
 VARIANTS["clinx-features-context-lr1e-3"] = {**VARIANTS["clinx-features-context"], **VARIANTS["clinx-lr1e-3"]}
 # and at half of it
 VARIANTS["clinx-lr2.5e-4"] = {"training.optimizer.learn_rate.initial_rate": 0.00025}
@@ -84,8 +86,8 @@ VARIANTS["clinx-centre96-rerun"] = VARIANTS["clinx-centre96"]
 VARIANTS["clinx-head4x"] = {"components.clinx_ner.model.head_learn_rate_scale": 4.0}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
-PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe"]
-NO_ENCODER = {"spacy-cnn", "spacy-cnn-efficiency"}  # peers that train without the encoder (they can run before it is built)
+PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe"]
+NO_ENCODER = {"spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun"}  # peers that train without the encoder (they can run before it is built)
 CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)
 # a table without an -Nep suffix holds runs of 3 epochs (the cpu profile's until 2026-12-01); any
 # other count, the profile's own included, gets its suffix, so a recorded table keeps its meaning
@@ -263,7 +265,10 @@ class Systems:
         if name == "clinx-all":
             return lambda out: self.clinx(out, {}, train="train+dev", select="last")
         return {"spacy-trf": self.spacy_trf, "spacy-cnn": self.spacy_cnn,
-                "spacy-cnn-efficiency": lambda out: self.spacy_cnn(out, width=96, depth=4), "hf-tokcls": self.hf_tokcls,
+                "spacy-cnn-efficiency": lambda out: self.spacy_cnn(out, width=96, depth=4),
+                # the same again beside a clinx run on this machine (a paired comparison; the first row is kept)
+                "spacy-cnn-efficiency-rerun": lambda out: self.spacy_cnn(out, width=96, depth=4),
+                "hf-tokcls": self.hf_tokcls,
                 "flair": self.flair, "spacy-trf-recipe": self.spacy_trf_recipe,
                 "hf-tokcls-recipe": self.hf_tokcls_recipe}[name]
 
