@@ -47,6 +47,7 @@ setup(
         "thinc_schedules": ["spacy_clinx.warmup_linear_over_corpus.v1 = spacy_clinx.schedules:warmup_linear_over_corpus"],
         "spacy_misc": [
             "spacy_clinx.TokenFeatures.v1 = spacy_clinx.model.layers.token_features:create_token_features",
+            "spacy_clinx.TokenFeatures.v2 = spacy_clinx.model.layers.token_features:create_token_features_in_context",
             "spacy_clinx.document_windows.v1 = spacy_clinx.windows:create_document_windows",
             "spacy_clinx.sentence_windows.v1 = spacy_clinx.windows:create_sentence_windows",
             "spacy_clinx.crf_head.v1 = spacy_clinx.model.layers.heads:create_crf_head",

@@ -21,7 +21,8 @@ T, R = TypeVar("T"), TypeVar("R")
 
 
 #: where a profile's [train.model] settings sit in the architecture's config
-MODEL_SETTINGS = {"token_features": "token_features.attrs", "centre": "windows.centre", "context": "windows.context"}
+MODEL_SETTINGS = {"token_features": "token_features.attrs", "token_context": "token_features.depth",
+                  "centre": "windows.centre", "context": "windows.context"}
 
 
 def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
@@ -29,7 +30,8 @@ def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
     share of the updates and decays linearly to 0 at the last step of the last epoch, or at
     ``max_steps`` when the profile caps the updates and the cap comes first (the config's schedule
     counts the updates from the training corpus). ``train["model"]`` (a profile's
-    ``[train.model]``) sets the clinx_ner model: ``token_features`` (the attributes) and any setting
+    ``[train.model]``) sets the clinx_ner model: ``token_features`` (the attributes), ``token_context``
+    (the depth of their token-level context) and any setting
     of its architecture, such as ``centre`` and ``context``."""
     model = {f"components.clinx_ner.model.{MODEL_SETTINGS.get(key, key)}": value
              for key, value in dict(train.get("model") or {}).items()}
