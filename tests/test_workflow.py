@@ -166,9 +166,10 @@ def test_a_profiles_model_settings_become_component_overrides():
 
     overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0)
     assert overrides["components.clinx_ner.model.token_features.attrs"] == ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
+    assert overrides["components.clinx_ner.model.token_features.depth"] == 4
     assert (overrides["components.clinx_ner.model.windows.centre"], overrides["components.clinx_ner.model.windows.context"]) == (64, 32)
-    assert not any(k.startswith("components.") for k in training_overrides(
-        load_profile(ROOT / "configs/profiles/smoke.cfg").train, seed=0))
+    smoke = training_overrides(load_profile(ROOT / "configs/profiles/smoke.cfg").train, seed=0)
+    assert smoke["components.clinx_ner.model.token_features.depth"] == 1
 
 
 TINY_BUDGET = {"batch_size": 4, "max_epochs": 1, "learn_rate": 5e-4, "warmup": 0.1, "eval_frequency": 10}
@@ -298,6 +299,9 @@ def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
     assert list(metrics["models"]) == [f"split{i}" for i in range(3)] + ["ensemble"]
     assert (project / "metrics" / "smoke-meddocan-random-test.md").read_text().count("\n| ensemble |") == 1
     assert "es_clinx_smoke 0.1.0 (int8 on CPU); spacy.load('es_clinx_smoke') in a fresh process" in first.stdout
+    member = spacy.load(project / "training/smoke/meddocan-random/split0/model-best").get_pipe("clinx_ner")
+    spec = get_tagger(member.model).token_features.spec  # the profile's [train.model] reached the model
+    assert (spec.attrs, spec.depth) == (("NORM", "PREFIX", "SUFFIX", "SHAPE"), 1)
     distilled = subprocess.run([sys.executable, "-m", "spacy", "project", "run", "distill", str(project),
                                 "--vars.profile", "smoke", "--vars.n_parts", "3"], cwd=project, capture_output=True,
                                text=True)
