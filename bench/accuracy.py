@@ -59,31 +59,36 @@ VARIANTS = {
     "clinx-features-b1": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
                           "training.batcher.size": 1, "training.eval_frequency": 500},
 }
-# the cpu profile's default of 2026-12-01 as it is (token features, 128-subword windows, batches of 1)
-VARIANTS["clinx-default-2026-12"] = {}
-# the same with the token features in token-level context (spaCy's MaxoutWindowEncoder, depth 4) before joining
+# the cpu profile's default of 2026-12-01 (token features without token context, 128-subword windows,
+# batches of 1): the profile since 2026-12-02 gives the features context, so the rows of the default of
+# before and the variants of it below set depth 0 to keep their meaning
+NO_CONTEXT = {"components.clinx_ner.model.token_features.depth": 0}
+VARIANTS["clinx-default-2026-12"] = {**NO_CONTEXT}
+# the same with the token features in token-level context (spaCy's MaxoutWindowEncoder, depth 4) before
+# joining: the cpu profile's default since 2026-12-02
 VARIANTS["clinx-features-context"] = {"components.clinx_ner.model.token_features": {
     "@misc": "spacy_clinx.TokenFeatures.v2", "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]}}
 # the default with other seeds: the seed spread that a single-run difference must exceed
-VARIANTS["clinx-default-seed1"] = {"system.seed": 1}
-VARIANTS["clinx-default-seed2"] = {"system.seed": 2}
+VARIANTS["clinx-default-seed1"] = {**NO_CONTEXT, "system.seed": 1}
+VARIANTS["clinx-default-seed2"] = {**NO_CONTEXT, "system.seed": 2}
 # the default and the context variant at twice the peak learning rate (spaCy's CNN trains at 1e-3)
-VARIANTS["clinx-lr1e-3"] = {"training.optimizer.learn_rate.initial_rate": 0.001}
+VARIANTS["clinx-lr1e-3"] = {**NO_CONTEXT, "training.optimizer.learn_rate.initial_rate": 0.001}
 # the context variant with another seed: its seed spread
 VARIANTS["clinx-features-context-seed1"] = {**VARIANTS["clinx-features-context"], "system.seed": 1}
-VARIANTS["clinx-features-context-lr1e-3"] = {**VARIANTS["clinx-features-context"], **VARIANTS["clinx-lr1e-3"]}
+VARIANTS["clinx-features-context-lr1e-3"] = {**VARIANTS["clinx-features-context"],
+                                              "training.optimizer.learn_rate.initial_rate": 0.001}
 # and at half of it
-VARIANTS["clinx-lr2.5e-4"] = {"training.optimizer.learn_rate.initial_rate": 0.00025}
+VARIANTS["clinx-lr2.5e-4"] = {**NO_CONTEXT, "training.optimizer.learn_rate.initial_rate": 0.00025}
 # the default again beside a variant, on another build of the encoder (no overwriting the first run's row)
-VARIANTS["clinx-default-rerun"] = {}
+VARIANTS["clinx-default-rerun"] = {**NO_CONTEXT}
 # the same 128-subword windows with less overlap: centre 96, context 16 (each subword encoded about 1.33
 # times instead of 2: fewer windows to train and predict on)
-VARIANTS["clinx-centre96"] = {"components.clinx_ner.model.windows.centre": 96,
+VARIANTS["clinx-centre96"] = {**NO_CONTEXT, "components.clinx_ner.model.windows.centre": 96,
                               "components.clinx_ner.model.windows.context": 16}
 # the same again on another build of the encoder, beside spaCy's CNN (no overwriting the first run's row)
 VARIANTS["clinx-centre96-rerun"] = VARIANTS["clinx-centre96"]
 # the layers trained from scratch (token features, emission layer, CRF) at 4 times the encoder's rate
-VARIANTS["clinx-head4x"] = {"components.clinx_ner.model.head_learn_rate_scale": 4.0}
+VARIANTS["clinx-head4x"] = {**NO_CONTEXT, "components.clinx_ner.model.head_learn_rate_scale": 4.0}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
 PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe"]
