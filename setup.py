@@ -22,7 +22,7 @@ setup(
     # versions tested together; the package itself does not use spacy-transformers. aiohttp: Ray Data's
     # file listing imports fsspec's HTTP filesystem from several threads, and without aiohttp one
     # thread's failed import breaks another's (annotate's Parquet input on Ray)
-    extras_require={"test": ["pytest>=7", "hypothesis>=6", "pyarrow>=12", "pytorch-crf>=0.7.2", "onnx>=1.15",
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "pyarrow>=12", "pytorch-crf>=0.7.2", "onnx>=1.15",
                              "onnxruntime>=1.17"],
                     "ray": ["ray[data]>=2.9", "aiohttp"], "parquet": ["pyarrow>=12"], "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
                     "bench": ["spacy-transformers>=1.4,<1.5"]},
