@@ -269,11 +269,10 @@ class Systems:
             return self.clinx_folds
         if name == "clinx-all":
             return lambda out: self.clinx(out, {}, train="train+dev", select="last")
-        return {"spacy-trf": self.spacy_trf, "spacy-cnn": self.spacy_cnn,
-                "spacy-cnn-efficiency": lambda out: self.spacy_cnn(out, width=96, depth=4),
+        efficiency = lambda out: self.spacy_cnn(out, width=96, depth=4)  # noqa: E731
+        return {"spacy-trf": self.spacy_trf, "spacy-cnn": self.spacy_cnn, "spacy-cnn-efficiency": efficiency,
                 # the same again beside a clinx run on this machine (a paired comparison; the first row is kept)
-                "spacy-cnn-efficiency-rerun": lambda out: self.spacy_cnn(out, width=96, depth=4),
-                "hf-tokcls": self.hf_tokcls,
+                "spacy-cnn-efficiency-rerun": efficiency, "hf-tokcls": self.hf_tokcls,
                 "flair": self.flair, "spacy-trf-recipe": self.spacy_trf_recipe,
                 "hf-tokcls-recipe": self.hf_tokcls_recipe}[name]
 

@@ -16,14 +16,20 @@ import typer
 from spacy_clinx.model.architecture import get_tagger
 
 
-def main(model: Path, texts: Path = typer.Option(Path("../shared/corpora/meddocan/test")),
-         repeats: int = typer.Option(3), threads: int = typer.Option(2), batch_size: int = typer.Option(32)) -> None:
+def main(model: Path = typer.Argument(..., exists=True, file_okay=False),
+         texts: Path = typer.Option(Path("../shared/corpora/meddocan/test"), exists=True, file_okay=False),
+         repeats: int = typer.Option(3, min=1), threads: int = typer.Option(2, min=1),
+         batch_size: int = typer.Option(32, min=1)) -> None:
+    notes = [p.read_text(encoding="utf8") for p in sorted(texts.glob("*.txt"))]
+    if not notes:
+        raise typer.BadParameter(f"{texts}: no .txt files")
     torch.set_num_threads(threads)
     nlp = spacy.load(model)
+    if "clinx_ner" not in nlp.pipe_names:
+        raise typer.BadParameter(f"{model}: no clinx_ner component (pipes: {', '.join(nlp.pipe_names)})")
     features = get_tagger(nlp.get_pipe("clinx_ner").model).token_features
     if features is None or features.context is None:
         raise typer.BadParameter(f"{model}: its clinx_ner has no token features in context (TokenFeatures.v2, depth > 0)")
-    notes = [p.read_text(encoding="utf8") for p in sorted(texts.glob("*.txt"))]
     words = sum(len(nlp.make_doc(t)) for t in notes)
     context = features.context
     list(nlp.pipe(notes[:8], batch_size=batch_size))  # warm-up
