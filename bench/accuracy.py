@@ -21,7 +21,9 @@ train/dev splits of train+dev: median and best model, and their ensemble), clinx
 model), ablations clinx-softmax (- CRF), clinx-sentence (- context), clinx-word (- subword), clinx-bio
 (BIO instead of BIOES); peers spacy-trf (spacy-transformers + transition-based ner), spacy-cnn (CNN
 ner, no transformer: spaCy's accuracy config), spacy-cnn-efficiency (its efficiency config), hf-tokcls (Hugging Face token classification, first subword, softmax), flair
-(SequenceTagger with TransformerWordEmbeddings(use_context=100) + CRF, in bench/work/venv-flair).
+(SequenceTagger with TransformerWordEmbeddings(use_context=100) + CRF, in bench/work/venv-flair); the
+-recipe peers train with their own documented recipe instead of clinx's budget (spacy-trf-recipe,
+hf-tokcls-recipe, flair-recipe).
 """
 import json
 import math
@@ -91,7 +93,8 @@ VARIANTS["clinx-centre96-rerun"] = VARIANTS["clinx-centre96"]
 VARIANTS["clinx-head4x"] = {**NO_CONTEXT, "components.clinx_ner.model.head_learn_rate_scale": 4.0}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
-PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe"]
+PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe",
+         "flair-recipe"]
 NO_ENCODER = {"spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun"}  # peers that train without the encoder (they can run before it is built)
 CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)
 # a table without an -Nep suffix holds runs of 3 epochs (the cpu profile's until 2026-12-01); any
@@ -250,17 +253,29 @@ class Systems:
         return {**self.hf_tokcls(out, epochs=3, lr=5e-5, batch_size=8, warmup=0.0, weight_decay=0.0),
                 "learn_rate": 5e-5, "epochs": 3}
 
-    def flair(self, out: Path) -> Dict:
+    def flair(self, out: Path, epochs: Optional[int] = None, lr: Optional[float] = None, batch_size: int = 16,
+              context: int = 100, crf: bool = True) -> Dict:
+        """flair with a CRF and 100 tokens of context at clinx's epochs and rate, or with the arguments'."""
         from exchange import score_predictions
 
         files = self.exchange_files()
         threads = ("--threads", torch.get_num_threads())  # as many as this process (OMP_NUM_THREADS)
-        timing = run_flair_peer("train", files["train"], files["dev"], self.encoder, out, "--epochs",
-                                self.train["max_epochs"], "--lr", self.train["learn_rate"], "--context", 100, *threads)
+        recipe = ("--epochs", epochs or self.train["max_epochs"], "--lr", lr or self.train["learn_rate"],
+                  "--batch-size", batch_size, "--context", context, "--crf" if crf else "--no-crf")
+        if batch_size < 16:  # flair's recipe: forward passes one sentence at a time, gradients summed per batch
+            recipe += ("--chunk-size", 1)
+        timing = run_flair_peer("train", files["train"], files["dev"], self.encoder, out, *recipe, *threads)
         timing.update(run_flair_peer("predict", out / "final-model.pt", files["test"], out / "predictions.jsonl",
                                      *threads))
         return {**score_predictions(self.data / "test.spacy", out / "predictions.jsonl", spacy.blank(self.lang)),
                 **timing}
+
+    def flair_recipe(self, out: Path) -> Dict:
+        """flair's own fine-tuning recipe (FLERT, Schweter and Akbik 2020, as flair's tutorial trains it):
+        a linear layer on the first subword, no CRF or RNN, 64 tokens of context, peak rate 5e-6 with
+        10% warm-up, batches of 4 sentences, 10 epochs, the last model."""
+        return {**self.flair(out, epochs=10, lr=5e-6, batch_size=4, context=64, crf=False),
+                "learn_rate": 5e-6, "epochs": 10}
 
     def runner(self, name: str) -> Callable[[Path], Dict]:
         if name in VARIANTS:
@@ -274,7 +289,7 @@ class Systems:
                 # the same again beside a clinx run on this machine (a paired comparison; the first row is kept)
                 "spacy-cnn-efficiency-rerun": efficiency, "hf-tokcls": self.hf_tokcls,
                 "flair": self.flair, "spacy-trf-recipe": self.spacy_trf_recipe,
-                "hf-tokcls-recipe": self.hf_tokcls_recipe}[name]
+                "hf-tokcls-recipe": self.hf_tokcls_recipe, "flair-recipe": self.flair_recipe}[name]
 
 
 def main(
@@ -373,7 +388,8 @@ def write_report(report: Path, results_dir: Path) -> None:
              "up to 20 epochs (their own schedule, early stopping). A `-recipe` peer trains with its own documented recipe instead",
              "(`spacy-trf-recipe`: spaCy's transformer `ner` config, rate 5e-5 until 1,600 updates without a better",
              "dev score; `hf-tokcls-recipe`: the HF token-classification example's defaults, 3 epochs at 5e-5,",
-             "batches of 8). F1 [low, high]: the 95% bootstrap interval over test documents (2,000 resamples).", "",
+             "batches of 8; `flair-recipe`: flair's FLERT fine-tuning, no CRF, 10 epochs at 5e-6, batches of 4).",
+             "F1 [low, high]: the 95% bootstrap interval over test documents (2,000 resamples).", "",
              "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER [--learn-rate LR] [--epochs N]`",
              "(`LR` and `N` as in the table; without them, the profile's; a table named `ENCODER-Nep` holds runs",
              "of N epochs, one without the suffix runs of 3). A table fills over several",

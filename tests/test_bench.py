@@ -248,3 +248,28 @@ def test_the_report_shows_an_f1_with_its_interval_where_one_was_recorded(tmp_pat
     rows = {line.split(" | ")[0]: line for line in (tmp_path / "accuracy.md").read_text().splitlines()}
     assert "| 75.00 | 0.0001 | 3 |" in rows["| clinx"]
     assert "| 75.00 [71.25, 78.50] | 5e-05 | - |" in rows["| spacy-trf-recipe"]
+
+
+def test_the_flair_recipe_trains_with_flerts_settings_and_the_shared_budget_peer_with_clinxs(tmp_path, monkeypatch):
+    """flair-recipe is flair's own fine-tuning recipe (no CRF, batches of 4 one sentence at a time,
+    5e-6, 10 epochs, 64 tokens of context); flair keeps clinx's budget and a CRF."""
+    sys.path.insert(0, str(BENCH))
+    import accuracy
+    import exchange
+
+    calls = []
+    monkeypatch.setattr(accuracy, "run_flair_peer", lambda *args: calls.append(args) or {})
+    monkeypatch.setattr(exchange, "score_predictions", lambda *args: {"spans_char_f": 0.5})
+    monkeypatch.setattr(accuracy.Systems, "exchange_files", lambda self: {"train": "T", "dev": "D", "test": "E"})
+    systems = accuracy.Systems(tmp_path, "encoder", "en", tmp_path, learn_rate=1e-4, epochs=3)
+    row = systems.runner("flair-recipe")(tmp_path / "recipe")
+    options = lambda call: dict(zip(call[5::2], call[6::2]))  # noqa: E731
+    assert calls[0][:5] == ("train", "T", "D", "encoder", tmp_path / "recipe") and "--no-crf" in calls[0]
+    recipe = options([a for a in calls[0] if a != "--no-crf"])
+    assert {k: recipe[k] for k in ("--epochs", "--lr", "--batch-size", "--context", "--chunk-size")} == {
+        "--epochs": 10, "--lr": 5e-6, "--batch-size": 4, "--context": 64, "--chunk-size": 1}
+    assert (row["learn_rate"], row["epochs"]) == (5e-6, 10)
+    calls.clear()
+    systems.runner("flair")(tmp_path / "shared")
+    shared = options([a for a in calls[0] if a != "--crf"])
+    assert "--crf" in calls[0] and (shared["--epochs"], shared["--lr"], shared["--context"]) == (3, 1e-4, 100)

@@ -3,6 +3,7 @@ the original CLIN-X code, as a peer. Runs in its own virtualenv (``bench/work/ve
 imports neither spaCy nor spacy_clinx; data comes and goes as the JSONL of ``exchange.py``.
 
     python flair_peer.py train TRAIN.jsonl DEV.jsonl ENCODER OUTPUT [--epochs 3 --lr 5e-4 ...]
+    python flair_peer.py train ... --epochs 10 --lr 5e-6 --batch-size 4 --chunk-size 1 --context 64 --no-crf  # FLERT
     python flair_peer.py predict OUTPUT/final-model.pt TEST.jsonl PREDICTIONS.jsonl
 Both print one JSON line of timings. ``train`` saves a checkpoint after each epoch and, run again,
 resumes from it (its timing is the sum over the runs).
@@ -124,7 +125,7 @@ def train(args) -> None:
                                                use_context=args.context)
         tagger = SequenceTagger(hidden_size=256, embeddings=embeddings,
                                 tag_dictionary=corpus.make_label_dictionary("ner", add_unk=False), tag_type="ner",
-                                tag_format="BIOES", use_crf=True, use_rnn=False, reproject_embeddings=False)
+                                tag_format="BIOES", use_crf=args.crf, use_rnn=False, reproject_embeddings=False)
     done = state["epoch"] if state else 0
     if done >= args.epochs:
         tagger.save(Path(args.output) / "final-model.pt")
@@ -132,7 +133,7 @@ def train(args) -> None:
         schedule = LinearSchedulerPlugin(warmup_fraction=0.1)  # fine_tune's default
         resume = EpochCheckpoint(schedule, checkpoint, state)
         ModelTrainer(tagger, corpus).fine_tune(args.output, learning_rate=args.lr, mini_batch_size=args.batch_size,
-                                               max_epochs=args.epochs, epoch=done, save_final_model=True,
+                                               mini_batch_chunk_size=args.chunk_size, max_epochs=args.epochs, epoch=done, save_final_model=True,
                                                attach_default_scheduler=False, plugins=[schedule, resume])
         state = torch.load(checkpoint, weights_only=False)
     print(json.dumps({"train_seconds": state["seconds"], "seconds_per_epoch": state["seconds"] / args.epochs,
@@ -171,6 +172,9 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--context", type=int, default=100)
+    t.add_argument("--crf", action=argparse.BooleanOptionalAction, default=True,
+                   help="a CRF over the tags (--no-crf: FLERT's recipe, a linear layer and softmax)")
+    t.add_argument("--chunk-size", type=int, default=None, help="a mini-batch's forward passes in chunks of this size")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.set_defaults(run=train)
