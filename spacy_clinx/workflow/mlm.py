@@ -3,7 +3,9 @@ masked LM on plain clinical text, with checkpoints that an interrupted run resum
 
 The texts are tokenised once, joined into one stream (documents separated by the
 tokenizer's separator) and cut into blocks of ``block_size`` subwords; each step masks
-15% of a batch of blocks (BERT's 80/10/10 rule, via transformers' collator). The batch
+15% of a batch of blocks (BERT's 80/10/10 rule, via transformers' collator), or with
+``whole_word_mask`` 15% of the words, all subwords of a chosen word together (a rare name
+or record number is then predicted from its context, not from its other pieces). The batch
 order is a function of the seed and epoch, and the RNG states are checkpointed, so a
 resumed run takes exactly the steps an uninterrupted one would.
 """
@@ -12,7 +14,7 @@ import random
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy
 import torch
@@ -34,22 +36,70 @@ class MLMSettings:
     warmup: float = 0.06
     weight_decay: float = 0.01
     mask_probability: float = 0.15
+    whole_word_mask: bool = False
     save_every: int = 200
     heldout_fraction: float = 0.02
     seed: int = 0
 
 
-def text_blocks(tokenizer, texts: Iterable[str], block_size: int) -> List[List[int]]:
-    """Blocks of ``block_size`` ids (special tokens included) from the concatenated texts."""
+Block = Dict[str, List[int]]  # input_ids, and word_ids: the word of each subword in the stream, -1 for none
+
+
+def text_blocks(tokenizer, texts: Iterable[str], block_size: int) -> List[Block]:
+    """Blocks of ``block_size`` ids (special tokens included) from the concatenated texts, with the
+    word of each subword (the fast tokenizer's ``word_ids``, numbered across the stream)."""
     prefix, suffix = special_tokens(tokenizer)
     body = block_size - len(prefix) - len(suffix)
     if body < 8:
         raise ValueError(f"block_size {block_size} leaves no room for text")
     separator = [tokenizer.sep_token_id] if tokenizer.sep_token_id is not None else []
-    stream: List[int] = []
+    ids: List[int] = []
+    words: List[int] = []
+    first = 0  # the stream's number of the text's first word
     for text in texts:
-        stream.extend(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"] + separator)
-    return [prefix + stream[i : i + body] + suffix for i in range(0, len(stream) - body // 2, body)]
+        encoding = tokenizer(text, add_special_tokens=False, verbose=False)
+        text_words = [-1 if w is None else first + w for w in encoding.word_ids()]
+        first = max(text_words + [first - 1]) + 1
+        ids.extend(encoding["input_ids"] + separator)
+        words.extend(text_words + [-1] * len(separator))
+    none = [-1]
+    return [{"input_ids": prefix + ids[i : i + body] + suffix,
+             "word_ids": none * len(prefix) + words[i : i + body] + none * len(suffix)}
+            for i in range(0, len(ids) - body // 2, body)]
+
+
+def whole_word_masks(word_ids: torch.Tensor, probability: float) -> torch.Tensor:
+    """Which subwords to mask: each word of each row (``word_ids`` >= 0) chosen with ``probability``,
+    all its subwords with it. A word cut by a block boundary is two words."""
+    rows = torch.arange(len(word_ids))[:, None].expand_as(word_ids)
+    _, word = torch.unique(torch.stack([rows, word_ids]).flatten(1), dim=1, return_inverse=True)
+    chosen = torch.bernoulli(torch.full((int(word.max()) + 1,), probability)).bool()
+    return chosen[word].view_as(word_ids) & (word_ids >= 0)
+
+
+def mlm_collator(tokenizer, settings: "MLMSettings", whole_words: Optional[bool] = None) -> Callable[[List[Block]], dict]:
+    """Blocks -> a masked batch: transformers' collator masking subwords, or whole words."""
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability)
+    if not (settings.whole_word_mask if whole_words is None else whole_words):
+        return lambda blocks: collator([{"input_ids": b["input_ids"]} for b in blocks])
+    if not tokenizer.is_fast:
+        raise ValueError("whole_word_mask needs a fast tokenizer (its word_ids); this one is not")
+
+    def whole_word_batch(blocks: List[Block]) -> dict:
+        length = max(len(b["input_ids"]) for b in blocks)
+        pad = lambda values, fill: [v + [fill] * (length - len(v)) for v in values]  # noqa: E731
+        input_ids = torch.tensor(pad([b["input_ids"] for b in blocks], tokenizer.pad_token_id))
+        attention_mask = torch.tensor(pad([[1] * len(b["input_ids"]) for b in blocks], 0))
+        masked = whole_word_masks(torch.tensor(pad([b["word_ids"] for b in blocks], -1)), settings.mask_probability)
+        labels = input_ids.masked_fill(~masked, -100)
+        # BERT's rule on the chosen subwords: 80% the mask token, 10% a random subword, 10% unchanged
+        replaced = torch.bernoulli(torch.full(labels.shape, 0.8)).bool() & masked
+        randomised = torch.bernoulli(torch.full(labels.shape, 0.5)).bool() & masked & ~replaced
+        inputs = input_ids.masked_fill(replaced, tokenizer.mask_token_id)
+        inputs[randomised] = torch.randint(len(tokenizer), labels.shape)[randomised]
+        return {"input_ids": inputs, "attention_mask": attention_mask, "labels": labels}
+
+    return whole_word_batch
 
 
 def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLMSettings,
@@ -70,7 +120,7 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     if len(blocks) < settings.batch_size:
         raise ValueError(f"{len(texts)} texts give only {len(blocks)} training blocks of {settings.block_size} "
                          f"subwords; give more text or lower block_size/batch_size")
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability)
+    collator = mlm_collator(tokenizer, settings)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learn_rate, weight_decay=settings.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup * settings.steps), settings.steps)
     step, losses = 0, []
@@ -85,13 +135,15 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
         torch.set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
     per_epoch = len(blocks) // settings.batch_size
-    heldout_before = heldout_loss(model, collator, heldout, settings, device) if step == 0 else None
+    # held out: always subwords masked, so that encoders trained with either masking compare
+    heldout_collator = mlm_collator(tokenizer, settings, whole_words=False)
+    heldout_before = heldout_loss(model, heldout_collator, heldout, settings, device) if step == 0 else None
     model.train()
     bar = tqdm(total=settings.steps, initial=step, desc="MLM", unit="step", disable=not progress)
     while step < settings.steps:
         epoch, index = divmod(step, per_epoch)
         order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
-        batch = [{"input_ids": blocks[j]} for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
+        batch = [blocks[j] for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             loss = model(**on_device(collator(batch), device)).loss
         if not torch.isfinite(loss):
@@ -114,7 +166,7 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
         "train_blocks": len(blocks),
         "heldout_blocks": len(heldout),
         "settings": asdict(settings),
-        "heldout_loss_after": heldout_loss(model, collator, heldout, settings, device),
+        "heldout_loss_after": heldout_loss(model, heldout_collator, heldout, settings, device),
         "loss_last_50": float(numpy.mean(losses[-50:])),
     }
     if heldout_before is not None:
@@ -133,7 +185,7 @@ def on_device(batch, device: torch.device) -> dict:
 
 
 @torch.no_grad()
-def heldout_loss(model, collator, blocks: List[List[int]], settings: MLMSettings,
+def heldout_loss(model, collator, blocks: List[Block], settings: MLMSettings,
                  device: Optional[torch.device] = None) -> float:
     """Mean masked-LM loss on held-out blocks, with masks drawn from a fixed seed."""
     state = torch.get_rng_state()
@@ -141,7 +193,7 @@ def heldout_loss(model, collator, blocks: List[List[int]], settings: MLMSettings
     model.eval()
     losses = []
     for i in range(0, len(blocks), settings.batch_size):
-        batch = collator([{"input_ids": b} for b in blocks[i : i + settings.batch_size]])
+        batch = collator(blocks[i : i + settings.batch_size])
         losses.append(model(**on_device(batch, device or torch.device("cpu"))).loss.float().item())
     model.train()
     torch.set_rng_state(state)

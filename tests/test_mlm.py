@@ -1,0 +1,86 @@
+"""Masked-LM blocks and masking: subwords (transformers' collator) or whole words."""
+import json
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from pipelines import tiny_encoder
+from spacy_clinx.workflow.mlm import MLMSettings, mlm_collator, text_blocks, train_mlm, whole_word_masks
+
+
+@pytest.fixture(scope="module")
+def base(examples, tmp_path_factory):
+    return tiny_encoder("xlm-roberta", [eg.reference.text for eg in examples], tmp_path_factory.mktemp("mlm") / "base")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(base):
+    return AutoTokenizer.from_pretrained(base)
+
+
+def test_blocks_number_each_word_of_the_stream_once_and_special_tokens_none(tokenizer, examples):
+    texts = [eg.reference.text for eg in examples]
+    blocks = text_blocks(tokenizer, texts, 64)
+    assert all(len(b["input_ids"]) == len(b["word_ids"]) for b in blocks)
+    specials = set(tokenizer.all_special_ids)
+    assert all((w == -1) == (i in specials) for b in blocks for i, w in zip(b["input_ids"], b["word_ids"]))
+    # the stream's words are numbered in order, one number per word of the texts (its tail may be cut)
+    words = [w for b in blocks for w in b["word_ids"] if w >= 0]
+    assert words == sorted(words)
+    n_words = sum(max(tokenizer(t, add_special_tokens=False).word_ids()) + 1 for t in texts)
+    assert 0.9 * n_words < len(set(words)) <= n_words
+    assert len(set(words)) < len(words), "the fixture text has words of several subwords"
+
+
+def test_whole_word_masks_take_every_subword_of_a_chosen_word():
+    torch.manual_seed(0)
+    word_ids = torch.tensor([[-1, 0, 0, 1, 2, 2, 2, -1], [-1, 2, 2, 3, 3, 4, -1, -1]])
+    for _ in range(50):
+        masked = whole_word_masks(word_ids, 0.5)
+        assert not masked[word_ids < 0].any()
+        for row in range(2):
+            for word in word_ids[row].unique().tolist():
+                if word >= 0:
+                    chosen = masked[row][word_ids[row] == word]
+                    assert chosen.all() or not chosen.any()
+    assert whole_word_masks(word_ids, 1.0).equal(word_ids >= 0)
+    assert not whole_word_masks(word_ids, 0.0).any()
+    # word 2 of row 0 and word 2 of row 1 are drawn apart
+    draws = [whole_word_masks(word_ids, 0.5) for _ in range(200)]
+    assert any(d[0, 4] != d[1, 1] for d in draws)
+
+
+def test_whole_word_batches_mask_about_the_share_of_words_and_label_only_masked_subwords(tokenizer, examples):
+    blocks = text_blocks(tokenizer, [eg.reference.text for eg in examples], 64)
+    assert len(blocks[-1]["input_ids"]) < 64, "the last block is short: the batch pads it"
+    collate = mlm_collator(tokenizer, MLMSettings(whole_word_mask=True))
+    torch.manual_seed(0)
+    batch = collate(blocks)
+    chosen, words = set(), set()
+    for row, block in enumerate(blocks):
+        n = len(block["input_ids"])
+        ids, labels, shown = torch.tensor(block["input_ids"]), batch["labels"][row], batch["input_ids"][row]
+        assert (labels[n:] == -100).all() and (batch["attention_mask"][row, n:] == 0).all()
+        masked = labels[:n] != -100
+        assert labels[:n][masked].equal(ids[masked]) and shown[:n][~masked].equal(ids[~masked])
+        word_ids = torch.tensor(block["word_ids"])
+        for word in word_ids[word_ids >= 0].unique().tolist():
+            taken = masked[word_ids == word]
+            assert taken.all() or not taken.any()  # a word is masked whole or not at all
+            words.add((row, word))
+            if taken.any():
+                chosen.add((row, word))
+    assert 0.10 < len(chosen) / len(words) < 0.20
+    masked = batch["labels"] != -100  # about 80% of them show the mask token
+    assert 0.7 < (batch["input_ids"][masked] == tokenizer.mask_token_id).float().mean() < 0.9
+
+
+def test_masked_lm_with_whole_word_masks_learns(base, examples, tmp_path):
+    texts = [eg.reference.text for eg in examples]
+    torch.set_num_threads(1)
+    report = train_mlm(str(base), texts, tmp_path / "wwm",
+                       MLMSettings(steps=30, batch_size=4, block_size=64, whole_word_mask=True), progress=False)
+    assert report["settings"]["whole_word_mask"] is True
+    assert report["heldout_loss_after"] < report["heldout_loss_before"]
+    assert json.loads((tmp_path / "wwm" / "mlm.json").read_text())["heldout_loss_after"] == report["heldout_loss_after"]
