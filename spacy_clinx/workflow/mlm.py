@@ -19,7 +19,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 import numpy
 import torch
 from tqdm import tqdm
-from transformers import DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
+from transformers import DataCollatorForLanguageModeling, DataCollatorForWholeWordMask, get_linear_schedule_with_warmup
 
 from ..atomic import written_aside
 from ..model.encoder import load_masked_lm, quiet_transformers, special_tokens
@@ -79,11 +79,14 @@ def whole_word_masks(word_ids: torch.Tensor, probability: float) -> torch.Tensor
 
 def mlm_collator(tokenizer, settings: "MLMSettings", whole_words: Optional[bool] = None) -> Callable[[List[Block]], dict]:
     """Blocks -> a masked batch: transformers' collator masking subwords, or whole words."""
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability)
     if not (settings.whole_word_mask if whole_words is None else whole_words):
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability)
         return lambda blocks: collator([{"input_ids": b["input_ids"]} for b in blocks])
     if not tokenizer.is_fast:
         raise ValueError("whole_word_mask needs a fast tokenizer (its word_ids); this one is not")
+    # transformers' whole-word collator applies BERT's 80/10/10 rule to the subwords it is given;
+    # which words are given is ours (its own choice reads BERT's "##" pieces only)
+    whole_word_collator = DataCollatorForWholeWordMask(tokenizer, mlm_probability=settings.mask_probability)
 
     def whole_word_batch(blocks: List[Block]) -> dict:
         length = max(len(b["input_ids"]) for b in blocks)
@@ -91,12 +94,7 @@ def mlm_collator(tokenizer, settings: "MLMSettings", whole_words: Optional[bool]
         input_ids = torch.tensor(pad([b["input_ids"] for b in blocks], tokenizer.pad_token_id))
         attention_mask = torch.tensor(pad([[1] * len(b["input_ids"]) for b in blocks], 0))
         masked = whole_word_masks(torch.tensor(pad([b["word_ids"] for b in blocks], -1)), settings.mask_probability)
-        labels = input_ids.masked_fill(~masked, -100)
-        # BERT's rule on the chosen subwords: 80% the mask token, 10% a random subword, 10% unchanged
-        replaced = torch.bernoulli(torch.full(labels.shape, 0.8)).bool() & masked
-        randomised = torch.bernoulli(torch.full(labels.shape, 0.5)).bool() & masked & ~replaced
-        inputs = input_ids.masked_fill(replaced, tokenizer.mask_token_id)
-        inputs[randomised] = torch.randint(len(tokenizer), labels.shape)[randomised]
+        inputs, labels = whole_word_collator.torch_mask_tokens(input_ids, masked.float())
         return {"input_ids": inputs, "attention_mask": attention_mask, "labels": labels}
 
     return whole_word_batch
