@@ -17,7 +17,8 @@ A run with another number of epochs than the profile's keeps its results apart (
 the same-budget comparison of the tables stays whole.
 
 Systems: clinx (the full architecture, official train/dev split), clinx-folds (the workflow's 5 random
-train/dev splits of train+dev: median and best model, and their ensemble), clinx-all (train+dev, last
+train/dev splits of train+dev: median and best model, and their ensemble), clinx-distilled (one model
+on train+dev learning from the clinx-folds-features ensemble's marginals, the distill step), clinx-all (train+dev, last
 model), ablations clinx-softmax (- CRF), clinx-sentence (- context), clinx-word (- subword), clinx-bio
 (BIO instead of BIOES); peers spacy-trf (spacy-transformers + transition-based ner), spacy-cnn (CNN
 ner, no transformer: spaCy's accuracy config), spacy-cnn-efficiency (its efficiency config), hf-tokcls (Hugging Face token classification, first subword, softmax), flair
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).parent / "peers"))  # the peers' modules (
 
 LANG = {"meddocan": "es", "ncbi_disease": "en", "pharmaconer": "es", "meddoprof_ner": "es"}
 PROFILE = Path("configs/profiles/cpu.cfg")
+TEACHER_WEIGHT = 0.5  # project.yml's teacher_weight
 VARIANTS = {
     "clinx": {},
     "clinx-softmax": {"components.clinx_ner.model.head": {"@misc": "spacy_clinx.softmax_head.v1"}},
@@ -176,6 +178,20 @@ class Systems:
                             for name, s in models.items()},
                 "train_seconds": time.perf_counter() - start}
 
+    def clinx_distilled(self, out: Path) -> Dict:
+        """The workflow's distill step: one model on every train+dev document, learning from the
+        ``clinx-folds-features`` ensemble's marginals (run that system first) and the gold tags."""
+        folds = self.work / "clinx-folds-features"
+        if not (folds / "ensemble" / "meta.json").exists():
+            raise typer.BadParameter(f"{folds / 'ensemble'}: no ensemble to distil; run --system clinx-folds-features "
+                                     "first")
+        start = time.perf_counter()
+        clinx("distill", self.config, folds / "ensemble", folds / "splits", out / "data", out / "student",
+              "--encoder", self.encoder, "--profile", self.profile_copy(out), "--teacher-weight", TEACHER_WEIGHT,
+              "--seed", 0)
+        return {**score_pipeline(out / "student" / "split0" / "model-last", self.data / "test.spacy"),
+                "train_seconds": time.perf_counter() - start}
+
     def profile_copy(self, out: Path) -> Path:
         """The profile with this run's learning rate and epochs, for the workflow's own commands."""
         from thinc.api import Config
@@ -282,6 +298,8 @@ class Systems:
             return lambda out: self.clinx(out, VARIANTS[name])
         if name in ("clinx-folds", "clinx-folds-features"):  # -features: with the cpu profile's token features
             return self.clinx_folds
+        if name == "clinx-distilled":
+            return self.clinx_distilled
         if name == "clinx-all":
             return lambda out: self.clinx(out, {}, train="train+dev", select="last")
         efficiency = lambda out: self.spacy_cnn(out, width=96, depth=4)  # noqa: E731
@@ -295,7 +313,8 @@ class Systems:
 def main(
     corpus: str = typer.Argument(..., help="meddocan, pharmaconer, meddoprof_ner or ncbi_disease"),
     encoder: str = typer.Option("embedded", help="embedded (the workflow's encoder), minilm, or a path"),
-    systems: List[str] = typer.Option([*VARIANTS, "clinx-folds", "clinx-folds-features", "clinx-all", *PEERS],
+    systems: List[str] = typer.Option([*VARIANTS, "clinx-folds", "clinx-folds-features", "clinx-distilled", "clinx-all",
+                                       *PEERS],
                                       "--system"),
     corpora_dir: Path = typer.Option(Path("../shared/corpora")),
     workdir: Path = typer.Option(Path("bench/work/accuracy")),
@@ -359,7 +378,7 @@ def main(
 def rescore(out: Path, test: Path, lang: str, last: bool = False) -> Optional[Dict]:
     """A finished system's scores again, from its saved pipeline (``last``: its last model, not its
     best) or its predictions; None if neither is left."""
-    for model in ("model-last",) if last else ("model-best", "ensemble"):
+    for model in ("model-last",) if last else ("model-best", "ensemble", "student/split0/model-last"):
         if (out / model / "config.cfg").exists():
             return score_pipeline(out / model, test)
     if (out / "predictions.jsonl").exists():

@@ -99,6 +99,42 @@ def test_the_folds_system_trains_with_the_runs_rate_and_epochs(tmp_path, monkeyp
     assert unchanged(copy.train) == unchanged(stock.train) and copy.encoder == stock.encoder
 
 
+def test_the_distilled_system_learns_from_the_folds_ensemble_and_needs_it_first(tmp_path, monkeypatch):
+    """clinx-distilled runs the workflow's distill step on clinx-folds-features' ensemble and splits,
+    with the run's profile; without that ensemble it says which system to run first."""
+    import typer
+
+    sys.path.insert(0, str(BENCH))
+    import accuracy
+
+    monkeypatch.chdir(BENCH.parent)
+    systems = accuracy.Systems(tmp_path / "data", "encoder", "en", tmp_path, epochs=2)
+    with pytest.raises(typer.BadParameter, match="run --system clinx-folds-features first"):
+        systems.runner("clinx-distilled")(tmp_path / "clinx-distilled")
+    (tmp_path / "clinx-folds-features" / "ensemble").mkdir(parents=True)
+    (tmp_path / "clinx-folds-features" / "ensemble" / "meta.json").write_text("{}")
+    calls = []
+    monkeypatch.setattr(accuracy, "clinx", lambda *args: calls.append(args))
+    monkeypatch.setattr(accuracy, "score_pipeline", lambda model, test: {"spans_char_f": 0.5, "model": model})
+    out = tmp_path / "clinx-distilled"
+    out.mkdir()
+    scores = systems.runner("clinx-distilled")(out)
+    (args,) = calls
+    folds = tmp_path / "clinx-folds-features"
+    assert args[:6] == ("distill", Path("configs/en_clinx_ner.cfg"), folds / "ensemble", folds / "splits",
+                        out / "data", out / "student")
+    options = dict(zip(args[6::2], args[7::2]))
+    assert options["--encoder"] == "encoder" and options["--teacher-weight"] == accuracy.TEACHER_WEIGHT
+    assert load_profile_epochs(options["--profile"]) == 2
+    assert scores["model"] == out / "student" / "split0" / "model-last"
+
+
+def load_profile_epochs(path):
+    from spacy_clinx.workflow.profiles import load_profile
+
+    return load_profile(path).train["max_epochs"]
+
+
 def test_the_transfer_study_keeps_rows_another_run_recorded_meanwhile(tmp_path):
     sys.path.insert(0, str(BENCH))
     from transfer_study import read_results, record
