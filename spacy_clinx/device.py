@@ -26,3 +26,9 @@ def use_device(gpu_id: int) -> torch.device:
 
         require_gpu(gpu_id)
     return device
+
+
+def cpu_runs_bf16() -> bool:
+    """Whether this CPU has the instructions oneDNN needs for fast bfloat16 (AVX-512 and up; torch's
+    own check): without them a bfloat16 autocast is emulated, and slower than float32."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -33,6 +33,7 @@ class SubwordCRFTagger(nn.Module):
         super().__init__()
         self.head = head_named(head).name  # saved with the weights
         self.cpu_bf16 = False  # bfloat16 autocast of the encoder at inference on CPU (set by the component)
+        self.bf16_training = False  # the same when training (set by the architecture: cpu_bf16_training)
         self.cpu_int8 = False  # the encoder run by ONNX Runtime in int8 on CPU (likewise)
         self.cpu_onnx = False  # the encoder run by ONNX Runtime in float32 on CPU (likewise)
         self._onnx_encoder = None  # the ONNX Runtime encoder, made at the first such prediction
@@ -57,7 +58,7 @@ class SubwordCRFTagger(nn.Module):
         """Emissions of each window's centre subwords, (B, C, K) float32. The caller joins them per
         document and decodes each document in one pass (prediction), or scores gold segments of
         joined centres (training: ``Head.get_loss``)."""
-        bf16 = self.cpu_bf16 and not self.training and input_ids.device.type == "cpu"
+        bf16 = (self.bf16_training if self.training else self.cpu_bf16) and input_ids.device.type == "cpu"
         features = None
         if self.token_features is not None:
             if token_feature_ids is None:
