@@ -205,11 +205,12 @@ def forward(model: SubwordTaggerModel, batch: WindowBatch, is_train: bool):
 
 @lru_cache(maxsize=1)
 def bf16_fits_this_cpu() -> bool:
-    """Asked once per process: cpu_bf16_training on a CPU without fast bfloat16 trains in float32."""
+    """Asked once per process: a bfloat16 setting for CPU training (``cpu_bf16_training``, the masked
+    LM's ``cpu_bf16``) on a CPU without fast bfloat16 trains in float32."""
     if cpu_runs_bf16():
         return True
-    warnings.warn("clinx_ner: cpu_bf16_training is on, but this CPU has no fast bfloat16 (AVX-512 or AMX): "
-                  "training in float32")
+    warnings.warn("spacy-clinx: bfloat16 training is asked for, but this CPU has no fast bfloat16 (AVX-512 or "
+                  "AMX): training in float32")
     return False
 
 

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from transformers import DataCollatorForLanguageModeling, DataCollatorForWholeWordMask, get_linear_schedule_with_warmup
 
 from ..atomic import written_aside
+from ..model.architecture import bf16_fits_this_cpu
 from ..model.encoder import load_masked_lm, quiet_transformers, special_tokens
 
 CHECKPOINT = "checkpoint"
@@ -37,6 +38,7 @@ class MLMSettings:
     weight_decay: float = 0.01
     mask_probability: float = 0.15
     whole_word_mask: bool = False
+    cpu_bf16: bool = False
     save_every: int = 200
     heldout_fraction: float = 0.02
     seed: int = 0
@@ -103,8 +105,9 @@ def mlm_collator(tokenizer, settings: "MLMSettings", whole_words: Optional[bool]
 def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLMSettings,
               progress: bool = True, device: Optional[torch.device] = None) -> dict:
     """Train, resuming from ``output/checkpoint`` if it exists; save the model to ``output``.
-    ``device``: the CPU by default; on CUDA the forward pass runs under bfloat16 autocast. Masks
-    are drawn on the CPU either way, so a run resumes the same on any device."""
+    ``device``: the CPU by default; on CUDA the forward pass runs under bfloat16 autocast, on a CPU
+    too with ``settings.cpu_bf16`` where the CPU has fast bfloat16 (AVX-512 or AMX; float32 elsewhere,
+    with a warning). Masks are drawn on the CPU either way, so a run resumes the same on any device."""
     output = Path(output)
     checkpoint = output / CHECKPOINT
     resume = (checkpoint / "state.json").exists()
@@ -136,13 +139,14 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     # held out: always subwords masked, so that encoders trained with either masking compare
     heldout_collator = mlm_collator(tokenizer, settings, whole_words=False)
     heldout_before = heldout_loss(model, heldout_collator, heldout, settings, device) if step == 0 else None
+    bf16 = device.type == "cuda" or (settings.cpu_bf16 and bf16_fits_this_cpu())
     model.train()
     bar = tqdm(total=settings.steps, initial=step, desc="MLM", unit="step", disable=not progress)
     while step < settings.steps:
         epoch, index = divmod(step, per_epoch)
         order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
         batch = [blocks[j] for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = model(**on_device(collator(batch), device)).loss
         if not torch.isfinite(loss):
             raise FloatingPointError(f"MLM loss is {loss.item()} at step {step}; lower the learning rate")
