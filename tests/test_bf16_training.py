@@ -6,7 +6,7 @@ import torch
 from thinc.api import fix_random_seed
 
 from pipelines import make_nlp, train_until_perfect
-from spacy_clinx.model import architecture
+from spacy_clinx import device
 from spacy_clinx.model.architecture import get_tagger
 
 
@@ -22,10 +22,10 @@ def autocast_seen_by_encoder(nlp):
 @pytest.fixture
 def fast_bf16(monkeypatch):
     """As on a CPU with AVX-512, whatever this one has (autocast gives the same numbers where it is emulated)."""
-    monkeypatch.setattr(architecture, "cpu_runs_bf16", lambda: True)
-    architecture.bf16_fits_this_cpu.cache_clear()
+    monkeypatch.setattr(device, "cpu_runs_bf16", lambda: True)
+    device.bf16_fits_this_cpu.cache_clear()
     yield
-    architecture.bf16_fits_this_cpu.cache_clear()
+    device.bf16_fits_this_cpu.cache_clear()
 
 
 def test_the_encoder_trains_in_bf16_predicts_in_float32_and_learns_the_fixtures(encoders, examples, fast_bf16,
@@ -57,8 +57,8 @@ def test_bf16_training_stays_close_to_float32s_loss(encoders, examples, fast_bf1
 
 
 def test_a_cpu_without_fast_bf16_trains_in_float32_and_says_so(encoders, examples, monkeypatch):
-    monkeypatch.setattr(architecture, "cpu_runs_bf16", lambda: False)
-    architecture.bf16_fits_this_cpu.cache_clear()
+    monkeypatch.setattr(device, "cpu_runs_bf16", lambda: False)
+    device.bf16_fits_this_cpu.cache_clear()
     try:
         nlp = make_nlp(encoders["xlm-roberta"], cpu_bf16_training=True)
         optimizer = nlp.initialize(lambda: examples[:1])
@@ -67,4 +67,4 @@ def test_a_cpu_without_fast_bf16_trains_in_float32_and_says_so(encoders, example
             nlp.update(examples[:1], sgd=optimizer)
         assert seen and not any(seen)
     finally:
-        architecture.bf16_fits_this_cpu.cache_clear()
+        device.bf16_fits_this_cpu.cache_clear()

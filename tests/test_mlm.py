@@ -89,10 +89,10 @@ def test_masked_lm_with_whole_word_masks_learns(base, examples, tmp_path):
 def test_masked_lm_in_bf16_on_a_cpu_learns_under_autocast(base, examples, tmp_path, monkeypatch):
     """cpu_bf16: the forward passes run under a CPU bfloat16 autocast (as on a CPU with AVX-512, whatever
     this one has) and the model still learns; its held-out loss is measured in float32 as always."""
-    from spacy_clinx.model import architecture
+    from spacy_clinx import device
 
-    monkeypatch.setattr(architecture, "cpu_runs_bf16", lambda: True)
-    architecture.bf16_fits_this_cpu.cache_clear()
+    monkeypatch.setattr(device, "cpu_runs_bf16", lambda: True)
+    device.bf16_fits_this_cpu.cache_clear()
     seen = []
     real = torch.nn.Module.__call__
 
@@ -106,6 +106,6 @@ def test_masked_lm_in_bf16_on_a_cpu_learns_under_autocast(base, examples, tmp_pa
         report = train_mlm(str(base), [eg.reference.text for eg in examples], tmp_path / "bf16",
                            MLMSettings(steps=30, batch_size=4, block_size=64, cpu_bf16=True), progress=False)
     finally:
-        architecture.bf16_fits_this_cpu.cache_clear()
+        device.bf16_fits_this_cpu.cache_clear()
     assert report["heldout_loss_after"] < report["heldout_loss_before"]
     assert seen.count(True) == 30 and False in seen  # every training step in bf16, the held-out loss not

@@ -10,7 +10,6 @@ import io
 import os
 import tempfile
 import warnings
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -22,7 +21,7 @@ from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, deserialize_attr, se
 import transformers
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from ..device import cpu_runs_bf16
+from ..device import bf16_fits_this_cpu
 from ..tagging import make_tag_names
 from ..windows import DocumentWindows, SentenceWindows, WindowBatch, WindowPlan
 from .encoder import drop_pooler, load_encoder, quiet_transformers
@@ -201,17 +200,6 @@ def forward(model: SubwordTaggerModel, batch: WindowBatch, is_train: bool):
         on_cpu = model.layers[0].shims[0].device.type == "cpu"
         model.tagger.bf16_training = bool(model.attrs.get("cpu_bf16_training") and on_cpu and bf16_fits_this_cpu())
     return model.layers[0](batch, is_train)
-
-
-@lru_cache(maxsize=1)
-def bf16_fits_this_cpu() -> bool:
-    """Asked once per process: a bfloat16 setting for CPU training (``cpu_bf16_training``, the masked
-    LM's ``cpu_bf16``) on a CPU without fast bfloat16 trains in float32."""
-    if cpu_runs_bf16():
-        return True
-    warnings.warn("spacy-clinx: bfloat16 training is asked for, but this CPU has no fast bfloat16 (AVX-512 or "
-                  "AMX): training in float32")
-    return False
 
 
 def init(model: SubwordTaggerModel, X: Any = None, Y: Optional[List[str]] = None) -> None:

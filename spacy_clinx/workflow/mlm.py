@@ -22,7 +22,7 @@ from tqdm import tqdm
 from transformers import DataCollatorForLanguageModeling, DataCollatorForWholeWordMask, get_linear_schedule_with_warmup
 
 from ..atomic import written_aside
-from ..model.architecture import bf16_fits_this_cpu
+from ..device import bf16_fits_this_cpu
 from ..model.encoder import load_masked_lm, quiet_transformers, special_tokens
 
 CHECKPOINT = "checkpoint"
