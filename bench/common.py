@@ -7,13 +7,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import numpy
 import typer
 
 FLAIR_PYTHON = Path("bench/work/venv-flair/bin/python")
 FLAIR_PEER = Path(__file__).parent / "peers" / "flair_peer.py"
+
+
+def parse_value(text: str) -> Any:
+    """JSON where it parses (``0``, ``true``, ``null``), else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def clinx(*args, **run) -> None:

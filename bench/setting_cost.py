@@ -7,21 +7,12 @@ one process holding one pipeline. Prints the seconds of every run, the medians a
     # giving freed memory back to the OS, against never
     python bench/setting_cost.py MODEL --setting release_memory_growth_mb=256 --baseline 0
 """
-import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 import typer
-
-
-def parse_value(text: str) -> Any:
-    """JSON where it parses (``0``, ``true``, ``null``), else the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+from common import parse_value
 
 
 def main(

@@ -9,7 +9,6 @@ appends them to ``--report``.
     python bench/train_setting_cost.py encoders/cpu/ncbi_disease --train corpus/cpu/ncbi_disease/train.spacy \\
         --lang en --setting cpu_bf16_training=true --baseline false
 """
-import json
 import statistics
 import time
 from datetime import date
@@ -17,17 +16,9 @@ from pathlib import Path
 from typing import Any, Dict
 
 import typer
-from common import machine
+from common import machine, parse_value
 
 PROFILE = Path("configs/profiles/cpu.cfg")
-
-
-def parse_value(text: str) -> Any:
-    """JSON where it parses (``0``, ``true``, ``null``), else the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def profile_pipeline(encoder: str, train: Path, lang: str, overrides: Dict[str, Any]):
@@ -59,16 +50,23 @@ def main(
     import torch
     from spacy.tokens import DocBin
     from spacy.training import Example
-    from thinc.api import fix_random_seed
+    from thinc.api import ConfigValidationError, fix_random_seed
 
     torch.set_num_threads(threads)
-    name, _, value = setting.partition("=")
+    name, equals, value = setting.partition("=")
+    if not (name and equals and value):
+        raise typer.BadParameter(f"--setting {setting!r}: give NAME=VALUE, e.g. cpu_bf16_training=true")
     values = {"baseline": parse_value(baseline), "tried": parse_value(value)}
+    docbin = DocBin().from_disk(train)
     runs = {}
     for key, v in values.items():
         fix_random_seed(0)
-        nlp = profile_pipeline(encoder, train, lang, {f"components.clinx_ner.model.{name}": v})
-        gold = list(DocBin().from_disk(train).get_docs(nlp.vocab))[:n_docs]
+        try:
+            nlp = profile_pipeline(encoder, train, lang, {f"components.clinx_ner.model.{name}": v})
+        except ConfigValidationError as err:  # an unknown setting, or a value of the wrong type
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors)
+            raise typer.BadParameter(f"{name}={v!r} is not a clinx_ner model setting it accepts ({problems})") from None
+        gold = list(docbin.get_docs(nlp.vocab))[:n_docs]
         examples = [Example(nlp.make_doc(doc.text), doc) for doc in gold]
         runs[key] = (nlp, examples, nlp.initialize(lambda: examples))
     words = sum(len(eg.reference.text.split()) for eg in runs["baseline"][1])
