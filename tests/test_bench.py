@@ -21,7 +21,8 @@ def test_benchmark_scripts_import():
 
     sys.path.insert(0, str(BENCH))
     for script in ("accuracy", "speed", "train_speed", "annotate_throughput", "transfer_study", "setting_cost",
-                   "memory_stages", "ray_driver_memory", "train_memory", "bootstrap", "same_training", "train_setting_cost"):
+                   "memory_stages", "ray_driver_memory", "train_memory", "bootstrap", "same_training", "train_setting_cost",
+                   "mlm_setting_cost"):
         assert callable(importlib.import_module(script).main), script
 
 

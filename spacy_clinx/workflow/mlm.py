@@ -146,17 +146,8 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
         epoch, index = divmod(step, per_epoch)
         order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
         batch = [blocks[j] for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = model(**on_device(collator(batch), device)).loss
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"MLM loss is {loss.item()} at step {step}; lower the learning rate")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad()
+        losses.append(round(mlm_step(model, collator(batch), optimizer, scheduler, device, bf16, step), 4))
         step += 1
-        losses.append(round(loss.item(), 4))
         bar.update(1)
         bar.set_postfix(loss=f"{numpy.mean(losses[-50:]):.3f}")
         if step % settings.save_every == 0 and step < settings.steps:
@@ -180,6 +171,21 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     (output / "mlm.json").write_text(json.dumps(report, indent=2), encoding="utf8")
     shutil.rmtree(checkpoint, ignore_errors=True)
     return report
+
+
+def mlm_step(model, batch: dict, optimizer, scheduler, device: torch.device, bf16: bool, step: int = 0) -> float:
+    """One update on a masked batch: the forward pass (under bfloat16 autocast with ``bf16``), gradients
+    clipped to norm 1, AdamW, the schedule. Returns the loss; a non-finite one stops the run."""
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        loss = model(**on_device(batch, device)).loss
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"MLM loss is {loss.item()} at step {step}; lower the learning rate")
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad()
+    return loss.item()
 
 
 def on_device(batch, device: torch.device) -> dict:
