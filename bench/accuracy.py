@@ -99,6 +99,11 @@ VARIANTS["clinx-features-context-bf16"] = {**VARIANTS["clinx-features-context"],
                                            "components.clinx_ner.model.cpu_bf16_training": True}
 # the default again on another build of the encoder, to pair with a variant trained on that build
 VARIANTS["clinx-features-context-rerun"] = {**VARIANTS["clinx-features-context"]}
+# the default trained on windows without overlap (128 subwords, no context: each subword encoded once per
+# epoch, not about twice) and predicting with its usual windows (centre 64, context 32)
+VARIANTS["clinx-train-no-overlap"] = {**VARIANTS["clinx-features-context"],
+                                      "components.clinx_ner.model.train_windows": {
+                                          "@misc": "spacy_clinx.document_windows.v1", "centre": 128, "context": 0}}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
 PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe",

@@ -10,7 +10,7 @@ that sees it).
 """
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Iterator, List, Optional, Protocol, Sequence
+from typing import Iterator, List, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy
 from spacy.util import registry
@@ -64,6 +64,7 @@ class SentenceWindows:
         return [w for i, d in enumerate(docs) for w in plan_sentence_windows(i, d.sentences, d.breaks, self.centre)]
 
 
+@runtime_checkable
 class WindowPlan(Protocol):
     """Cuts documents into the encoder's windows (registered as ``spacy_clinx.*_windows.v1``)."""
 

@@ -184,3 +184,36 @@ def test_gold_batches_cover_every_position_once_with_valid_tags_and_keep_entitie
             assert tags.tolist() == gold[doc][ids].tolist()  # cut between entities: nothing clipped
             seen[doc] += ids.tolist()
     assert {d: sorted(v) for d, v in seen.items()} == {d: list(range(len(g))) for d, g in enumerate(gold)}
+
+
+def test_train_windows_cut_the_training_batches_and_prediction_keeps_the_models_windows(encoders, examples,
+                                                                                     tmp_path):
+    """train_windows without overlap: every training subword encoded once (the training batches hold no
+    context), while prediction still encodes each centre with its context; the plan is the config's, so a
+    loaded pipeline trains with it again, and it learns (how well is the benchmark's question: the tiny
+    encoder, trained on windows longer than those it predicts on, found most of the fixtures' entities,
+    not all, in 100 epochs)."""
+    import spacy
+    from thinc.api import fix_random_seed
+
+    from pipelines import make_nlp, train_until_perfect
+    from spacy_clinx.model.architecture import get_tagger
+
+    fix_random_seed(0)
+    no_overlap = {"@misc": "spacy_clinx.document_windows.v1", "context": 0, "centre": 64}
+    nlp = make_nlp(encoders["xlm-roberta"], train_windows=no_overlap)
+    ner = nlp.get_pipe("clinx_ner")
+    epochs, f1 = train_until_perfect(nlp, examples[:2], max_epochs=60)
+    assert f1 > 0.5, f"F1 {f1} on two training documents after {epochs} epochs"  # 0 untrained
+    tagger = get_tagger(ner.model)
+    n_special = len(tagger.special_prefix) + len(tagger.special_suffix)
+    batches = ner.gold_batches(examples[:2])
+    encoded_not_predicted = {int(n) for b in batches for n in b.attention_mask.sum(1) - b.centre_mask.sum(1)}
+    assert encoded_not_predicted == {n_special}  # no context subwords in training
+    subword_docs = ner.subwords([eg.reference.text for eg in examples[:2]], [eg.predicted for eg in examples[:2]])
+    predicted = ner.model.windows(subword_docs)
+    assert any(w.start < w.centre_start or w.end > w.centre_end for w in predicted)  # context when predicting
+    assert sum(int(b.attention_mask.sum()) for b in batches) < sum(w.end - w.start + n_special for w in predicted)
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p").get_pipe("clinx_ner")
+    assert loaded.model.train_windows == ner.model.train_windows != loaded.model.windows

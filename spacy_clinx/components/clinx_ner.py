@@ -294,7 +294,7 @@ class ClinxNER(TrainablePipe):
         gold = self._gold_tags(examples, subword_docs)
         distils = getattr(self.model.head, "teacher_weight", 0.0) > 0
         teacher = self._teacher_marginals(examples, subword_docs) if distils else None
-        return gold_batches(self.model.windows(subword_docs), subword_docs, gold, get_tagger(self.model).tag_names,
+        return gold_batches(self.model.train_windows(subword_docs), subword_docs, gold, get_tagger(self.model).tag_names,
                             self.model.windows_per_batch, self.special(), teacher)
 
     def _teacher_marginals(self, examples: Sequence[Example], subword_docs: Sequence[SubwordDoc]) -> List[numpy.ndarray]:

@@ -67,6 +67,11 @@ class SubwordTaggerModel(Model):
         return self.attrs["windows"]
 
     @property
+    def train_windows(self) -> WindowPlan:
+        """The window plan of training: ``train_windows`` where the config gives one, else ``windows``."""
+        return self.attrs.get("train_windows") or self.attrs["windows"]
+
+    @property
     def windows_per_batch(self) -> int:
         return self.attrs["windows_per_batch"]
 
@@ -90,6 +95,7 @@ def build_subword_tagger(
     gradient_checkpointing: bool = False,
     head_learn_rate_scale: float = 1.0,
     cpu_bf16_training: bool = False,
+    train_windows: Optional[WindowPlan] = None,
 ) -> SubwordTaggerModel:
     """``encoder``: HF hub name or local path (used only by ``initialize``, never on load).
 
@@ -114,7 +120,10 @@ def build_subword_tagger(
     optimizer stay float32; the token features, emissions and CRF too): each update takes a fraction of
     the time on CPUs with AVX-512 or AMX, and on a CPU without them it trains in float32 with a warning;
     prediction keeps the component's ``cpu_bf16`` (GPUs: ``mixed_precision``). Added after v2's first
-    release; its default trains what v2 configs without it did.
+    release; its default trains what v2 configs without it did;
+    ``train_windows``: another window plan for training (none: ``windows``), e.g. windows without
+    overlap (``context = 0``), each subword encoded once per epoch instead of about twice, while
+    prediction keeps every subword's context. Added after v2's first release, like the one above.
     """
     make_tag_names([], scheme)  # validates the scheme name early
     if not head_learn_rate_scale > 0:
@@ -145,6 +154,7 @@ def build_subword_tagger(
             "gradient_checkpointing": gradient_checkpointing,
             "head_learn_rate_scale": head_learn_rate_scale,
             "cpu_bf16_training": cpu_bf16_training,
+            "train_windows": train_windows,
         },
     )
 
@@ -210,7 +220,7 @@ def init(model: SubwordTaggerModel, X: Any = None, Y: Optional[List[str]] = None
     tag_names = make_tag_names(Y, model.attrs["scheme"])
     module = SubwordCRFTagger(encoder, tokenizer, tag_names, model.attrs["dropout_rate"], model.head.name,
                               model.attrs["token_features"])
-    check_window_fits(module, model.windows.longest)
+    check_window_fits(module, max(model.windows.longest, model.train_windows.longest))
     if model.attrs["gradient_checkpointing"]:
         module.encoder.gradient_checkpointing_enable()
     shim = model.layers[0].shims[0]
