@@ -9,6 +9,7 @@ Prints every pass, the medians and their ratio, and appends them to ``--report``
         --setting cpu_bf16=true --baseline false
 """
 import dataclasses
+import shlex
 import statistics
 import time
 from datetime import date
@@ -82,8 +83,9 @@ def main(
         report.write_text("# Training cost of model settings\n\nWritten by `bench/train_setting_cost.py` and "
                           "`bench/mlm_setting_cost.py` (newest last): the two settings trained in turns in one "
                           "process.\n", encoding="utf8")
-    command = (f"python bench/mlm_setting_cost.py {base_model} --texts {texts} --setting {setting} "
-               f"--baseline {baseline} --steps {steps} --repeats {repeats} --threads {threads}")
+    command = shlex.join(["python", "bench/mlm_setting_cost.py", base_model, "--texts", str(texts), "--setting",
+                          setting, "--baseline", baseline, "--steps", str(steps), "--repeats", str(repeats),
+                          "--threads", str(threads)])
     with report.open("a", encoding="utf8") as out:
         out.write(f"\n## [mlm] {name}: {values['tried']} against {values['baseline']} ({date.today()})\n\n"
                   f"{machine()}; torch {torch.__version__}, {threads} thread(s). The cpu profile's masked LM "

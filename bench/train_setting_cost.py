@@ -9,6 +9,7 @@ appends them to ``--report``.
     python bench/train_setting_cost.py encoders/cpu/ncbi_disease --train corpus/cpu/ncbi_disease/train.spacy \\
         --lang en --setting cpu_bf16_training=true --baseline false
 """
+import shlex
 import statistics
 import time
 from datetime import date
@@ -87,8 +88,9 @@ def main(
         report.write_text("# Training cost of model settings\n\nWritten by `bench/train_setting_cost.py` (newest "
                           "last): seconds per pass of one update per document, the two settings trained in turns "
                           "in one process.\n", encoding="utf8")
-    command = (f"python bench/train_setting_cost.py {encoder} --train {train} --lang {lang} --setting {setting} "
-               f"--baseline {baseline} --n-docs {n_docs} --repeats {repeats} --threads {threads}")
+    command = shlex.join(["python", "bench/train_setting_cost.py", encoder, "--train", str(train), "--lang", lang,
+                          "--setting", setting, "--baseline", baseline, "--n-docs", str(n_docs), "--repeats",
+                          str(repeats), "--threads", str(threads)])
     with report.open("a", encoding="utf8") as out:
         out.write(f"\n## {name}: {values['tried']} against {values['baseline']} ({date.today()})\n\n"
                   f"{machine()}; torch {torch.__version__}, {threads} thread(s). The cpu profile's model, "
