@@ -64,6 +64,9 @@ def main(
         order = [blocks[j] for j in numpy.random.RandomState(0).permutation(len(blocks))]
         batches = [order[i : i + settings.batch_size] for i in range(0, len(order) - settings.batch_size + 1,
                                                                      settings.batch_size)]
+        if not batches:
+            raise typer.BadParameter(f"{texts}: {len(blocks)} blocks of {settings.block_size} subwords, fewer than a "
+                                     f"batch of {settings.batch_size}; give more text")
         runs[key] = (model, mlm_collator(tokenizer, settings), optimizer, scheduler, bf16, batches)
     times = {key: [] for key in values}
     for repeat in range(repeats):

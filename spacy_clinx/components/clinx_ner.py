@@ -166,7 +166,8 @@ class ClinxNER(TrainablePipe):
         tokenizer = get_tagger(self.model).tokenizer
         if tokenizer is None:
             raise ValueError(f"{self.name} is not initialised: call nlp.initialize() or load a trained pipeline")
-        docs = [tokenize_text(tokenizer, text, with_sentences=self.model.windows.needs_sentences) for text in texts]
+        sentences = self.model.windows.needs_sentences or self.model.train_windows.needs_sentences
+        docs = [tokenize_text(tokenizer, text, with_sentences=sentences) for text in texts]
         features = get_tagger(self.model).token_features
         if features is not None:
             if token_docs is None:

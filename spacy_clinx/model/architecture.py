@@ -69,7 +69,8 @@ class SubwordTaggerModel(Model):
     @property
     def train_windows(self) -> WindowPlan:
         """The window plan of training: ``train_windows`` where the config gives one, else ``windows``."""
-        return self.attrs.get("train_windows") or self.attrs["windows"]
+        plan = self.attrs.get("train_windows")
+        return self.attrs["windows"] if plan is None else plan
 
     @property
     def windows_per_batch(self) -> int:

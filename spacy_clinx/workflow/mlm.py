@@ -173,7 +173,7 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     return report
 
 
-def mlm_step(model, batch: dict, optimizer, scheduler, device: torch.device, bf16: bool, step: int = 0) -> float:
+def mlm_step(model, batch: dict, optimizer, scheduler, device: torch.device, bf16: bool, step: int) -> float:
     """One update on a masked batch: the forward pass (under bfloat16 autocast with ``bf16``), gradients
     clipped to norm 1, AdamW, the schedule. Returns the loss; a non-finite one stops the run."""
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
