@@ -24,6 +24,15 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def tried_setting(setting: str, baseline: str, example: str):
+    """``NAME=VALUE`` and a baseline value -> (NAME, {"baseline": ..., "tried": ...}), values parsed as JSON
+    where they parse; a one-line error (``example`` shows the form) otherwise."""
+    name, equals, value = setting.partition("=")
+    if not (name and equals and value):
+        raise typer.BadParameter(f"--setting {setting!r}: give NAME=VALUE, e.g. {example}")
+    return name, {"baseline": parse_value(baseline), "tried": parse_value(value)}
+
+
 def clinx(*args, **run) -> None:
     """``python -m spacy_clinx ARGS`` in a subprocess, its output shown as it runs (``run``: more
     ``subprocess.run`` arguments, such as ``stdout`` or ``env``)."""

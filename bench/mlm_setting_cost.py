@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from common import machine, parse_value
+from common import machine, tried_setting
 
 PROFILE = Path("configs/profiles/cpu.cfg")
 
@@ -43,13 +43,10 @@ def main(
     from spacy_clinx.workflow.profiles import load_profile
 
     torch.set_num_threads(threads)
-    name, equals, value = setting.partition("=")
+    name, values = tried_setting(setting, baseline, "cpu_bf16=true")
     profile_settings = load_profile(PROFILE).mlm
-    if not (name and equals and value):
-        raise typer.BadParameter(f"--setting {setting!r}: give NAME=VALUE, e.g. cpu_bf16=true")
     if name not in {f.name for f in dataclasses.fields(profile_settings)}:
         raise typer.BadParameter(f"--setting {setting!r}: {name} is not an [mlm] setting")
-    values = {"baseline": parse_value(baseline), "tried": parse_value(value)}
     corpus = [doc.text for doc in DocBin().from_disk(texts).get_docs(spacy.blank("xx").vocab)]
     device = torch.device("cpu")
     runs = {}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 import typer
-from common import machine, parse_value
+from common import machine, tried_setting
 
 PROFILE = Path("configs/profiles/cpu.cfg")
 
@@ -54,10 +54,7 @@ def main(
     from thinc.api import ConfigValidationError, fix_random_seed
 
     torch.set_num_threads(threads)
-    name, equals, value = setting.partition("=")
-    if not (name and equals and value):
-        raise typer.BadParameter(f"--setting {setting!r}: give NAME=VALUE, e.g. cpu_bf16_training=true")
-    values = {"baseline": parse_value(baseline), "tried": parse_value(value)}
+    name, values = tried_setting(setting, baseline, "cpu_bf16_training=true")
     docbin = DocBin().from_disk(train)
     runs = {}
     for key, v in values.items():
