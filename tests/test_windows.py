@@ -220,16 +220,19 @@ def test_train_windows_cut_the_training_batches_and_prediction_keeps_the_models_
 
 
 def test_sentence_windows_for_training_only_get_their_sentence_starts(encoders, examples):
-    """train_windows of one sentence each beside document windows for prediction: the subwords carry the
-    sentence starts that training needs, and every training window stays inside one sentence."""
+    """train_windows of one sentence each beside document windows for prediction: the subwords cut for
+    training carry the sentence starts it needs (those for prediction do not), and every training window,
+    without context, stays inside one sentence."""
     from pipelines import make_nlp
 
     nlp = make_nlp(encoders["xlm-roberta"], train_windows={"@misc": "spacy_clinx.sentence_windows.v1", "centre": 32})
     ner = nlp.get_pipe("clinx_ner")
     nlp.initialize(lambda: examples[:2])
     texts, predicted = [eg.reference.text for eg in examples[:2]], [eg.predicted for eg in examples[:2]]
-    subword_docs = ner.subwords(texts, predicted)
+    assert all(d.sentences is None for d in ner.subwords(texts, predicted))
+    subword_docs = ner.subwords(texts, predicted, ner.model.train_windows)
     assert all(d.sentences is not None for d in subword_docs)
     windows = ner.model.train_windows(subword_docs)
     assert windows and all(w.start == w.centre_start and w.end == w.centre_end for w in windows)
+    assert not any(subword_docs[w.doc].sentences[w.start + 1 : w.end].any() for w in windows)
     assert ner.update(examples[:2], sgd=nlp.create_optimizer())["clinx_ner"] > 0

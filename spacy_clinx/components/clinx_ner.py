@@ -26,7 +26,7 @@ from ..model.layers import subword_feature_ids, subword_tokens
 from ..subwords import SubwordDoc, first_subwords, tokenize_text
 from ..tagging import encode_spans
 from ..tagging.spans import CharSpan, place_spans, to_char_spans
-from ..windows import Special, Window, WindowBatch, gold_batches, length_sorted_batches, make_batch
+from ..windows import Special, Window, WindowBatch, WindowPlan, gold_batches, length_sorted_batches, make_batch
 from ..scoring import score_clinx_ner
 
 class PipelineLoadError(OSError):
@@ -161,12 +161,15 @@ class ClinxNER(TrainablePipe):
 
     # -- shared by training and prediction ---------------------------------
 
-    def subwords(self, texts: Iterable[str], token_docs: Optional[Sequence[Doc]] = None) -> List[SubwordDoc]:
-        """Subwords of each text; word-level tagging also needs the texts' spaCy tokens (``token_docs``)."""
+    def subwords(self, texts: Iterable[str], token_docs: Optional[Sequence[Doc]] = None,
+                 plan: Optional[WindowPlan] = None) -> List[SubwordDoc]:
+        """Subwords of each text, with sentence starts where the window ``plan`` they are cut by needs them
+        (default: the model's prediction windows); word-level tagging also needs the texts' spaCy tokens
+        (``token_docs``)."""
         tokenizer = get_tagger(self.model).tokenizer
         if tokenizer is None:
             raise ValueError(f"{self.name} is not initialised: call nlp.initialize() or load a trained pipeline")
-        sentences = self.model.windows.needs_sentences or self.model.train_windows.needs_sentences
+        sentences = (self.model.windows if plan is None else plan).needs_sentences
         docs = [tokenize_text(tokenizer, text, with_sentences=sentences) for text in texts]
         features = get_tagger(self.model).token_features
         if features is not None:
@@ -291,11 +294,12 @@ class ClinxNER(TrainablePipe):
     def gold_batches(self, examples: Sequence[Example]) -> List[WindowBatch]:
         """Training batches of the examples' windows with their gold tags (``windows.gold_batches``) and,
         when the head distils, the teachers' marginals the reference documents carry."""
-        subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples])
+        plan = self.model.train_windows
+        subword_docs = self.subwords([eg.reference.text for eg in examples], [eg.predicted for eg in examples], plan)
         gold = self._gold_tags(examples, subword_docs)
         distils = getattr(self.model.head, "teacher_weight", 0.0) > 0
         teacher = self._teacher_marginals(examples, subword_docs) if distils else None
-        return gold_batches(self.model.train_windows(subword_docs), subword_docs, gold, get_tagger(self.model).tag_names,
+        return gold_batches(plan(subword_docs), subword_docs, gold, get_tagger(self.model).tag_names,
                             self.model.windows_per_batch, self.special(), teacher)
 
     def _teacher_marginals(self, examples: Sequence[Example], subword_docs: Sequence[SubwordDoc]) -> List[numpy.ndarray]:
