@@ -168,23 +168,21 @@ def test_a_profiles_model_settings_become_component_overrides():
     assert overrides["components.clinx_ner.model.token_features.attrs"] == ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
     assert overrides["components.clinx_ner.model.token_features.depth"] == 4
     assert (overrides["components.clinx_ner.model.windows.centre"], overrides["components.clinx_ner.model.windows.context"]) == (64, 32)
+    assert overrides["components.clinx_ner.model.train_windows"] == {
+        "@misc": "spacy_clinx.document_windows.v1", "centre": 128, "context": 0}
     smoke = training_overrides(load_profile(ROOT / "configs/profiles/smoke.cfg").train, seed=0)
     assert smoke["components.clinx_ner.model.token_features.depth"] == 1
 
 
-def test_a_profiles_model_block_reaches_the_training_config_through_the_command_line(tmp_path):
-    """A registered block under [train.model] (a window plan for training) travels as one JSON override
-    to ``spacy train`` and resolves there, without touching the model's own ``windows``."""
+def test_a_profiles_model_block_reaches_the_training_config_through_the_command_line():
+    """A registered block under [train.model] (the cpu profile's window plan for training) travels as
+    one JSON override to ``spacy train`` and resolves there, without touching the model's own ``windows``."""
     from spacy.cli._util import parse_config_overrides
     from spacy.util import load_config, registry
     from spacy_clinx.workflow.profiles import load_profile
     from spacy_clinx.workflow.train_splits import override_args
 
-    profile = tmp_path / "nooverlap.cfg"
-    profile.write_text((ROOT / "configs/profiles/cpu.cfg").read_text().split("[train.model.train_windows]")[0]
-                       + '\n[train.model.train_windows]\n@misc = "spacy_clinx.document_windows.v1"\n'
-                         "centre = 128\ncontext = 0\n")
-    overrides = training_overrides(load_profile(profile).train, seed=0)
+    overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0)
     parsed = parse_config_overrides(override_args(overrides))
     config = load_config(ROOT / "configs" / "es_clinx_ner.cfg", overrides=parsed, interpolate=True)
     model = config["components"]["clinx_ner"]["model"]
