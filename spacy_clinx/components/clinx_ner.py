@@ -4,7 +4,6 @@ Data flow per batch of docs: document text -> subwords (HF fast tokenizer, no
 truncation) -> windows (centre + document context) -> model (encoder, emissions,
 constrained CRF) -> BIOES tags per subword -> character spans -> ``doc.ents``.
 """
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -274,13 +273,13 @@ class ClinxNER(TrainablePipe):
         super().finish_update(head_rates(sgd, self.model.attrs.get("head_learn_rate_scale", 1.0)))
         get_tagger(self.model).drop_inference_copies()
 
-    @contextmanager
     def use_params(self, params: dict):
-        """spaCy evaluates under the optimizer's averaged weights: the inference copies follow them."""
+        """spaCy evaluates and saves under the optimizer's averaged weights: the inference copies follow
+        them. A generator, as TrainablePipe's: ``Language.use_params`` steps through it."""
         tagger = get_tagger(self.model)
         tagger.drop_inference_copies()
         try:
-            with super().use_params(params):
+            with self.model.use_params(params):
                 yield
         finally:
             tagger.drop_inference_copies()

@@ -6,12 +6,13 @@ decodes each document (prediction). The wrapped module serialises
 as one blob holding the encoder config, the tokenizer files, the tag names and all
 weights, so a saved pipeline loads with no hub access and no spacy_clinx state.
 """
+import contextlib
 import io
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import numpy
 import srsly
@@ -75,6 +76,26 @@ class SubwordTaggerModel(Model):
     @property
     def windows_per_batch(self) -> int:
         return self.attrs["windows_per_batch"]
+
+    @contextlib.contextmanager
+    def use_params(self, params: Dict) -> Iterator[None]:
+        """The torch weights replaced by ``params`` while in the block, as spaCy does with the
+        optimizer's averages (``use_averages = true``) to evaluate and save. thinc's optimizer keys a
+        torch parameter by ``(shim id, name)`` but its ``PyTorchShim.use_params`` looks for other keys,
+        so without this the averages would be kept and never used."""
+        shim = self.layers[0].shims[0]
+        swapped = []
+        for name, param in shim._model.named_parameters():
+            value = params.get((shim.id, name))
+            if value is not None:
+                swapped.append((param, param.data))
+                param.data = xp2torch(value, device=param.device).to(param.dtype).reshape(param.shape)
+        try:
+            with super().use_params(params):
+                yield
+        finally:
+            for param, data in swapped:
+                param.data = data
 
     def copy(self) -> "SubwordTaggerModel":
         copied = super().copy()  # thinc builds a plain Model; the copy keeps this type
