@@ -84,13 +84,17 @@ class SubwordTaggerModel(Model):
         torch parameter by ``(shim id, name)`` but its ``PyTorchShim.use_params`` looks for other keys,
         so without this the averages would be kept and never used."""
         shim = self.layers[0].shims[0]
+        found = [(param, params[(shim.id, name)]) for name, param in shim._model.named_parameters()
+                 if (shim.id, name) in params]
+        wrong = [tuple(param.shape) for param, value in found if tuple(value.shape) != tuple(param.shape)]
+        if wrong:
+            raise ValueError(f"{len(wrong)} averaged weights do not fit the model (shape {wrong[0]}): averages "
+                             "of another model, or of this one before it was initialised again")
         swapped = []
-        for name, param in shim._model.named_parameters():
-            value = params.get((shim.id, name))
-            if value is not None:
-                swapped.append((param, param.data))
-                param.data = xp2torch(value, device=param.device).to(param.dtype).reshape(param.shape)
         try:
+            for param, value in found:
+                swapped.append((param, param.data))
+                param.data = xp2torch(value, device=param.device).to(param.dtype)
             with super().use_params(params):
                 yield
         finally:
