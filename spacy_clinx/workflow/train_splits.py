@@ -32,7 +32,8 @@ def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
     counts the updates from the training corpus). ``train["model"]`` (a profile's
     ``[train.model]``) sets the clinx_ner model: ``token_features`` (the attributes), ``token_context``
     (the depth of their token-level context) and any setting
-    of its architecture, such as ``centre`` and ``context``."""
+    of its architecture, such as ``centre`` and ``context``. ``use_averages`` (default false): evaluate and
+    save the optimizer's running averages of the weights (spaCy's parameter averaging)."""
     model = {f"components.clinx_ner.model.{MODEL_SETTINGS.get(key, key)}": value
              for key, value in dict(train.get("model") or {}).items()}
     return {
@@ -43,6 +44,7 @@ def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
         "training.eval_frequency": train["eval_frequency"],
         "training.optimizer.learn_rate.initial_rate": train["learn_rate"],
         "training.optimizer.learn_rate.warmup": train["warmup"],
+        "training.optimizer.use_averages": bool(train.get("use_averages", False)),
         "system.seed": seed,
         "training.logger.progress_bar": False,
     }
