@@ -107,11 +107,13 @@ VARIANTS["clinx-train-no-overlap"] = {**VARIANTS["clinx-features-context"],
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
 # the cpu profile of 2026-12-04 as it is (token features in token context, training windows without overlap);
-# the same with its encoder trained under bfloat16 autocast; and that with spaCy's parameter averaging
+# the same with its encoder trained under bfloat16 autocast; and those two with spaCy's parameter averaging
 # (the optimizer's averages of the weights are evaluated and saved; the training trajectory is the same)
 VARIANTS["clinx-default-2026-12-04"] = {}
 VARIANTS["clinx-bf16"] = {"components.clinx_ner.model.cpu_bf16_training": True}
 VARIANTS["clinx-bf16-averages"] = {**VARIANTS["clinx-bf16"], "training.optimizer.use_averages": True}
+VARIANTS["clinx-averages"] = {"training.optimizer.use_averages": True}
+VARIANTS["clinx-default-2026-12-04-seed1"] = {"system.seed": 1}
 PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe",
          "flair-recipe"]
 NO_ENCODER = {"spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun"}  # peers that train without the encoder (they can run before it is built)
