@@ -149,17 +149,17 @@ def test_the_learning_rate_schedule_is_sized_from_the_training_corpus(tmp_path):
     capped = training_overrides({"batch_size": 4, "max_epochs": 3, "learn_rate": 5e-4, "warmup": 0.1,
                                  "eval_frequency": 75, "max_steps": 300}, seed=3)
     assert capped["training.max_steps"] == 300 and overrides["training.max_steps"] == 0
+    config = load_config(ROOT / "configs" / "es_clinx_ner.cfg", overrides={**capped, "paths.train": str(
+        tmp_path / "train.spacy")}, interpolate=True)
+    schedule = registry.resolve({"s": config["training"]["optimizer"]["learn_rate"]})["s"]
+    rates = [next(schedule) for _ in range(302)]  # the cap comes before the third epoch's end: 0 at update 300
+    assert rates.index(max(rates)) == 30 and rates[299] > 0 and rates[300] == 0
     assert overrides["training.optimizer.use_averages"] is False
     averaged = training_overrides({"batch_size": 4, "max_epochs": 3, "learn_rate": 5e-4, "warmup": 0.1,
                                    "eval_frequency": 75, "use_averages": True}, seed=3)
     config = load_config(ROOT / "configs" / "es_clinx_ner.cfg", overrides={**averaged, "paths.train": str(
         tmp_path / "train.spacy")}, interpolate=True)
     assert config["training"]["optimizer"]["use_averages"] is True
-    config = load_config(ROOT / "configs" / "es_clinx_ner.cfg", overrides={**capped, "paths.train": str(
-        tmp_path / "train.spacy")}, interpolate=True)
-    schedule = registry.resolve({"s": config["training"]["optimizer"]["learn_rate"]})["s"]
-    rates = [next(schedule) for _ in range(302)]  # the cap comes before the third epoch's end: 0 at update 300
-    assert rates.index(max(rates)) == 30 and rates[299] > 0 and rates[300] == 0
 
 
 def test_a_profiles_model_settings_become_component_overrides():
