@@ -47,31 +47,39 @@ sys.path.insert(0, str(Path(__file__).parent / "peers"))  # the peers' modules (
 LANG = {"meddocan": "es", "ncbi_disease": "en", "pharmaconer": "es", "meddoprof_ner": "es"}
 PROFILE = Path("configs/profiles/cpu.cfg")
 TEACHER_WEIGHT = 0.5  # project.yml's teacher_weight
+SENTENCES = {"@misc": "spacy_clinx.sentence_windows.v1", "centre": 200}
+# the profile trains on windows without overlap since 2026-12-04 ([train.model.train_windows]); a
+# variant that ran before then, or that sets its own windows, trains on its prediction windows
+OVERLAPPING_TRAIN_WINDOWS = {"components.clinx_ner.model.train_windows": {
+    "@misc": "spacy_clinx.document_windows.v1", "centre": 64, "context": 32}}
 VARIANTS = {
     "clinx": {},
     "clinx-softmax": {"components.clinx_ner.model.head": {"@misc": "spacy_clinx.softmax_head.v1"}},
-    "clinx-sentence": {"components.clinx_ner.model.windows": {"@misc": "spacy_clinx.sentence_windows.v1",
-                                                              "centre": 200}},
+    "clinx-sentence": {"components.clinx_ner.model.windows": SENTENCES,
+                       "components.clinx_ner.model.train_windows": SENTENCES},
     "clinx-word": {"components.clinx_ner.model.tag_units": "first_subword"},
     "clinx-bio": {"components.clinx_ner.model.scheme": "BIO"},
     "clinx-features": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]},
     # the same with windows of 128 subwords (centre 64, context 32 each side): the masked-LM block length
     "clinx-features-w128": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
                             "components.clinx_ner.model.windows.centre": 64,
-                            "components.clinx_ner.model.windows.context": 32},
+                            "components.clinx_ner.model.windows.context": 32, **OVERLAPPING_TRAIN_WINDOWS},
     # the same with batches of 1 document: 4x the updates for the same epochs
     "clinx-features-b1": {"components.clinx_ner.model.token_features.attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
                           "training.batcher.size": 1, "training.eval_frequency": 500},
 }
 # the cpu profile's default of 2026-12-01 (token features without token context, 128-subword windows,
 # batches of 1): the profile since 2026-12-02 gives the features context, so the rows of the default of
-# before and the variants of it below set depth 0 to keep their meaning
-NO_CONTEXT = {"components.clinx_ner.model.token_features.depth": 0}
+# before and the variants of it below set depth 0 to keep their meaning, and train on their prediction
+# windows (centre 64, context 32), as then: the profile trains on windows without overlap since 2026-12-04
+NO_CONTEXT = {"components.clinx_ner.model.token_features.depth": 0, **OVERLAPPING_TRAIN_WINDOWS}
 VARIANTS["clinx-default-2026-12"] = {**NO_CONTEXT}
 # the same with the token features in token-level context (spaCy's MaxoutWindowEncoder, depth 4) before
 # joining: the cpu profile's default since 2026-12-02
+# (trained on its prediction windows, as then; the rows built on it too)
 VARIANTS["clinx-features-context"] = {"components.clinx_ner.model.token_features": {
-    "@misc": "spacy_clinx.TokenFeatures.v2", "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]}}
+    "@misc": "spacy_clinx.TokenFeatures.v2", "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"]},
+    **OVERLAPPING_TRAIN_WINDOWS}
 # the default with other seeds: the seed spread that a single-run difference must exceed
 VARIANTS["clinx-default-seed1"] = {**NO_CONTEXT, "system.seed": 1}
 VARIANTS["clinx-default-seed2"] = {**NO_CONTEXT, "system.seed": 2}
@@ -88,7 +96,9 @@ VARIANTS["clinx-default-rerun"] = {**NO_CONTEXT}
 # the same 128-subword windows with less overlap: centre 96, context 16 (each subword encoded about 1.33
 # times instead of 2: fewer windows to train and predict on)
 VARIANTS["clinx-centre96"] = {**NO_CONTEXT, "components.clinx_ner.model.windows.centre": 96,
-                              "components.clinx_ner.model.windows.context": 16}
+                              "components.clinx_ner.model.windows.context": 16,
+                              "components.clinx_ner.model.train_windows": {
+                                  "@misc": "spacy_clinx.document_windows.v1", "centre": 96, "context": 16}}
 # the same again on another build of the encoder, beside spaCy's CNN (no overwriting the first run's row)
 VARIANTS["clinx-centre96-rerun"] = VARIANTS["clinx-centre96"]
 # the layers trained from scratch (token features, emission layer, CRF) at 4 times the encoder's rate

@@ -310,3 +310,28 @@ def test_the_flair_recipe_trains_with_flerts_settings_and_the_shared_budget_peer
     systems.runner("flair")(tmp_path / "shared")
     shared = options([a for a in calls[0] if a != "--crf"])
     assert "--crf" in calls[0] and (shared["--epochs"], shared["--lr"], shared["--context"]) == (3, 1e-4, 100)
+
+
+def test_a_variant_that_sets_its_own_windows_or_ran_before_no_overlap_training_trains_on_them():
+    """The profile trains on windows without overlap since 2026-12-04. A variant with its own prediction
+    windows (sentences, another centre) must train on them too, and the recorded rows of before must keep
+    training on their prediction windows; only the profile's rows and the no-overlap study train apart."""
+    from accuracy import PROFILE, VARIANTS
+    from spacy.util import load_config, registry
+
+    import spacy_clinx  # noqa: F401  (registers the window plans)
+    from spacy_clinx.workflow.profiles import load_profile
+    from spacy_clinx.workflow.train_splits import training_overrides
+
+    base = training_overrides(load_profile(BENCH.parent / PROFILE).train, 0)
+    apart = set()
+    for name, variant in VARIANTS.items():
+        config = load_config(BENCH.parent / "configs/es_clinx_ner.cfg", overrides={**base, **variant},
+                             interpolate=True)
+        model = config["components"]["clinx_ner"]["model"]
+        plans = registry.resolve({"predict": model["windows"], "train": model["train_windows"]})
+        if plans["predict"] != plans["train"]:
+            apart.add(name)
+    assert apart == {"clinx", "clinx-softmax", "clinx-word", "clinx-bio", "clinx-features", "clinx-features-b1",
+                     "clinx-train-no-overlap", "clinx-default-2026-12-04", "clinx-bf16", "clinx-bf16-averages",
+                     "clinx-averages", "clinx-default-2026-12-04-seed1"}
