@@ -16,6 +16,13 @@ def notes(tmp_path):
     return path
 
 
+def quoted_averages(tmp_path):
+    """The cpu profile with ``use_averages = "false"``: a string, which bool() would read as true."""
+    path = tmp_path / "quoted.cfg"
+    path.write_text((PROFILES / "cpu.cfg").read_text().replace("use_averages = false", 'use_averages = "false"'))
+    return path
+
+
 CASES = {
     "annotate with a missing model": (lambda t: ["annotate", t / "no-model", notes(t), t / "out.jsonl"],
                                       "no such pipeline folder", "out.jsonl"),
@@ -43,6 +50,9 @@ CASES = {
     "train-splits with a negative number of jobs": (lambda t: ["train-splits", t / "x.cfg", t / "splits", t / "models",
                                                                "--encoder", t / "enc", "--jobs", "-1"],
                                                     "--jobs must be 0 (one per core) or more", "models"),
+    "train-splits with use_averages quoted in its profile": (
+        lambda t: ["train-splits", t / "x.cfg", t / "splits", t / "models", "--encoder", t / "enc", "--profile",
+                   quoted_averages(t)], "use_averages must be true or false, not 'false'", "models"),
     "distill before the splits": (lambda t: ["distill", t / "x.cfg", t / "ensemble", t / "splits", t / "data",
                                              t / "student", "--encoder", t / "enc"], "splits.json", "data"),
     "an unknown corpus without a corpora folder": (lambda t: ["fetch-corpus", "mycorpus", t / "assets"],

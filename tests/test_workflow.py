@@ -168,8 +168,6 @@ def test_a_profiles_model_settings_become_component_overrides():
     paper = training_overrides(load_profile(ROOT / "configs/profiles/paper.cfg").train, seed=0)
     assert paper["components.clinx_ner.model.gradient_checkpointing"] is True
     assert paper["components.clinx_ner.model.windows_per_batch"] == 8
-    from spacy_clinx.workflow.profiles import load_profile
-
     overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0)
     assert overrides["components.clinx_ner.model.token_features.attrs"] == ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
     assert overrides["components.clinx_ner.model.token_features.depth"] == 4

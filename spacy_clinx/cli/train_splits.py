@@ -26,8 +26,9 @@ def train_splits_command(
     if jobs < 0:
         fail(f"--jobs must be 0 (one per core) or more, not {jobs}")
     try:
+        budget = load_profile(profile, seed).train
         scheme = split_scheme(splits_dir)
-        train_splits(config, splits_dir, output, encoder, load_profile(profile, seed).train, seed,
-                     selection(scheme), gpu_id, jobs, echo=typer.echo)
-    except FileNotFoundError as err:  # no splits yet
+        train_splits(config, splits_dir, output, encoder, budget, seed, selection(scheme), gpu_id, jobs,
+                     echo=typer.echo)
+    except (FileNotFoundError, ValueError) as err:  # no splits yet, or a profile setting of the wrong kind
         fail(str(err))

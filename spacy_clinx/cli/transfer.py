@@ -29,8 +29,8 @@ def transfer_command(
     if gpu_id >= 0:
         require_gpu(gpu_id)
     overrides = parse_config_overrides(ctx.args)
-    budget = load_profile(profile, seed).train if profile is not None else None
     try:
+        budget = load_profile(profile, seed).train if profile is not None else None
         overrides = transfer_overrides(source, output, overrides, budget, seed, echo=typer.echo)
     except (ValueError, OSError) as err:
         fail(str(err))

@@ -40,4 +40,8 @@ def load_profile(path: Path, seed: int = 0) -> Profile:
         raise FileNotFoundError(f"No profile {path}; profiles there: {known}")
     cfg = Config().from_disk(path)
     mlm = dict(cfg.get("mlm", {}))
-    return Profile(path.stem, dict(cfg["encoder"]), MLMSettings(**{"seed": seed, **mlm}), dict(cfg["train"]))
+    train = dict(cfg["train"])
+    averages = train.get("use_averages", False)
+    if not isinstance(averages, bool):  # a quoted "false" would otherwise turn averaging on
+        raise ValueError(f"{path}: [train] use_averages must be true or false, not {averages!r}")
+    return Profile(path.stem, dict(cfg["encoder"]), MLMSettings(**{"seed": seed, **mlm}), train)

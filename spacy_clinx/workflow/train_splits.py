@@ -44,7 +44,7 @@ def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
         "training.eval_frequency": train["eval_frequency"],
         "training.optimizer.learn_rate.initial_rate": train["learn_rate"],
         "training.optimizer.learn_rate.warmup": train["warmup"],
-        "training.optimizer.use_averages": bool(train.get("use_averages", False)),
+        "training.optimizer.use_averages": train.get("use_averages", False),  # a bool (load_profile checks)
         "system.seed": seed,
         "training.logger.progress_bar": False,
     }
