@@ -48,10 +48,17 @@ LANG = {"meddocan": "es", "ncbi_disease": "en", "pharmaconer": "es", "meddoprof_
 PROFILE = Path("configs/profiles/cpu.cfg")
 TEACHER_WEIGHT = 0.5  # project.yml's teacher_weight
 SENTENCES = {"@misc": "spacy_clinx.sentence_windows.v1", "centre": 200}
+
+
+def train_windows(centre: int, context: int) -> Dict:
+    """The override that trains clinx_ner on document windows of ``centre`` subwords with ``context``."""
+    return {"components.clinx_ner.model.train_windows": {"@misc": "spacy_clinx.document_windows.v1",
+                                                          "centre": centre, "context": context}}
+
+
 # the profile trains on windows without overlap since 2026-12-04 ([train.model.train_windows]); a
 # variant that ran before then, or that sets its own windows, trains on its prediction windows
-OVERLAPPING_TRAIN_WINDOWS = {"components.clinx_ner.model.train_windows": {
-    "@misc": "spacy_clinx.document_windows.v1", "centre": 64, "context": 32}}
+OVERLAPPING_TRAIN_WINDOWS = train_windows(64, 32)
 VARIANTS = {
     "clinx": {},
     "clinx-softmax": {"components.clinx_ner.model.head": {"@misc": "spacy_clinx.softmax_head.v1"}},
@@ -96,9 +103,7 @@ VARIANTS["clinx-default-rerun"] = {**NO_CONTEXT}
 # the same 128-subword windows with less overlap: centre 96, context 16 (each subword encoded about 1.33
 # times instead of 2: fewer windows to train and predict on)
 VARIANTS["clinx-centre96"] = {**NO_CONTEXT, "components.clinx_ner.model.windows.centre": 96,
-                              "components.clinx_ner.model.windows.context": 16,
-                              "components.clinx_ner.model.train_windows": {
-                                  "@misc": "spacy_clinx.document_windows.v1", "centre": 96, "context": 16}}
+                              "components.clinx_ner.model.windows.context": 16, **train_windows(96, 16)}
 # the same again on another build of the encoder, beside spaCy's CNN (no overwriting the first run's row)
 VARIANTS["clinx-centre96-rerun"] = VARIANTS["clinx-centre96"]
 # the layers trained from scratch (token features, emission layer, CRF) at 4 times the encoder's rate
@@ -111,9 +116,7 @@ VARIANTS["clinx-features-context-bf16"] = {**VARIANTS["clinx-features-context"],
 VARIANTS["clinx-features-context-rerun"] = {**VARIANTS["clinx-features-context"]}
 # the default trained on windows without overlap (128 subwords, no context: each subword encoded once per
 # epoch, not about twice) and predicting with its usual windows (centre 64, context 32)
-VARIANTS["clinx-train-no-overlap"] = {**VARIANTS["clinx-features-context"],
-                                      "components.clinx_ner.model.train_windows": {
-                                          "@misc": "spacy_clinx.document_windows.v1", "centre": 128, "context": 0}}
+VARIANTS["clinx-train-no-overlap"] = {**VARIANTS["clinx-features-context"], **train_windows(128, 0)}
 # the rows above (but clinx-folds-features and clinx-default-2026-12) ran with the cpu profile of before 2026-12-01: batches of 4
 # documents, windows of 400 subwords, no token features, eval_frequency 150; each variant says what it changes
 # the cpu profile of 2026-12-04 as it is (token features in token context, training windows without overlap);
