@@ -1,5 +1,6 @@
 """Shared by the benchmarks: running the package's commands and the flair peer, preparing corpora,
 scoring a pipeline, describing the machine."""
+import fcntl
 import json
 import os
 import platform
@@ -40,12 +41,17 @@ def clinx(*args, **run) -> None:
 
 
 def prepare_corpus(name: str, corpora_dir: Path, work: Path, lang: str = "es") -> Path:
-    """``work/corpus/NAME/{train,dev,test}.spacy`` from the corpora folder (fetched and converted once)."""
+    """``work/corpus/NAME/{train,dev,test}.spacy`` from the corpora folder (fetched and converted once).
+    Two runs of a benchmark started side by side (one per core) take turns: the second waits for the
+    first to finish the corpus instead of writing into the same folders."""
     data = work / "corpus" / name
-    if not (data / "test.spacy").exists():
-        clinx("fetch-corpus", name, work / "assets" / name, "--local", corpora_dir)
-        for split in ("train", "dev", "test"):
-            clinx("convert", work / "assets" / name / split, data / f"{split}.spacy", "--lang", lang)
+    data.mkdir(parents=True, exist_ok=True)
+    with open(data.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (data / "test.spacy").exists():
+            clinx("fetch-corpus", name, work / "assets" / name, "--local", corpora_dir)
+            for split in ("train", "dev", "test"):
+                clinx("convert", work / "assets" / name / split, data / f"{split}.spacy", "--lang", lang)
     return data
 
 

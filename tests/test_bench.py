@@ -335,3 +335,37 @@ def test_a_variant_that_sets_its_own_windows_or_ran_before_no_overlap_training_t
     assert apart == {"clinx", "clinx-softmax", "clinx-word", "clinx-bio", "clinx-features", "clinx-features-b1",
                      "clinx-train-no-overlap", "clinx-default-2026-12-04", "clinx-bf16", "clinx-bf16-averages",
                      "clinx-averages", "clinx-default-2026-12-04-seed1"}
+
+
+def test_a_benchmark_run_waits_while_another_prepares_the_same_corpus(tmp_path, monkeypatch):
+    """Two runs started side by side (one per core) prepare a corpus in turn: while one holds the
+    corpus, the other converts nothing, then finds it ready (before, both converted into the same
+    folders and one failed)."""
+    import fcntl
+    import threading
+    import time
+
+    import common
+
+    calls = []
+
+    def fake_clinx(command, source, target, *args):  # fetch-corpus, then convert per split
+        calls.append(command)
+        if command == "convert":
+            Path(target).write_bytes(b"")
+
+    monkeypatch.setattr(common, "clinx", fake_clinx)
+    (tmp_path / "corpus" / "meddocan").mkdir(parents=True)
+    lock = open(tmp_path / "corpus" / ".meddocan.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # the other run is preparing the corpus
+    done = []
+    waiting = threading.Thread(target=lambda: done.append(common.prepare_corpus("meddocan", tmp_path, tmp_path)))
+    waiting.start()
+    time.sleep(0.5)
+    assert waiting.is_alive() and calls == []
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    lock.close()
+    waiting.join(timeout=10)
+    assert done == [tmp_path / "corpus" / "meddocan"] and calls == ["fetch-corpus"] + ["convert"] * 3
+    common.prepare_corpus("meddocan", tmp_path, tmp_path)  # ready now: nothing converted again
+    assert len(calls) == 4
