@@ -334,7 +334,7 @@ def test_a_variant_that_sets_its_own_windows_or_ran_before_no_overlap_training_t
             apart.add(name)
     assert apart == {"clinx", "clinx-softmax", "clinx-word", "clinx-bio", "clinx-features", "clinx-features-b1",
                      "clinx-train-no-overlap", "clinx-default-2026-12-04", "clinx-bf16", "clinx-bf16-averages",
-                     "clinx-averages", "clinx-default-2026-12-04-seed1"}
+                     "clinx-averages", "clinx-default-2026-12-04-seed1", "clinx-dropout0.3"}
 
 
 def test_a_benchmark_run_waits_while_another_prepares_the_same_corpus(tmp_path, monkeypatch):
