@@ -130,6 +130,7 @@ VARIANTS["clinx-default-2026-12-04-seed1"] = {"system.seed": 1}
 # the default with 3x spaCy's [training] dropout (the emission layer's and the token features' rate, 0.1 in
 # the profile): on NCBI-disease the default predicts about twice the CNN's entities found nowhere in gold
 VARIANTS["clinx-dropout0.3"] = {"training.dropout": 0.3}
+FOLDS = ["clinx-folds", "clinx-folds-features", "clinx-folds-2026-12-04"]
 PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe",
          "flair-recipe"]
 NO_ENCODER = {"spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun"}  # peers that train without the encoder (they can run before it is built)
@@ -331,7 +332,9 @@ class Systems:
     def runner(self, name: str) -> Callable[[Path], Dict]:
         if name in VARIANTS:
             return lambda out: self.clinx(out, VARIANTS[name])
-        if name in ("clinx-folds", "clinx-folds-features"):  # -features: with the cpu profile's token features
+        # the workflow's folds and ensemble with the cpu profile of its run: -features since 2026-12-01 (token
+        # features), -2026-12-04 (in token context, training windows without overlap)
+        if name in FOLDS:
             return self.clinx_folds
         if name == "clinx-distilled":
             return self.clinx_distilled
@@ -348,7 +351,7 @@ class Systems:
 def main(
     corpus: str = typer.Argument(..., help="meddocan, pharmaconer, meddoprof_ner or ncbi_disease"),
     encoder: str = typer.Option("embedded", help="embedded (the workflow's encoder), minilm, or a path"),
-    systems: List[str] = typer.Option([*VARIANTS, "clinx-folds", "clinx-folds-features", "clinx-distilled", "clinx-all",
+    systems: List[str] = typer.Option([*VARIANTS, *FOLDS, "clinx-distilled", "clinx-all",
                                        *PEERS],
                                       "--system"),
     corpora_dir: Path = typer.Option(Path("../shared/corpora")),

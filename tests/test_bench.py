@@ -22,7 +22,7 @@ def test_benchmark_scripts_import():
     sys.path.insert(0, str(BENCH))
     for script in ("accuracy", "speed", "train_speed", "annotate_throughput", "transfer_study", "setting_cost",
                    "memory_stages", "ray_driver_memory", "train_memory", "bootstrap", "same_training", "train_setting_cost",
-                   "mlm_setting_cost"):
+                   "mlm_setting_cost", "error_kinds"):
         assert callable(importlib.import_module(script).main), script
 
 
@@ -369,3 +369,13 @@ def test_a_benchmark_run_waits_while_another_prepares_the_same_corpus(tmp_path, 
     assert done == [tmp_path / "corpus" / "meddocan"] and calls == ["fetch-corpus"] + ["convert"] * 3
     common.prepare_corpus("meddocan", tmp_path, tmp_path)  # ready now: nothing converted again
     assert len(calls) == 4
+
+
+def test_error_kinds_tell_spurious_entities_from_boundary_errors():
+    from error_kinds import error_kinds
+
+    gold = {("DISEASE", 0, 10), ("DISEASE", 20, 30), ("DISEASE", 40, 50)}
+    predicted = {("DISEASE", 0, 10), ("DISEASE", 22, 30), ("DRUG", 40, 50), ("DISEASE", 60, 65)}
+    assert error_kinds(gold, predicted) == {"tp": 1, "fp_spurious": 1, "fp_boundary": 2, "fn_missed": 0,
+                                            "fn_boundary": 2}
+    assert error_kinds(gold, set())["fn_missed"] == 3
