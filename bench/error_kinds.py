@@ -2,7 +2,8 @@
 gold entity (spurious), or overlap one without matching it exactly (boundary or label), and gold
 entities that no prediction touches (missed) or that one touches wrongly (boundary). With
 ``--thresholds``, the P/R/F1 left after dropping the entities whose score (a clinx_ner's mean CRF
-marginal of its tags) is below each threshold: whether a confidence cut buys F1.
+marginal of its tags) is below each threshold: whether a confidence cut buys F1, and the first decile
+and the median of the exact and the wrong entities' scores.
 
     python bench/error_kinds.py bench/work/accuracy/corpus/ncbi_disease/test.spacy MODEL [MODEL ...] \\
         [--thresholds 0.5,0.7,0.9]
@@ -60,6 +61,10 @@ def main(test: Path, models: List[str], thresholds: str = typer.Option("", help=
                 scored += [(score[e], e in gold) for e in predicted]
         out: Dict = {"model": model, "test": str(test), **counts}
         if cuts:
+            import numpy
+
+            out["score_p10_p50"] = {kind: [round(float(numpy.percentile([s for s, ok in scored if ok == right], q)), 3)
+                                                for q in (10, 50)] for kind, right in (("exact", True), ("wrong", False))}
             out["thresholds"] = {str(t): prf(sum(ok for s, ok in scored if s >= t), sum(s >= t for s, _ in scored),
                                              n_gold) for t in [0.0, *cuts]}
         print(json.dumps(out))
