@@ -18,7 +18,8 @@ the same-budget comparison of the tables stays whole.
 
 Systems: clinx (the full architecture, official train/dev split), clinx-folds (the workflow's 5 random
 train/dev splits of train+dev: median and best model, and their ensemble), clinx-distilled (one model
-on train+dev learning from the clinx-folds-features ensemble's marginals, the distill step), clinx-all (train+dev, last
+on train+dev learning from the clinx-folds-features ensemble's marginals, the distill step; -2026-12-04:
+from clinx-folds-2026-12-04's), clinx-all (train+dev, last
 model), ablations clinx-softmax (- CRF), clinx-sentence (- context), clinx-word (- subword), clinx-bio
 (BIO instead of BIOES); peers spacy-trf (spacy-transformers + transition-based ner), spacy-cnn (CNN
 ner, no transformer: spaCy's accuracy config), spacy-cnn-efficiency (its efficiency config), hf-tokcls (Hugging Face token classification, first subword, softmax), flair
@@ -131,6 +132,8 @@ VARIANTS["clinx-default-2026-12-04-seed1"] = {"system.seed": 1}
 # the profile): on NCBI-disease the default predicts about twice the CNN's entities found nowhere in gold
 VARIANTS["clinx-dropout0.3"] = {"training.dropout": 0.3}
 FOLDS = ["clinx-folds", "clinx-folds-features", "clinx-folds-2026-12-04"]
+# a distilled system and the folds system whose ensemble teaches it
+DISTILLED = {"clinx-distilled": "clinx-folds-features", "clinx-distilled-2026-12-04": "clinx-folds-2026-12-04"}
 PEERS = ["spacy-trf", "spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun", "hf-tokcls", "flair", "spacy-trf-recipe", "hf-tokcls-recipe",
          "flair-recipe"]
 NO_ENCODER = {"spacy-cnn", "spacy-cnn-efficiency", "spacy-cnn-efficiency-rerun"}  # peers that train without the encoder (they can run before it is built)
@@ -214,13 +217,12 @@ class Systems:
                             for name, s in models.items()},
                 "train_seconds": time.perf_counter() - start}
 
-    def clinx_distilled(self, out: Path) -> Dict:
+    def clinx_distilled(self, out: Path, teacher: str) -> Dict:
         """The workflow's distill step: one model on every train+dev document, learning from the
-        ``clinx-folds-features`` ensemble's marginals (run that system first) and the gold tags."""
-        folds = self.work / "clinx-folds-features"
+        ``teacher`` folds system's ensemble marginals (run that system first) and the gold tags."""
+        folds = self.work / teacher
         if not (folds / "ensemble" / "meta.json").exists():
-            raise typer.BadParameter(f"{folds / 'ensemble'}: no ensemble to distil; run --system clinx-folds-features "
-                                     "first")
+            raise typer.BadParameter(f"{folds / 'ensemble'}: no ensemble to distil; run --system {teacher} first")
         start = time.perf_counter()
         clinx("distill", self.config, folds / "ensemble", folds / "splits", out / "data", out / "student",
               "--encoder", self.encoder, "--profile", self.profile_copy(out), "--teacher-weight", TEACHER_WEIGHT,
@@ -336,8 +338,8 @@ class Systems:
         # features), -2026-12-04 (in token context, training windows without overlap)
         if name in FOLDS:
             return self.clinx_folds
-        if name == "clinx-distilled":
-            return self.clinx_distilled
+        if name in DISTILLED:
+            return lambda out: self.clinx_distilled(out, DISTILLED[name])
         if name == "clinx-all":
             return lambda out: self.clinx(out, {}, train="train+dev", select="last")
         efficiency = lambda out: self.spacy_cnn(out, width=96, depth=4)  # noqa: E731
@@ -351,7 +353,7 @@ class Systems:
 def main(
     corpus: str = typer.Argument(..., help="meddocan, pharmaconer, meddoprof_ner or ncbi_disease"),
     encoder: str = typer.Option("embedded", help="embedded (the workflow's encoder), minilm, or a path"),
-    systems: List[str] = typer.Option([*VARIANTS, *FOLDS, "clinx-distilled", "clinx-all",
+    systems: List[str] = typer.Option([*VARIANTS, *FOLDS, *DISTILLED, "clinx-all",
                                        *PEERS],
                                       "--system"),
     corpora_dir: Path = typer.Option(Path("../shared/corpora")),

@@ -100,8 +100,10 @@ def test_the_folds_system_trains_with_the_runs_rate_and_epochs(tmp_path, monkeyp
     assert unchanged(copy.train) == unchanged(stock.train) and copy.encoder == stock.encoder
 
 
-def test_the_distilled_system_learns_from_the_folds_ensemble_and_needs_it_first(tmp_path, monkeypatch):
-    """clinx-distilled runs the workflow's distill step on clinx-folds-features' ensemble and splits,
+@pytest.mark.parametrize("system,teacher", [("clinx-distilled", "clinx-folds-features"),
+                                            ("clinx-distilled-2026-12-04", "clinx-folds-2026-12-04")])
+def test_the_distilled_system_learns_from_its_folds_ensemble_and_needs_it_first(tmp_path, monkeypatch, system, teacher):
+    """A distilled system runs the workflow's distill step on its folds system's ensemble and splits,
     with the run's profile; without that ensemble it says which system to run first."""
     import typer
 
@@ -110,18 +112,18 @@ def test_the_distilled_system_learns_from_the_folds_ensemble_and_needs_it_first(
 
     monkeypatch.chdir(BENCH.parent)
     systems = accuracy.Systems(tmp_path / "data", "encoder", "en", tmp_path, epochs=2)
-    with pytest.raises(typer.BadParameter, match="run --system clinx-folds-features first"):
-        systems.runner("clinx-distilled")(tmp_path / "clinx-distilled")
-    (tmp_path / "clinx-folds-features" / "ensemble").mkdir(parents=True)
-    (tmp_path / "clinx-folds-features" / "ensemble" / "meta.json").write_text("{}")
+    with pytest.raises(typer.BadParameter, match=f"run --system {teacher} first"):
+        systems.runner(system)(tmp_path / system)
+    (tmp_path / teacher / "ensemble").mkdir(parents=True)
+    (tmp_path / teacher / "ensemble" / "meta.json").write_text("{}")
     calls = []
     monkeypatch.setattr(accuracy, "clinx", lambda *args: calls.append(args))
     monkeypatch.setattr(accuracy, "score_pipeline", lambda model, test: {"spans_char_f": 0.5, "model": model})
-    out = tmp_path / "clinx-distilled"
+    out = tmp_path / system
     out.mkdir()
-    scores = systems.runner("clinx-distilled")(out)
+    scores = systems.runner(system)(out)
     (args,) = calls
-    folds = tmp_path / "clinx-folds-features"
+    folds = tmp_path / teacher
     assert args[:6] == ("distill", Path("configs/en_clinx_ner.cfg"), folds / "ensemble", folds / "splits",
                         out / "data", out / "student")
     options = dict(zip(args[6::2], args[7::2]))
