@@ -9,6 +9,7 @@ and the median of the exact and the wrong entities' scores.
         [--thresholds 0.5,0.7,0.9]
 """
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
@@ -30,43 +31,51 @@ def error_kinds(gold: Set[Entity], predicted: Set[Entity]) -> Dict[str, int]:
     return out
 
 
-def prf(tp: int, n_predicted: int, n_gold: int) -> Dict[str, float]:
-    p, r = tp / max(n_predicted, 1), tp / max(n_gold, 1)
-    return {"p": round(100 * p, 2), "r": round(100 * r, 2), "f": round(200 * p * r / max(p + r, 1e-9), 2)}
+def parse_cuts(thresholds: str) -> List[float]:
+    try:
+        return [float(t) for t in thresholds.split(",") if t]
+    except ValueError:
+        raise typer.BadParameter(f"--thresholds {thresholds!r}: give comma-separated numbers, e.g. 0.5,0.9")
 
 
-def main(test: Path, models: List[str], thresholds: str = typer.Option("", help="comma-separated scores")) -> None:
+def main(test: Path = typer.Argument(..., exists=True, dir_okay=False),
+         models: List[Path] = typer.Argument(..., exists=True, file_okay=False),
+         thresholds: str = typer.Option("", help="comma-separated scores")) -> None:
     import spacy
     from spacy.tokens import DocBin
 
-    from spacy_clinx.scoring import gold_char_spans
+    from spacy_clinx.scoring import _char_spans, _prf, gold_char_spans
 
-    cuts = [float(t) for t in thresholds.split(",") if t]
+    cuts = parse_cuts(thresholds)
     for model in models:
         config = {"components": {"clinx_ner": {"spans_key": "scored"}}} if cuts else {}
         nlp = spacy.load(model, config=config)
         gold_docs = list(DocBin().from_disk(test).get_docs(nlp.vocab))
-        counts: Dict[str, int] = {}
+        counts: Counter = Counter()
         scored: List[Tuple[float, bool]] = []
         n_gold = 0
         for gold_doc, doc in zip(gold_docs, nlp.pipe(d.text for d in gold_docs)):
             gold = gold_char_spans(gold_doc)
-            predicted = {(e.label_, e.start_char, e.end_char) for e in doc.ents}
+            predicted = _char_spans(doc, doc.ents)
             n_gold += len(gold)
-            for key, n in error_kinds(gold, predicted).items():
-                counts[key] = counts.get(key, 0) + n
+            counts.update(error_kinds(gold, predicted))
             if cuts:
                 group = doc.spans["scored"]
                 score = {(s.label_, s.start_char, s.end_char): v for s, v in zip(group, group.attrs["scores"])}
                 scored += [(score[e], e in gold) for e in predicted]
-        out: Dict = {"model": model, "test": str(test), **counts}
+        out: Dict = {"model": str(model), "test": str(test), **counts}
         if cuts:
             import numpy
 
-            out["score_p10_p50"] = {kind: [round(float(numpy.percentile([s for s, ok in scored if ok == right], q)), 3)
-                                                for q in (10, 50)] for kind, right in (("exact", True), ("wrong", False))}
-            out["thresholds"] = {str(t): prf(sum(ok for s, ok in scored if s >= t), sum(s >= t for s, _ in scored),
-                                             n_gold) for t in [0.0, *cuts]}
+            out["score_p10_p50"] = {}
+            for kind, right in (("exact", True), ("wrong", False)):
+                values = [s for s, ok in scored if ok == right]
+                out["score_p10_p50"][kind] = [round(float(numpy.percentile(values, q)), 3) for q in (10, 50)] if values else None
+            out["thresholds"] = {}
+            for t in [0.0, *cuts]:
+                tp = sum(ok for s, ok in scored if s >= t)
+                kept = _prf(tp, sum(s >= t for s, _ in scored) - tp, n_gold - tp)
+                out["thresholds"][str(t)] = {k: round(100 * v, 2) for k, v in kept.items()}
         print(json.dumps(out))
 
 

@@ -381,3 +381,12 @@ def test_error_kinds_tell_spurious_entities_from_boundary_errors():
     assert error_kinds(gold, predicted) == {"tp": 1, "fp_spurious": 1, "fp_boundary": 2, "fn_missed": 0,
                                             "fn_boundary": 2}
     assert error_kinds(gold, set())["fn_missed"] == 3
+
+
+def test_error_kinds_names_bad_thresholds_in_one_line():
+    import typer
+    from error_kinds import parse_cuts
+
+    assert parse_cuts("0.5,0.9") == [0.5, 0.9] and parse_cuts("") == []
+    with pytest.raises(typer.BadParameter, match="--thresholds '0.5,high': give comma-separated numbers"):
+        parse_cuts("0.5,high")
