@@ -1,12 +1,20 @@
 """Masked-LM blocks and masking: subwords (transformers' collator) or whole words."""
 import json
+import math
 
 import pytest
 import torch
 from transformers import AutoTokenizer
 
 from pipelines import tiny_encoder
-from spacy_clinx.workflow.mlm import MLMSettings, mlm_collator, text_blocks, train_mlm, whole_word_masks
+from spacy_clinx.workflow.mlm import (
+    MLMSettings,
+    UnigramGuesser,
+    mlm_collator,
+    text_blocks,
+    train_mlm,
+    whole_word_masks,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +92,15 @@ def test_masked_lm_with_whole_word_masks_learns(base, examples, tmp_path):
     assert report["settings"]["whole_word_mask"] is True
     assert report["heldout_loss_after"] < report["heldout_loss_before"]
     assert json.loads((tmp_path / "wwm" / "mlm.json").read_text())["heldout_loss_after"] == report["heldout_loss_after"]
+    # an untrained encoder guesses about uniformly, worse than the text's subword frequencies
+    assert report["heldout_loss_unigram"] < report["heldout_loss_before"]
+
+
+def test_the_unigram_reference_guesses_each_masked_subword_from_training_frequencies():
+    guesser = UnigramGuesser([{"input_ids": [0, 1, 1]}, {"input_ids": [1, 3]}], vocab_size=4)
+    # counts 1, 3, 0, 1 of 5, add-one smoothed over 4 subwords: 2/9, 4/9, 1/9, 2/9
+    loss = guesser(input_ids=torch.zeros(1, 3, dtype=torch.long), labels=torch.tensor([[1, -100, 2]])).loss
+    assert loss.item() == pytest.approx((-math.log(4 / 9) - math.log(1 / 9)) / 2, rel=1e-5)
 
 
 def test_masked_lm_in_bf16_on_a_cpu_learns_under_autocast(base, examples, tmp_path, monkeypatch):

@@ -63,7 +63,8 @@ def make_encoder(output: Union[str, Path], texts: List[str], profile: Profile, b
     report = train_mlm(base, texts, output, profile.mlm, device=device)
     before = report.get("heldout_loss_before")
     return (f"MLM: {profile.mlm.steps} steps on {report['train_blocks']} blocks; held-out loss "
-            f"{'' if before is None else f'{before:.3f} -> '}{report['heldout_loss_after']:.3f}; saved to {output}")
+            f"{'' if before is None else f'{before:.3f} -> '}{report['heldout_loss_after']:.3f} (subword frequencies "
+            f"alone: {report['heldout_loss_unigram']:.3f}); saved to {output}")
 
 
 def bootstrapped(texts: List[str], settings: Dict[str, Any], output: Union[str, Path], seed: int = 0) -> str:

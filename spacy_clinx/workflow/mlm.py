@@ -14,7 +14,8 @@ import random
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from types import SimpleNamespace
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 import torch
@@ -114,10 +115,7 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     device = device or torch.device("cpu")
     model, tokenizer = load_masked_lm(str(checkpoint if resume else base_model))
     model.to(device)
-    blocks = text_blocks(tokenizer, texts, settings.block_size)
-    random.Random(settings.seed).shuffle(blocks)
-    n_heldout = max(1, int(len(blocks) * settings.heldout_fraction))
-    heldout, blocks = blocks[:n_heldout], blocks[n_heldout:]
+    blocks, heldout = training_and_heldout_blocks(tokenizer, texts, settings)
     if len(blocks) < settings.batch_size:
         raise ValueError(f"{len(texts)} texts give only {len(blocks)} training blocks of {settings.block_size} "
                          f"subwords; give more text or lower block_size/batch_size")
@@ -160,6 +158,8 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
         "heldout_blocks": len(heldout),
         "settings": asdict(settings),
         "heldout_loss_after": heldout_loss(model, heldout_collator, heldout, settings, device),
+        "heldout_loss_unigram": heldout_loss(UnigramGuesser(blocks, len(tokenizer)), heldout_collator, heldout,
+                                             settings),
         "loss_last_50": float(numpy.mean(losses[-50:])),
     }
     if heldout_before is not None:
@@ -171,6 +171,14 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     (output / "mlm.json").write_text(json.dumps(report, indent=2), encoding="utf8")
     shutil.rmtree(checkpoint, ignore_errors=True)
     return report
+
+
+def training_and_heldout_blocks(tokenizer, texts: Sequence[str], settings: MLMSettings) -> Tuple[List[Block], List[Block]]:
+    """The texts' blocks in the seed's order, less ``heldout_fraction`` of them (at least one) held out."""
+    blocks = text_blocks(tokenizer, texts, settings.block_size)
+    random.Random(settings.seed).shuffle(blocks)
+    n_heldout = max(1, int(len(blocks) * settings.heldout_fraction))
+    return blocks[n_heldout:], blocks[:n_heldout]
 
 
 def mlm_step(model, batch: dict, optimizer, scheduler, device: torch.device, bf16: bool, step: int) -> float:
@@ -186,6 +194,21 @@ def mlm_step(model, batch: dict, optimizer, scheduler, device: torch.device, bf1
     scheduler.step()
     optimizer.zero_grad()
     return loss.item()
+
+
+class UnigramGuesser(torch.nn.Module):
+    """A stand-in for the masked LM that guesses every masked subword from the training blocks'
+    subword frequencies (add-one smoothed), its input unseen: the held-out loss an encoder must go
+    below to have learned anything from context."""
+
+    def __init__(self, blocks: List[Block], vocab_size: int):
+        super().__init__()
+        counts = torch.bincount(torch.tensor([i for b in blocks for i in b["input_ids"]]), minlength=vocab_size)
+        self.log_probs = torch.log((counts + 1).double() / (counts.sum() + len(counts))).float()
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, **_) -> SimpleNamespace:
+        logits = self.log_probs.expand(input_ids.numel(), -1)
+        return SimpleNamespace(loss=torch.nn.functional.cross_entropy(logits, labels.reshape(-1), ignore_index=-100))
 
 
 def on_device(batch, device: torch.device) -> dict:
