@@ -126,3 +126,21 @@ def test_masked_lm_in_bf16_on_a_cpu_learns_under_autocast(base, examples, tmp_pa
         device.bf16_fits_this_cpu.cache_clear()
     assert report["heldout_loss_after"] < report["heldout_loss_before"]
     assert seen.count(True) == 30 and False in seen  # every training step in bf16, the held-out loss not
+
+
+def test_masked_lm_dropout_applies_while_it_trains_and_the_saved_encoder_keeps_its_own(base, examples, tmp_path,
+                                                                                     monkeypatch):
+    seen = set()
+    real = torch.nn.Dropout.forward
+
+    def spy(module, x):
+        seen.add(module.p)
+        return real(module, x)
+
+    monkeypatch.setattr(torch.nn.Dropout, "forward", spy)
+    texts = [eg.reference.text for eg in examples]
+    train_mlm(str(base), texts, tmp_path / "nodrop", MLMSettings(steps=2, batch_size=4, block_size=64, dropout=0.0),
+              progress=False)
+    assert seen == {0.0}
+    saved = json.loads((tmp_path / "nodrop" / "config.json").read_text())
+    assert saved["hidden_dropout_prob"] == json.loads((base / "config.json").read_text())["hidden_dropout_prob"] > 0

@@ -39,6 +39,9 @@ class MLMSettings:
     weight_decay: float = 0.01
     mask_probability: float = 0.15
     whole_word_mask: bool = False
+    # the encoder's dropout rate while it learns the masked LM (None: its config's); the saved config
+    # keeps its own rate for fine-tuning
+    dropout: Optional[float] = None
     cpu_bf16: bool = False
     save_every: int = 200
     heldout_fraction: float = 0.02
@@ -115,6 +118,10 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     device = device or torch.device("cpu")
     model, tokenizer = load_masked_lm(str(checkpoint if resume else base_model))
     model.to(device)
+    if settings.dropout is not None:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = settings.dropout
     blocks, heldout = training_and_heldout_blocks(tokenizer, texts, settings)
     if len(blocks) < settings.batch_size:
         raise ValueError(f"{len(texts)} texts give only {len(blocks)} training blocks of {settings.block_size} "
@@ -126,7 +133,7 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     torch.manual_seed(settings.seed)
     if resume:
         state = json.loads((checkpoint / "state.json").read_text())
-        if state["settings"] != asdict(settings):
+        if {**asdict(MLMSettings()), **state["settings"]} != asdict(settings):  # a setting added since: its default
             raise ValueError(f"{checkpoint} was written with other settings ({state['settings']}); delete it "
                              "to start over, or run with the same settings to resume")
         step, losses = state["step"], state["losses"]
