@@ -4,12 +4,13 @@ import math
 
 import pytest
 import torch
-from transformers import AutoTokenizer
+from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from pipelines import tiny_encoder
 from spacy_clinx.workflow.mlm import (
     MLMSettings,
     UnigramGuesser,
+    masked_lm_loss,
     mlm_collator,
     text_blocks,
     train_mlm,
@@ -114,7 +115,7 @@ def test_masked_lm_in_bf16_on_a_cpu_learns_under_autocast(base, examples, tmp_pa
     real = torch.nn.Module.__call__
 
     def spy(module, *args, **kwargs):
-        if type(module).__name__.endswith("ForMaskedLM"):
+        if type(module).__name__.endswith(("ForMaskedLM", "RobertaModel")):  # training calls the encoder alone
             seen.append(torch.is_autocast_enabled("cpu"))
         return real(module, *args, **kwargs)
 
@@ -144,3 +145,15 @@ def test_masked_lm_dropout_applies_while_it_trains_and_the_saved_encoder_keeps_i
     assert seen == {0.0}
     saved = json.loads((tmp_path / "nodrop" / "config.json").read_text())
     assert saved["hidden_dropout_prob"] == json.loads((base / "config.json").read_text())["hidden_dropout_prob"] > 0
+
+
+@pytest.mark.parametrize("architecture", ["xlm-roberta", "bert", "longformer"])
+def test_the_masked_lm_loss_on_masked_positions_only_is_the_models_own(architecture, examples, tmp_path):
+    texts = [eg.reference.text for eg in examples]
+    path = tiny_encoder(architecture, texts, tmp_path / architecture)
+    model, tokenizer = AutoModelForMaskedLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    settings = MLMSettings(block_size=64)
+    torch.manual_seed(0)
+    batch = mlm_collator(tokenizer, settings)(text_blocks(tokenizer, texts, settings.block_size)[:4])
+    with torch.no_grad():
+        assert masked_lm_loss(model, batch).item() == pytest.approx(model(**batch).loss.item(), rel=1e-5)

@@ -192,7 +192,7 @@ def mlm_step(model, batch: dict, optimizer, scheduler, device: torch.device, bf1
     """One update on a masked batch: the forward pass (under bfloat16 autocast with ``bf16``), gradients
     clipped to norm 1, AdamW, the schedule. Returns the loss; a non-finite one stops the run."""
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        loss = model(**on_device(batch, device)).loss
+        loss = masked_lm_loss(model, on_device(batch, device))
     if not torch.isfinite(loss):
         raise FloatingPointError(f"MLM loss is {loss.item()} at step {step}; lower the learning rate")
     loss.backward()
@@ -216,6 +216,20 @@ class UnigramGuesser(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, **_) -> SimpleNamespace:
         logits = self.log_probs.expand(input_ids.numel(), -1)
         return SimpleNamespace(loss=torch.nn.functional.cross_entropy(logits, labels.reshape(-1), ignore_index=-100))
+
+
+def masked_lm_loss(model, batch: dict) -> torch.Tensor:
+    """The model's masked-LM loss, with its vocabulary head applied at the masked positions only
+    (about 15% of them; the model's own forward pass scores the vocabulary at every position, which
+    for a small encoder is a large share of each step). Models whose head is not known here take
+    their own forward pass."""
+    head = getattr(model, "lm_head", None) or getattr(model, "cls", None)  # RoBERTa/XLM-R/Longformer, BERT
+    if not isinstance(head, torch.nn.Module):
+        return model(**batch).loss
+    labels = batch["labels"]
+    hidden = model.base_model(**{k: v for k, v in batch.items() if k != "labels"}).last_hidden_state
+    chosen = labels != -100
+    return torch.nn.functional.cross_entropy(head(hidden[chosen]).float(), labels[chosen])
 
 
 def on_device(batch, device: torch.device) -> dict:
