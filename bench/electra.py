@@ -29,7 +29,8 @@ from spacy_clinx.workflow.profiles import load_profile
 
 
 def generator_for(encoder_config, width_share: float):
-    """A masked LM of the encoder's family, vocabulary and depth at ``width_share`` of its width."""
+    """A masked LM of the encoder's family, vocabulary and depth at ``width_share`` of its width
+    (a family whose masked-LM head is ``lm_head``: XLM-R, RoBERTa, Longformer)."""
     config = copy.deepcopy(encoder_config)
     heads = max(1, int(encoder_config.num_attention_heads * width_share))
     config.hidden_size = heads * (encoder_config.hidden_size // encoder_config.num_attention_heads)
@@ -45,7 +46,8 @@ def unmasked(batch: dict) -> torch.Tensor:
 
 def detection_loss(encoder, head, generator, batch: dict, originals: torch.Tensor, weight: float):
     """The generator's masked-LM loss plus ``weight`` x the encoder's replaced-or-original loss over
-    every real subword; returns (loss, generator loss, detection loss, detection accuracy)."""
+    every real subword; returns (loss, generator loss, detection loss, detection accuracy, the share
+    of original subwords: the accuracy of answering "original" everywhere)."""
     masked = batch["labels"] != -100
     hidden = generator.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     logits = generator.lm_head(hidden[masked]).float()
@@ -59,7 +61,7 @@ def detection_loss(encoder, head, generator, batch: dict, originals: torch.Tenso
     scores = head(encoder(input_ids=corrupted, attention_mask=batch["attention_mask"]).last_hidden_state).squeeze(-1)
     detection = torch.nn.functional.binary_cross_entropy_with_logits(scores[real], replaced[real])
     accuracy = ((scores[real] > 0).float() == replaced[real]).float().mean()
-    return generator_loss + weight * detection, generator_loss, detection, accuracy
+    return generator_loss + weight * detection, generator_loss, detection, accuracy, 1 - replaced[real].mean()
 
 
 def main(base: Path = typer.Argument(..., exists=True, file_okay=False, help="a bootstrapped encoder (OUTPUT-init)"),
@@ -83,21 +85,25 @@ def main(base: Path = typer.Argument(..., exists=True, file_okay=False, help="a 
     optimizer = torch.optim.AdamW(params, lr=settings.learn_rate, weight_decay=settings.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup * settings.steps), settings.steps)
     per_epoch = len(blocks) // settings.batch_size
+    if per_epoch == 0:
+        raise typer.BadParameter(f"{len(blocks)} training blocks: fewer than one batch of {settings.batch_size}")
     start, log = time.perf_counter(), []
-    encoder.train(), generator.train()
+    encoder.train()
+    generator.train()
     for step in tqdm(range(settings.steps), desc="ELECTRA", unit="step"):
         epoch, index = divmod(step, per_epoch)
         order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
         chosen = [blocks[j] for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
         batch = collate(chosen)
-        loss, g, d, acc = detection_loss(encoder, head, generator, batch, unmasked(batch), weight)
+        loss, g, d, acc, original = detection_loss(encoder, head, generator, batch, unmasked(batch), weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad()
-        log.append([g.item(), d.item(), acc.item()])
-    encoder.eval(), generator.eval()
+        log.append([g.item(), d.item(), acc.item(), original.item()])
+    encoder.eval()
+    generator.eval()
     torch.manual_seed(seed + 1)
     with torch.no_grad():
         batches = [collate(heldout[i : i + settings.batch_size]) for i in range(0, len(heldout), settings.batch_size)]
@@ -107,9 +113,9 @@ def main(base: Path = typer.Argument(..., exists=True, file_okay=False, help="a 
     tokenizer.save_pretrained(output)
     report = {"base_model": str(base), "objective": "replaced-token detection", "train_blocks": len(blocks),
               "generator_share": generator_share, "weight": weight, "steps": settings.steps,
-              "last_50": dict(zip(("generator_loss", "detection_loss", "detection_accuracy"),
+              "last_50": dict(zip(("generator_loss", "detection_loss", "detection_accuracy", "original_share"),
                                   numpy.mean(log[-50:], axis=0).round(4).tolist())),
-              "heldout": dict(zip(("generator_loss", "detection_loss", "detection_accuracy"),
+              "heldout": dict(zip(("generator_loss", "detection_loss", "detection_accuracy", "original_share"),
                                   numpy.mean([[float(x) for x in h] for h in held], axis=0).round(4).tolist())),
               "seconds": round(time.perf_counter() - start)}
     (output / "electra.json").write_text(json.dumps(report, indent=2), encoding="utf8")

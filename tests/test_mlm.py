@@ -9,8 +9,10 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 from pipelines import tiny_encoder
 from spacy_clinx.workflow.mlm import (
     MLMSettings,
+    DROPOUT_RATES,
     UnigramGuesser,
     masked_lm_loss,
+    masked_lm_to_train,
     mlm_collator,
     text_blocks,
     train_mlm,
@@ -98,10 +100,12 @@ def test_masked_lm_with_whole_word_masks_learns(base, examples, tmp_path):
 
 
 def test_the_unigram_reference_guesses_each_masked_subword_from_training_frequencies():
-    guesser = UnigramGuesser([{"input_ids": [0, 1, 1]}, {"input_ids": [1, 3]}], vocab_size=4)
-    # counts 1, 3, 0, 1 of 5, add-one smoothed over 4 subwords: 2/9, 4/9, 1/9, 2/9
+    blocks = [{"input_ids": [0, 1, 1, 2], "word_ids": [-1, 0, 1, -1]}, {"input_ids": [1, 3], "word_ids": [2, 3]}]
+    guesser = UnigramGuesser(blocks, vocab_size=4)
+    # the special tokens (word -1) uncounted: counts 0, 3, 0, 1 of 4, add-one smoothed over 4 subwords:
+    # 1/8, 4/8, 1/8, 2/8
     loss = guesser(input_ids=torch.zeros(1, 3, dtype=torch.long), labels=torch.tensor([[1, -100, 2]])).loss
-    assert loss.item() == pytest.approx((-math.log(4 / 9) - math.log(1 / 9)) / 2, rel=1e-5)
+    assert loss.item() == pytest.approx((-math.log(4 / 8) - math.log(1 / 8)) / 2, rel=1e-5)
 
 
 def test_masked_lm_in_bf16_on_a_cpu_learns_under_autocast(base, examples, tmp_path, monkeypatch):
@@ -129,22 +133,35 @@ def test_masked_lm_in_bf16_on_a_cpu_learns_under_autocast(base, examples, tmp_pa
     assert seen.count(True) == 30 and False in seen  # every training step in bf16, the held-out loss not
 
 
-def test_masked_lm_dropout_applies_while_it_trains_and_the_saved_encoder_keeps_its_own(base, examples, tmp_path,
-                                                                                     monkeypatch):
-    seen = set()
-    real = torch.nn.Dropout.forward
-
-    def spy(module, x):
-        seen.add(module.p)
-        return real(module, x)
-
-    monkeypatch.setattr(torch.nn.Dropout, "forward", spy)
+@pytest.mark.parametrize("architecture", ["xlm-roberta", "longformer"])
+def test_masked_lm_dropout_turns_every_dropout_off_and_the_saved_encoder_keeps_its_own(architecture, examples,
+                                                                                     tmp_path):
     texts = [eg.reference.text for eg in examples]
-    train_mlm(str(base), texts, tmp_path / "nodrop", MLMSettings(steps=2, batch_size=4, block_size=64, dropout=0.0),
+    path = tiny_encoder(architecture, texts, tmp_path / "base")
+    model, tokenizer = masked_lm_to_train(str(path), dropout=0.0)
+    model.train()
+    batch = tokenizer(texts[:2], return_tensors="pt", padding=True, truncation=True, max_length=64)
+    with torch.no_grad():  # attention dropout included: in training mode two passes agree
+        assert torch.equal(model(**batch).logits, model(**batch).logits)
+    own = json.loads((path / "config.json").read_text())
+    assert own["attention_probs_dropout_prob"] > 0
+    assert {k: model.config.to_dict()[k] for k in DROPOUT_RATES if k in own} == {k: own[k] for k in DROPOUT_RATES if k in own}
+    train_mlm(str(path), texts, tmp_path / "nodrop", MLMSettings(steps=2, batch_size=4, block_size=64, dropout=0.0),
               progress=False)
-    assert seen == {0.0}
     saved = json.loads((tmp_path / "nodrop" / "config.json").read_text())
-    assert saved["hidden_dropout_prob"] == json.loads((base / "config.json").read_text())["hidden_dropout_prob"] > 0
+    assert saved["hidden_dropout_prob"] == own["hidden_dropout_prob"] > 0
+
+
+def test_a_masked_lm_of_another_head_takes_its_own_forward_pass(tokenizer, examples):
+    from transformers import DistilBertConfig, DistilBertForMaskedLM
+
+    model = DistilBertForMaskedLM(DistilBertConfig(vocab_size=len(tokenizer), dim=32, hidden_dim=64, n_layers=1,
+                                                   n_heads=2)).eval()
+    torch.manual_seed(0)
+    settings = MLMSettings(block_size=64)
+    batch = mlm_collator(tokenizer, settings)(text_blocks(tokenizer, [eg.reference.text for eg in examples], 64)[:2])
+    with torch.no_grad():
+        assert masked_lm_loss(model, batch).item() == pytest.approx(model(**batch).loss.item(), rel=1e-6)
 
 
 @pytest.mark.parametrize("architecture", ["xlm-roberta", "bert", "longformer"])

@@ -32,12 +32,13 @@ def load_encoder(name_or_path: str) -> Tuple[PreTrainedModel, PreTrainedTokenize
     return drop_pooler(model), tokenizer
 
 
-def load_masked_lm(name_or_path: str) -> Tuple[PreTrainedModel, PreTrainedTokenizerFast]:
-    """The encoder with its masked-LM head, for domain adaptation."""
-    return load_pretrained(name_or_path, AutoModelForMaskedLM)
+def load_masked_lm(name_or_path: str, **config) -> Tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """The encoder with its masked-LM head, for domain adaptation; ``config``: settings of its
+    config to build it with instead of the saved ones."""
+    return load_pretrained(name_or_path, AutoModelForMaskedLM, **config)
 
 
-def load_pretrained(name_or_path: str, auto_class) -> Tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+def load_pretrained(name_or_path: str, auto_class, **config) -> Tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     local = Path(name_or_path).expanduser()
     if local.is_dir() and not (local / "config.json").exists():
         raise EncoderLoadError(
@@ -47,7 +48,7 @@ def load_pretrained(name_or_path: str, auto_class) -> Tuple[PreTrainedModel, Pre
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), use_fast=True)
-            model = auto_class.from_pretrained(str(name_or_path))
+            model = auto_class.from_pretrained(str(name_or_path), **config)
     except (OSError, ValueError) as err:
         hint = "" if local.exists() else (
             " If this machine cannot reach the Hugging Face hub, download the model elsewhere "

@@ -116,12 +116,8 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     checkpoint = output / CHECKPOINT
     resume = (checkpoint / "state.json").exists()
     device = device or torch.device("cpu")
-    model, tokenizer = load_masked_lm(str(checkpoint if resume else base_model))
+    model, tokenizer = masked_lm_to_train(str(checkpoint if resume else base_model), settings.dropout)
     model.to(device)
-    if settings.dropout is not None:
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = settings.dropout
     blocks, heldout = training_and_heldout_blocks(tokenizer, texts, settings)
     if len(blocks) < settings.batch_size:
         raise ValueError(f"{len(texts)} texts give only {len(blocks)} training blocks of {settings.block_size} "
@@ -180,6 +176,23 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     return report
 
 
+# the config settings that set an encoder's dropout rates, by model family
+DROPOUT_RATES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout")
+
+
+def masked_lm_to_train(source: str, dropout: Optional[float] = None):
+    """The masked LM and its tokenizer; with ``dropout``, built with every dropout rate of its config
+    at that value (attention dropout is a number, not a module, in most attention implementations),
+    its config keeping its own rates, which fine-tuning then reads from the saved encoder."""
+    model, tokenizer = load_masked_lm(source)
+    if dropout is None:
+        return model, tokenizer
+    own = {key: getattr(model.config, key) for key in DROPOUT_RATES if isinstance(getattr(model.config, key, None), float)}
+    model, tokenizer = load_masked_lm(source, **dict.fromkeys(own, dropout))
+    model.config.update(own)
+    return model, tokenizer
+
+
 def training_and_heldout_blocks(tokenizer, texts: Sequence[str], settings: MLMSettings) -> Tuple[List[Block], List[Block]]:
     """The texts' blocks in the seed's order, less ``heldout_fraction`` of them (at least one) held out."""
     blocks = text_blocks(tokenizer, texts, settings.block_size)
@@ -210,7 +223,8 @@ class UnigramGuesser(torch.nn.Module):
 
     def __init__(self, blocks: List[Block], vocab_size: int):
         super().__init__()
-        counts = torch.bincount(torch.tensor([i for b in blocks for i in b["input_ids"]]), minlength=vocab_size)
+        subwords = [i for b in blocks for i, w in zip(b["input_ids"], b["word_ids"]) if w >= 0]  # no special tokens
+        counts = torch.bincount(torch.tensor(subwords), minlength=vocab_size)
         self.log_probs = torch.log((counts + 1).double() / (counts.sum() + len(counts))).float()
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, **_) -> SimpleNamespace:
@@ -221,10 +235,11 @@ class UnigramGuesser(torch.nn.Module):
 def masked_lm_loss(model, batch: dict) -> torch.Tensor:
     """The model's masked-LM loss, with its vocabulary head applied at the masked positions only
     (about 15% of them; the model's own forward pass scores the vocabulary at every position, which
-    for a small encoder is a large share of each step). Models whose head is not known here take
-    their own forward pass."""
-    head = getattr(model, "lm_head", None) or getattr(model, "cls", None)  # RoBERTa/XLM-R/Longformer, BERT
-    if not isinstance(head, torch.nn.Module):
+    for a small encoder is a large share of each step). Models whose head is not known here (or that
+    are not encoder masked LMs) take their own forward pass."""
+    head = getattr(model, "lm_head", None)  # RoBERTa, XLM-R, Longformer
+    head = getattr(model, "cls", None) if head is None else head  # BERT
+    if not type(model).__name__.endswith("ForMaskedLM") or not isinstance(head, torch.nn.Module):
         return model(**batch).loss
     labels = batch["labels"]
     hidden = model.base_model(**{k: v for k, v in batch.items() if k != "labels"}).last_hidden_state
