@@ -149,3 +149,14 @@ def interval(values: numpy.ndarray) -> List[float]:
 def f1_interval(counts: numpy.ndarray, samples: int = 2000, seed: int = 0) -> List[float]:
     """95% bootstrap interval of the micro F1 over documents."""
     return interval(f1(counts[resample(len(counts), samples, seed)].sum(1)))
+
+
+def masked_lm_or_fail(path: Path):
+    """The masked LM and tokenizer at ``path``, or one line naming what is wrong with it (exit 2)."""
+    from spacy_clinx.cli._util import fail
+    from spacy_clinx.model.encoder import EncoderLoadError, load_masked_lm
+
+    try:
+        return load_masked_lm(str(path))
+    except EncoderLoadError as err:
+        fail(str(err))

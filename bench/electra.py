@@ -19,12 +19,12 @@ from typing import List
 import numpy
 import torch
 import typer
+from common import masked_lm_or_fail
 from tqdm import tqdm
 from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
 
 from spacy_clinx.cli._util import read_texts
-from spacy_clinx.model.encoder import load_masked_lm
-from spacy_clinx.workflow.mlm import training_and_heldout_blocks
+from spacy_clinx.workflow.mlm import batch_at, training_and_heldout_blocks
 from spacy_clinx.workflow.profiles import load_profile
 
 
@@ -74,7 +74,7 @@ def main(base: Path = typer.Argument(..., exists=True, file_okay=False, help="a 
          seed: int = typer.Option(0)):
     torch.manual_seed(seed)
     settings = load_profile(profile, seed).mlm
-    model, tokenizer = load_masked_lm(str(base))
+    model, tokenizer = masked_lm_or_fail(base)
     encoder, generator = model.base_model, generator_for(model.config, generator_share)
     head = torch.nn.Linear(model.config.hidden_size, 1)
     blocks, heldout = training_and_heldout_blocks(tokenizer, read_texts(texts), settings)
@@ -84,17 +84,13 @@ def main(base: Path = typer.Argument(..., exists=True, file_okay=False, help="a 
     params = [p for m in (encoder, generator, head) for p in m.parameters()]
     optimizer = torch.optim.AdamW(params, lr=settings.learn_rate, weight_decay=settings.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup * settings.steps), settings.steps)
-    per_epoch = len(blocks) // settings.batch_size
-    if per_epoch == 0:
+    if len(blocks) < settings.batch_size:
         raise typer.BadParameter(f"{len(blocks)} training blocks: fewer than one batch of {settings.batch_size}")
     start, log = time.perf_counter(), []
     encoder.train()
     generator.train()
     for step in tqdm(range(settings.steps), desc="ELECTRA", unit="step"):
-        epoch, index = divmod(step, per_epoch)
-        order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
-        chosen = [blocks[j] for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
-        batch = collate(chosen)
+        batch = collate(batch_at(blocks, step, settings))
         loss, g, d, acc, original = detection_loss(encoder, head, generator, batch, unmasked(batch), weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -12,7 +12,8 @@ from typing import List
 
 import torch
 import typer
-from transformers import AutoModelForMaskedLM, AutoTokenizer, RobertaPreLayerNormConfig
+from common import masked_lm_or_fail
+from transformers import AutoModelForMaskedLM, RobertaPreLayerNormConfig
 
 from spacy_clinx.cli._util import read_texts
 from spacy_clinx.workflow.mlm import train_mlm
@@ -28,13 +29,15 @@ def main(init: Path = typer.Argument(..., exists=True, file_okay=False, help="a 
          profile: Path = typer.Option(Path("configs/profiles/cpu.cfg"), exists=True, help="its [mlm] settings"),
          learn_rate: float = typer.Option(1e-3),
          seed: int = typer.Option(0)):
+    corpus = read_texts(texts)  # before anything is written
+    settings = replace(load_profile(profile, seed).mlm, learn_rate=learn_rate)
+    bootstrapped, tokenizer = masked_lm_or_fail(init)
     torch.manual_seed(seed)
-    sizes = json.loads((init / "config.json").read_text())
+    sizes = bootstrapped.config.to_dict()
     start = output.with_name(output.name + "-init")
     AutoModelForMaskedLM.from_config(RobertaPreLayerNormConfig(**{k: sizes[k] for k in SIZES})).save_pretrained(start)
-    AutoTokenizer.from_pretrained(init).save_pretrained(start)
-    settings = replace(load_profile(profile, seed).mlm, learn_rate=learn_rate)
-    report = train_mlm(str(start), read_texts(texts), output, settings, progress=False)
+    tokenizer.save_pretrained(start)
+    report = train_mlm(str(start), corpus, output, settings, progress=False)
     typer.echo(json.dumps({k: v for k, v in report.items() if "loss" in k}))
 
 

@@ -14,9 +14,9 @@ from typing import List
 
 import torch
 import typer
+from common import masked_lm_or_fail
 
 from spacy_clinx.cli._util import read_texts
-from spacy_clinx.model.encoder import load_masked_lm
 from spacy_clinx.workflow.mlm import UnigramGuesser, heldout_loss, mlm_collator, training_and_heldout_blocks
 from spacy_clinx.workflow.profiles import load_profile
 
@@ -28,7 +28,7 @@ def main(encoder: Path = typer.Argument(..., exists=True, file_okay=False, help=
     torch.set_num_threads(1)
     settings = load_profile(profile, seed).mlm
     recorded = json.loads((encoder / "mlm.json").read_text()) if (encoder / "mlm.json").exists() else {}
-    model, tokenizer = load_masked_lm(str(encoder))
+    model, tokenizer = masked_lm_or_fail(encoder)
     blocks, heldout = training_and_heldout_blocks(tokenizer, read_texts(texts), settings)
     collator = mlm_collator(tokenizer, settings, whole_words=False)
     row = {"encoder": str(encoder), "train_blocks": len(blocks), "heldout_blocks": len(heldout),

@@ -12,10 +12,9 @@ from typing import List
 
 import torch
 import typer
-from common import machine
+from common import machine, masked_lm_or_fail
 
 from spacy_clinx.cli._util import read_texts
-from spacy_clinx.model.encoder import load_masked_lm
 from spacy_clinx.workflow.mlm import masked_lm_loss, mlm_collator, training_and_heldout_blocks
 from spacy_clinx.workflow.profiles import load_profile
 
@@ -27,7 +26,7 @@ def main(encoder: Path = typer.Argument(..., exists=True, file_okay=False),
          threads: int = typer.Option(1)):
     torch.set_num_threads(threads)
     settings = load_profile(profile).mlm
-    model, tokenizer = load_masked_lm(str(encoder))
+    model, tokenizer = masked_lm_or_fail(encoder)
     model.train()
     blocks, _ = training_and_heldout_blocks(tokenizer, read_texts(texts), settings)
     collator = mlm_collator(tokenizer, settings)

@@ -136,7 +136,6 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True, map_location=device))
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
         torch.set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
-    per_epoch = len(blocks) // settings.batch_size
     # held out: always subwords masked, so that encoders trained with either masking compare
     heldout_collator = mlm_collator(tokenizer, settings, whole_words=False)
     heldout_before = heldout_loss(model, heldout_collator, heldout, settings, device) if step == 0 else None
@@ -144,9 +143,7 @@ def train_mlm(base_model: str, texts: Sequence[str], output: Path, settings: MLM
     model.train()
     bar = tqdm(total=settings.steps, initial=step, desc="MLM", unit="step", disable=not progress)
     while step < settings.steps:
-        epoch, index = divmod(step, per_epoch)
-        order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
-        batch = [blocks[j] for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
+        batch = batch_at(blocks, step, settings)
         losses.append(round(mlm_step(model, collator(batch), optimizer, scheduler, device, bf16, step), 4))
         step += 1
         bar.update(1)
@@ -199,6 +196,14 @@ def training_and_heldout_blocks(tokenizer, texts: Sequence[str], settings: MLMSe
     random.Random(settings.seed).shuffle(blocks)
     n_heldout = max(1, int(len(blocks) * settings.heldout_fraction))
     return blocks[n_heldout:], blocks[:n_heldout]
+
+
+def batch_at(blocks: List[Block], step: int, settings: MLMSettings) -> List[Block]:
+    """The blocks of update ``step``: each epoch goes through them in an order fixed by the seed and
+    the epoch, so that a resumed run takes the batches an uninterrupted one would."""
+    epoch, index = divmod(step, len(blocks) // settings.batch_size)
+    order = numpy.random.RandomState(settings.seed + epoch).permutation(len(blocks))
+    return [blocks[j] for j in order[index * settings.batch_size : (index + 1) * settings.batch_size]]
 
 
 def mlm_step(model, batch: dict, optimizer, scheduler, device: torch.device, bf16: bool, step: int) -> float:
