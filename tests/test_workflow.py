@@ -435,7 +435,7 @@ def test_the_pretrained_profile_fine_tunes_a_pretrained_encoder_gently_without_m
     assert tokenizer.vocab_size == 30522  # MiniLM's own WordPiece vocabulary travels with the model
 
 
-def test_the_package_step_picks_the_ensemble_or_the_best_split_model_by_its_held_out_score(tmp_path):
+def test_the_package_step_picks_the_ensemble_the_distilled_model_or_the_best_split_model_by_its_held_out_score(tmp_path):
     from spacy_clinx.workflow.package import pick_pipeline
 
     members = []
@@ -450,6 +450,14 @@ def test_the_package_step_picks_the_ensemble_or_the_best_split_model_by_its_held
     assert pick_pipeline(tmp_path / "split0" / "model-best", "best") == tmp_path / "split0" / "model-best"
     with pytest.raises(FileNotFoundError, match="neither a pipeline"):
         pick_pipeline(tmp_path / "split0", "best")
+    with pytest.raises(FileNotFoundError, match="run the distill step first"):
+        pick_pipeline(tmp_path, "distilled")
+    student = tmp_path.with_name(tmp_path.name + "-distilled") / "split0" / "model-last"
+    student.mkdir(parents=True)
+    (student / "meta.json").write_text(json.dumps({"lang": "es"}))
+    assert pick_pipeline(tmp_path, "distilled") == student
+    with pytest.raises(ValueError, match="use ensemble, distilled or best"):
+        pick_pipeline(tmp_path, "worst")
 
 
 def test_the_schedule_counts_the_documents_of_every_corpus_form_and_stops_at_max_steps(tmp_path):

@@ -39,8 +39,9 @@ SAMPLES = {
 
 def pick_pipeline(path: Path, pick: str) -> Path:
     """The pipeline to package: ``path`` itself when it is one; for a training folder of the
-    workflow (members.json, ensemble/), its ensemble or its best split model by the score each
-    reached on its own held-out part (never the test set)."""
+    workflow (members.json, ensemble/), its ensemble, the ensemble distilled into one model (the
+    ``distill`` step's FOLDER-distilled/), or its best split model by the score each reached on its
+    own held-out part (never the test set)."""
     path = Path(path)
     if (path / "meta.json").exists():
         return path
@@ -48,12 +49,23 @@ def pick_pipeline(path: Path, pick: str) -> Path:
         raise FileNotFoundError(f"{path}: neither a pipeline (meta.json) nor a training folder (members.json)")
     if pick == "ensemble":
         return path / "ensemble"
+    if pick == "distilled":
+        student = distilled_model(path)
+        if not (student / "meta.json").exists():
+            raise FileNotFoundError(f"{student}: no distilled model; run the distill step first "
+                                    "(spacy project run distill .)")
+        return student
     if pick != "best":
-        raise ValueError(f"unknown package model {pick!r}: use ensemble or best")
+        raise ValueError(f"unknown package model {pick!r}: use ensemble, distilled or best")
     members = [Path(m) for m in json.loads((path / "members.json").read_text(encoding="utf8"))]
     scores = {m: (srsly.read_json(m / "meta.json").get("performance") or {}).get("spans_char_f", -1.0)
               for m in members}
     return max(members, key=lambda m: scores[m])
+
+
+def distilled_model(training: Path) -> Path:
+    """Where the ``distill`` step of a training folder puts its student (one model, every train+dev document)."""
+    return training.with_name(training.name + "-distilled") / "split0" / "model-last"
 
 
 # what cpu_int8 needs at run time (the onnx extra of spacy-clinx)
