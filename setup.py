@@ -53,6 +53,9 @@ setup(
             "spacy_clinx.crf_head.v1 = spacy_clinx.model.layers.heads:create_crf_head",
             "spacy_clinx.softmax_head.v1 = spacy_clinx.model.layers.heads:create_softmax_head",
         ],
+        "spacy_callbacks": [
+            "spacy_clinx.weights_from_pipeline.v1 = spacy_clinx.model.weights_from:create_weights_from_pipeline",
+        ],
         "console_scripts": ["clinx = spacy_clinx.cli:app"],
     },
 )

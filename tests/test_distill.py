@@ -183,3 +183,45 @@ def test_a_distilled_pipeline_saves_and_loads_with_its_head_setting(encoders, ex
     reloaded = spacy.load(tmp_path / "student")
     assert reloaded.get_pipe("clinx_ner").model.head.teacher_weight == 1.0
     assert [e.text for e in reloaded(examples[0].reference.text).ents] == [e.text for e in student(examples[0].reference.text).ents]
+
+
+def test_a_student_initialised_from_a_trained_pipeline_starts_with_its_weights_and_its_own_head(
+        trained_dir, trained, encoders, examples):
+    from spacy_clinx.model.weights_from import create_weights_from_pipeline
+
+    student = make_nlp(encoders["xlm-roberta"], **DISTIL)
+    student.config["initialize"]["after_init"] = {"@callbacks": "spacy_clinx.weights_from_pipeline.v1",
+                                                  "path": str(trained_dir)}
+    text = examples[0].reference.text
+    student.initialize(lambda: examples)
+    assert [(e.start_char, e.end_char, e.label_) for e in student(text).ents] == \
+        [(e.start_char, e.end_char, e.label_) for e in trained(text).ents] != []
+    assert student.get_pipe("clinx_ner").model.head.teacher_weight == 1.0  # the config's head, not the giver's
+    cold = make_nlp(encoders["xlm-roberta"], **DISTIL)
+    cold.initialize(lambda: examples)
+    assert [e.text for e in cold(text).ents] != [e.text for e in trained(text).ents]  # untrained: it is the copy
+    other = make_nlp(encoders["bert"])
+    other.initialize(lambda: examples)
+    with pytest.raises(ValueError, match="another tokenizer"):
+        create_weights_from_pipeline(str(trained_dir))(other)
+    wider = make_nlp(encoders["xlm-roberta"], token_features={"@misc": "spacy_clinx.TokenFeatures.v2", "attrs": ["NORM"], "rows": [500],
+                                                               "width": 16, "output_width": 16})
+    wider.initialize(lambda: examples)
+    with pytest.raises(ValueError, match="is not the one being trained"):
+        create_weights_from_pipeline(str(trained_dir))(wider)
+    with pytest.raises(FileNotFoundError, match="no trained pipeline"):
+        create_weights_from_pipeline(str(trained_dir / "missing"))(other)
+
+
+def test_the_distill_command_leaves_a_one_model_split_scheme_as_it_is_and_wants_test_and_metrics_together(tmp_path):
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "splits.json").write_text('{"scheme": "standard"}')
+    args = ["distill", "config.cfg", str(tmp_path / "ensemble"), str(tmp_path / "splits"), str(tmp_path / "data"),
+            str(tmp_path / "out"), "--encoder", "enc"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and "nothing to distil: the 'standard' split scheme trains one model" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+    result = CliRunner().invoke(app, [*args, "--test", str(tmp_path / "splits" / "splits.json")])
+    assert result.exit_code != 0 and "--test and --metrics go together" in result.output
+    result = CliRunner().invoke(app, [*args, "--test", str(tmp_path / "no.spacy"), "--metrics", str(tmp_path / "m.json")])
+    assert result.exit_code != 0 and "no.spacy: no such DocBin" in result.output

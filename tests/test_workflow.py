@@ -458,6 +458,27 @@ def test_the_package_step_picks_the_ensemble_the_distilled_model_or_the_best_spl
     assert pick_pipeline(tmp_path, "distilled") == student
     with pytest.raises(ValueError, match="use ensemble, distilled or best"):
         pick_pipeline(tmp_path, "worst")
+    one = tmp_path / "standard"  # the standard and all schemes train one model, which distill leaves as it is
+    one.mkdir()
+    (one / "members.json").write_text(json.dumps(members[:1]))
+    assert pick_pipeline(one, "distilled") == tmp_path / "split0" / "model-best"
+
+
+def test_the_distilled_students_budget_is_the_profiles_train_with_its_distill_settings_over_it(tmp_path):
+    from spacy_clinx.workflow.profiles import load_profile
+
+    cpu = load_profile(ROOT / "configs/profiles/cpu.cfg")
+    assert {k: v for k, v in cpu.distill.items() if k not in cpu.train or k == "warm_start"} == {
+        "warm_start": cpu.distill["warm_start"]}  # the [distill] section names only settings of [train]
+    smoke = load_profile(ROOT / "configs/profiles/smoke.cfg")
+    assert smoke.distill == {"warm_start": False, **smoke.train}  # no [distill]: the fold models' budget
+    text = (ROOT / "configs/profiles/smoke.cfg").read_text()
+    (tmp_path / "p.cfg").write_text(text + '\n[distill]\nwarm_start = true\nmax_epochs = 1\n')
+    mine = load_profile(tmp_path / "p.cfg")
+    assert mine.distill["warm_start"] is True and mine.distill["max_epochs"] == 1 and mine.train["max_epochs"] == 2
+    (tmp_path / "q.cfg").write_text(text + '\n[distill]\nwarm_start = "true"\n')
+    with pytest.raises(ValueError, match=r"\[distill\] warm_start must be true or false"):
+        load_profile(tmp_path / "q.cfg")
 
 
 def test_the_schedule_counts_the_documents_of_every_corpus_form_and_stops_at_max_steps(tmp_path):

@@ -4,13 +4,16 @@ The student trains on every train+dev document (the random parts together), each
 ensemble's mean CRF marginals (``teach.py``), with the profile's budget and a CRF head whose loss
 mixes the gold tags' negative log-likelihood with the cross-entropy against those marginals
 (``teacher_weight``). No document is left to select a checkpoint on, so the last one is kept, at
-the end of the learning rate's decay, as the ``all`` scheme does.
+the end of the learning rate's decay, as the ``all`` scheme does. With ``warm_start`` (the profile's
+``[distill]``) the student starts from the weights of the ensemble's best member (by its score on its
+own held-out part) instead of the bare encoder, and needs a fraction of a fold model's updates.
 """
 import json
 import shutil
 from pathlib import Path
 from typing import Any, Dict
 
+from .ensemble import best_by_held_out, saved_members
 from .splits import split_scheme
 from .teach import teach
 from .train_splits import DONE, train_splits
@@ -19,7 +22,8 @@ from .train_splits import DONE, train_splits
 def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, output: Path, encoder: str,
             train: Dict[str, Any], teacher_weight: float, seed: int = 0, gpu_id: int = -1, echo=print) -> Path:
     """Train the student (``output/split0/model-last``) from the ``ensemble`` pipeline of the splits'
-    models; ``data_dir`` receives its training documents. Returns the student's path."""
+    models, with the ``train`` budget (a profile's ``distill``); ``data_dir`` receives its training
+    documents. Returns the student's path."""
     if split_scheme(splits_dir) != "random":
         raise ValueError(f"{splits_dir}: distilling needs the random splits (every document in one part), "
                          f"not the {split_scheme(splits_dir)!r} scheme")
@@ -43,8 +47,13 @@ def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, outp
     shutil.copy(Path(splits_dir) / "labels.json", Path(data_dir) / "labels.json")
     head = {"@misc": "spacy_clinx.crf_head.v2", "teacher_weight": teacher_weight}
     train = {**train, "model": {**dict(train.get("model") or {}), "head": head}}
+    overrides = {}
+    if train.get("warm_start"):
+        start = best_by_held_out(saved_members(ensemble))
+        echo(f"the student starts from the weights of {start}, the best member on its held-out part")
+        overrides["initialize.after_init"] = {"@callbacks": "spacy_clinx.weights_from_pipeline.v1", "path": str(start)}
     (student,) = train_splits(config, Path(data_dir), Path(output), encoder, train, seed, "last", gpu_id, jobs=1,
-                              echo=echo)
+                              echo=echo, overrides=overrides)
     return student
 
 

@@ -1,8 +1,9 @@
 """The ensemble step (paper 3.3): one pipeline whose ``clinx_ensemble`` votes over the split models."""
 from pathlib import Path
-from typing import List, Union
+from typing import List, Sequence, Union
 
 import spacy
+import srsly
 from spacy.util import load_config
 
 from .train_splits import read_members
@@ -21,3 +22,24 @@ def build_ensemble(training: Union[str, Path], output: Union[str, Path], name: s
                      "clinx_ner models trained on random splits (majority vote per subword)"})
     nlp.to_disk(output)
     return members
+
+
+def saved_members(ensemble: Union[str, Path]) -> List[Path]:
+    """The member pipelines saved inside an ensemble pipeline's folder, in their order."""
+    ensemble = Path(ensemble)
+    config = load_config(ensemble / "config.cfg")
+    names = [name for name, block in config["components"].items() if block.get("factory") == "clinx_ensemble"]
+    if not names:
+        raise ValueError(f"{ensemble}: no clinx_ensemble component")
+    folders = sorted((ensemble / names[0]).glob("member*"), key=lambda p: int(p.name[6:]))
+    if not folders:
+        raise FileNotFoundError(f"{ensemble / names[0]}: no saved members")
+    return folders
+
+
+def best_by_held_out(pipelines: Sequence[Union[str, Path]]) -> Path:
+    """The pipeline with the highest score on its own held-out part (its meta.json's
+    ``spans_char_f``, from training: never the test set); the first of equals."""
+    scores = [(srsly.read_json(Path(p) / "meta.json").get("performance") or {}).get("spans_char_f", -1.0)
+              for p in pipelines]
+    return Path(pipelines[scores.index(max(scores))])

@@ -18,6 +18,8 @@ from typing import Optional
 import srsly
 from thinc.api import Config
 
+from .ensemble import best_by_held_out
+
 CHECK = """
 import json, sys, spacy
 nlp = spacy.load(sys.argv[1])
@@ -40,8 +42,9 @@ SAMPLES = {
 def pick_pipeline(path: Path, pick: str) -> Path:
     """The pipeline to package: ``path`` itself when it is one; for a training folder of the
     workflow (members.json, ensemble/), its ensemble, the ensemble distilled into one model (the
-    ``distill`` step's FOLDER-distilled/), or its best split model by the score each reached on its
-    own held-out part (never the test set)."""
+    ``distill`` step's FOLDER-distilled/; a folder of one model, which the distill step leaves as it
+    is, gives that model), or its best split model by the score each reached on its own held-out part
+    (never the test set)."""
     path = Path(path)
     if (path / "meta.json").exists():
         return path
@@ -49,18 +52,18 @@ def pick_pipeline(path: Path, pick: str) -> Path:
         raise FileNotFoundError(f"{path}: neither a pipeline (meta.json) nor a training folder (members.json)")
     if pick == "ensemble":
         return path / "ensemble"
+    if pick not in ("distilled", "best"):
+        raise ValueError(f"unknown package model {pick!r}: use ensemble, distilled or best")
+    members = json.loads((path / "members.json").read_text(encoding="utf8"))
     if pick == "distilled":
         student = distilled_model(path)
-        if not (student / "meta.json").exists():
+        if (student / "meta.json").exists():
+            return student
+        if len(members) > 1:
             raise FileNotFoundError(f"{student}: no distilled model; run the distill step first "
                                     "(spacy project run distill .)")
-        return student
-    if pick != "best":
-        raise ValueError(f"unknown package model {pick!r}: use ensemble, distilled or best")
-    members = [Path(m) for m in json.loads((path / "members.json").read_text(encoding="utf8"))]
-    scores = {m: (srsly.read_json(m / "meta.json").get("performance") or {}).get("spans_char_f", -1.0)
-              for m in members}
-    return max(members, key=lambda m: scores[m])
+        # one model (the standard or all split scheme): nothing was distilled, it is the model
+    return best_by_held_out(members)
 
 
 def distilled_model(training: Path) -> Path:

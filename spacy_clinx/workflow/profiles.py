@@ -19,6 +19,9 @@ class Profile:
     encoder: Dict[str, Any]
     mlm: MLMSettings
     train: Dict[str, Any]
+    #: the distilled student's budget: [train] with the profile's [distill] settings over it, and
+    #: ``warm_start``: whether the student starts from the ensemble's best member
+    distill: Dict[str, Any]
 
     def base_model(self, lang: str, override: Optional[str] = None) -> str:
         """``override`` (a project var) wins; a per-language table picks the language's model."""
@@ -41,7 +44,9 @@ def load_profile(path: Path, seed: int = 0) -> Profile:
     cfg = Config().from_disk(path)
     mlm = dict(cfg.get("mlm", {}))
     train = dict(cfg["train"])
-    averages = train.get("use_averages", False)
-    if not isinstance(averages, bool):  # a quoted "false" would otherwise turn averaging on
-        raise ValueError(f"{path}: [train] use_averages must be true or false, not {averages!r}")
-    return Profile(path.stem, dict(cfg["encoder"]), MLMSettings(**{"seed": seed, **mlm}), train)
+    distill = {"warm_start": False, **train, **dict(cfg.get("distill", {}))}
+    for section, settings, key in (("train", train, "use_averages"), ("distill", distill, "use_averages"),
+                                   ("distill", distill, "warm_start")):
+        if not isinstance(settings.get(key, False), bool):  # a quoted "false" would otherwise turn it on
+            raise ValueError(f"{path}: [{section}] {key} must be true or false, not {settings[key]!r}")
+    return Profile(path.stem, dict(cfg["encoder"]), MLMSettings(**{"seed": seed, **mlm}), train, distill)

@@ -57,8 +57,10 @@ def override_args(overrides: Dict[str, Any]) -> List[str]:
 
 
 def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, train: Dict[str, Any],
-                 seed: int = 0, select: str = "best", gpu_id: int = -1, jobs: int = 0, echo=print) -> List[Path]:
+                 seed: int = 0, select: str = "best", gpu_id: int = -1, jobs: int = 0, echo=print,
+                 overrides: Optional[Dict[str, Any]] = None) -> List[Path]:
     """Train every ``splits_dir/split*/`` and write ``output/members.json`` (the chosen models).
+    ``overrides``: more config settings for every split (e.g. an ``initialize.after_init`` callback).
 
     With ``jobs`` > 1, that many splits train at once, each writing its log to ``split*/train.log``;
     on a CPU each then gets an equal share of the cores unless ``OMP_NUM_THREADS`` says otherwise.
@@ -73,17 +75,17 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         name = train_path.parent.name
         out = output / name
         model = out / f"model-{select}"
-        overrides = training_overrides(train, seed)
-        overrides.update({"paths.train": str(train_path), "paths.dev": str(train_path.parent / "dev.spacy"),
-                          "paths.encoder": encoder, "paths.labels": str(splits_dir / "labels.json")})
-        run = {"config": hashlib.sha256(Path(config).read_bytes()).hexdigest(), "overrides": overrides}
+        settings = {**training_overrides(train, seed), **(overrides or {}),
+                    "paths.train": str(train_path), "paths.dev": str(train_path.parent / "dev.spacy"),
+                    "paths.encoder": encoder, "paths.labels": str(splits_dir / "labels.json")}
+        run = {"config": hashlib.sha256(Path(config).read_bytes()).hexdigest(), "overrides": settings}
         members.append(model)
         if (out / DONE).exists() and (model / "meta.json").exists() and json.loads((out / DONE).read_text()) == run:
             echo(f"{name}: already trained with these settings ({model})")
             continue
         (out / DONE).unlink(missing_ok=True)
         command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
-                   "--gpu-id", str(gpu_id), *override_args(overrides)]
+                   "--gpu-id", str(gpu_id), *override_args(settings)]
         pending.append((name, out, command, run))
     jobs = jobs or auto_jobs(len(pending), gpu_id)
     envs = [parallel_env(jobs, gpu_id, left=len(pending) - i // jobs * jobs) for i in range(len(pending))]  # by wave
