@@ -186,17 +186,32 @@ def test_a_distilled_pipeline_saves_and_loads_with_its_head_setting(encoders, ex
 
 
 def test_a_student_initialised_from_a_trained_pipeline_starts_with_its_weights_and_its_own_head(
-        trained_dir, trained, encoders, examples):
-    from spacy_clinx.model.weights_from import create_weights_from_pipeline
+        trained_dir, trained, encoders, examples, tmp_path):
+    import shutil
 
-    student = make_nlp(encoders["xlm-roberta"], **DISTIL)
-    student.config["initialize"]["after_init"] = {"@callbacks": "spacy_clinx.weights_from_pipeline.v1",
-                                                  "path": str(trained_dir)}
+    from spacy.util import load_model_from_config
+
+    from spacy_clinx.model.weights_from import create_weights_from_pipeline
+    from spacy_clinx.workflow.train_splits import override_args
+
+    giver = tmp_path / "giver"
+    shutil.copytree(trained_dir, giver)
+    config = make_nlp(encoders["xlm-roberta"], **DISTIL).config
+    config["nlp"]["tokenizer"] = {"@tokenizers": "spacy_clinx.CharClassTokenizer.v1"}  # make_nlp sets it in code
+    # as the distill step passes it: a command-line override of spacy train
+    args = override_args({"initialize.after_init": {"@callbacks": "spacy_clinx.weights_from_pipeline.v1",
+                                                    "path": str(giver)}})
+    overrides = spacy.cli._util.parse_config_overrides(args)
+    student = load_model_from_config(spacy.util.load_config_from_str(config.to_str(), overrides=overrides),
+                                     auto_fill=True)
     text = examples[0].reference.text
     student.initialize(lambda: examples)
     assert [(e.start_char, e.end_char, e.label_) for e in student(text).ents] == \
         [(e.start_char, e.end_char, e.label_) for e in trained(text).ents] != []
     assert student.get_pipe("clinx_ner").model.head.teacher_weight == 1.0  # the config's head, not the giver's
+    student.to_disk(tmp_path / "student")
+    shutil.rmtree(giver)  # the saved student names the giver in its [initialize], which loading does not run
+    assert [e.text for e in spacy.load(tmp_path / "student")(text).ents] == [e.text for e in trained(text).ents]
     cold = make_nlp(encoders["xlm-roberta"], **DISTIL)
     cold.initialize(lambda: examples)
     assert [e.text for e in cold(text).ents] != [e.text for e in trained(text).ents]  # untrained: it is the copy
@@ -223,5 +238,12 @@ def test_the_distill_command_leaves_a_one_model_split_scheme_as_it_is_and_wants_
     assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
     result = CliRunner().invoke(app, [*args, "--test", str(tmp_path / "splits" / "splits.json")])
     assert result.exit_code != 0 and "--test and --metrics go together" in result.output
+    (tmp_path / "splits" / "splits.json").write_text('{"scheme": "random"}')
     result = CliRunner().invoke(app, [*args, "--test", str(tmp_path / "no.spacy"), "--metrics", str(tmp_path / "m.json")])
     assert result.exit_code != 0 and "no.spacy: no such DocBin" in result.output
+    (tmp_path / "splits" / "splits.json").write_text('{"parts": 5}')
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "splits.json: not a splits file of the splits step" in result.output
+    (tmp_path / "splits" / "splits.json").unlink()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "no splits.json; run the splits step first" in result.output

@@ -467,18 +467,31 @@ def test_the_package_step_picks_the_ensemble_the_distilled_model_or_the_best_spl
 def test_the_distilled_students_budget_is_the_profiles_train_with_its_distill_settings_over_it(tmp_path):
     from spacy_clinx.workflow.profiles import load_profile
 
-    cpu = load_profile(ROOT / "configs/profiles/cpu.cfg")
-    assert {k: v for k, v in cpu.distill.items() if k not in cpu.train or k == "warm_start"} == {
-        "warm_start": cpu.distill["warm_start"]}  # the [distill] section names only settings of [train]
-    smoke = load_profile(ROOT / "configs/profiles/smoke.cfg")
-    assert smoke.distill == {"warm_start": False, **smoke.train}  # no [distill]: the fold models' budget
-    text = (ROOT / "configs/profiles/smoke.cfg").read_text()
-    (tmp_path / "p.cfg").write_text(text + '\n[distill]\nwarm_start = true\nmax_epochs = 1\n')
+    text = (ROOT / "configs/profiles/smoke.cfg").read_text().split("[distill]")[0]
+    (tmp_path / "none.cfg").write_text(text)
+    none = load_profile(tmp_path / "none.cfg")
+    assert none.distill == {"warm_start": False, **none.train}  # no [distill]: the fold models' budget
+    (tmp_path / "p.cfg").write_text(text + '\n[distill]\nwarm_start = true\nmax_epochs = 1\n\n'
+                                    '[distill.model]\ntoken_context = 2\n')
     mine = load_profile(tmp_path / "p.cfg")
     assert mine.distill["warm_start"] is True and mine.distill["max_epochs"] == 1 and mine.train["max_epochs"] == 2
-    (tmp_path / "q.cfg").write_text(text + '\n[distill]\nwarm_start = "true"\n')
-    with pytest.raises(ValueError, match=r"\[distill\] warm_start must be true or false"):
-        load_profile(tmp_path / "q.cfg")
+    assert mine.distill["model"] == {**mine.train["model"], "token_context": 2}  # key by key: the features stay
+    for setting, error in [('warm_start = "true"', r"\[distill\] warm_start must be true or false"),
+                           ("max_epoch = 1", r"\[distill\] sets max_epoch, which \[train\] does not have")]:
+        (tmp_path / "q.cfg").write_text(text + f"\n[distill]\n{setting}\n")
+        with pytest.raises(ValueError, match=error):
+            load_profile(tmp_path / "q.cfg")
+
+
+def test_the_best_member_is_the_first_of_the_highest_held_out_scores(tmp_path):
+    from spacy_clinx.workflow.ensemble import best_by_held_out
+
+    paths = []
+    for i, performance in enumerate([{"spans_char_f": 0.5}, None, {"spans_char_f": 0.7}, {"spans_char_f": 0.7}]):
+        (tmp_path / str(i)).mkdir()
+        (tmp_path / str(i) / "meta.json").write_text(json.dumps({"performance": performance}))
+        paths.append(tmp_path / str(i))
+    assert best_by_held_out(paths) == tmp_path / "2"
 
 
 def test_the_schedule_counts_the_documents_of_every_corpus_form_and_stops_at_max_steps(tmp_path):

@@ -25,34 +25,17 @@ def distill_command(
 ) -> None:
     """Teach (the ensemble's mean CRF marginals on every document), then train one student on them
     (and score it on --test)."""
-    from ..workflow.distill import distill
+    from ..workflow.distill import distill_step
     from ..workflow.profiles import load_profile
-    from ..workflow.splits import split_scheme
 
     if not 0.0 < teacher_weight <= 1.0:
         fail(f"--teacher-weight must be above 0 and at most 1, not {teacher_weight}")
     if (test is None) != (metrics is None):
         fail("--test and --metrics go together: the test DocBin and where its scores go")
-    if test is not None and not test.is_file():
-        fail(f"--test {test}: no such DocBin")
     try:
-        scheme = split_scheme(splits_dir)
-    except (OSError, ValueError) as err:
-        fail(str(err))
-    if scheme != "random":  # `all` runs this step whatever the scheme; one model has no ensemble to learn from
-        typer.echo(f"nothing to distil: the {scheme!r} split scheme trains one model, not an ensemble of random "
-                   "splits (the package step packages that model)")
-        return
-    try:
-        student = distill(config, ensemble, splits_dir, data_dir, output, encoder, load_profile(profile, seed).distill,
-                          teacher_weight, seed, gpu_id, echo=typer.echo)
+        distill_step(config, ensemble, splits_dir, data_dir, output, encoder, load_profile(profile, seed).distill,
+                     teacher_weight, test, metrics, seed, gpu_id, echo=typer.echo)
     except (OSError, ValueError, RuntimeError) as err:  # a failed training names its log
         fail(str(err))
     except subprocess.CalledProcessError as err:
         fail(f"the student's training failed with exit code {err.returncode} (its output is above)")
-    typer.echo(f"distilled student -> {student}")
-    if test is not None:
-        from spacy.cli.evaluate import evaluate
-
-        scores = evaluate(str(student), test, output=metrics, use_gpu=gpu_id, spans_key="char")
-        typer.echo(f"its scores on {test} -> {metrics} (strict char F1 {scores.get('spans_char_f', 0.0):.4f})")

@@ -11,7 +11,9 @@ own held-out part) instead of the bare encoder, and needs a fraction of a fold m
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
+
+import srsly
 
 from .ensemble import best_by_held_out, saved_members
 from .splits import split_scheme
@@ -24,15 +26,21 @@ def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, outp
     """Train the student (``output/split0/model-last``) from the ``ensemble`` pipeline of the splits'
     models, with the ``train`` budget (a profile's ``distill``); ``data_dir`` receives its training
     documents. Returns the student's path."""
-    if split_scheme(splits_dir) != "random":
+    if scheme_of(splits_dir) != "random":
         raise ValueError(f"{splits_dir}: distilling needs the random splits (every document in one part), "
-                         f"not the {split_scheme(splits_dir)!r} scheme")
+                         f"not the {scheme_of(splits_dir)!r} scheme")
     ensemble = Path(ensemble)
     if not (ensemble / "meta.json").exists():
         raise FileNotFoundError(f"{ensemble} is not a pipeline: build the ensemble first")
     parts = sorted(Path(splits_dir).glob("split*/dev.spacy"), key=lambda p: int(p.parent.name[5:]))
     if not parts:
         raise FileNotFoundError(f"{splits_dir}: no split*/dev.spacy parts: run the splits step first")
+    overrides = {}
+    if train.get("warm_start"):
+        start = best_by_held_out(saved_members(ensemble))
+        check_labels(start, Path(splits_dir) / "labels.json")
+        echo(f"the student starts from the weights of {start}, the best member on its held-out part")
+        overrides["initialize.after_init"] = {"@callbacks": "spacy_clinx.weights_from_pipeline.v1", "path": str(start)}
     student_data = Path(data_dir) / "split0"
     student_data.mkdir(parents=True, exist_ok=True)
     run = {"ensemble": fingerprint(ensemble), "parts": [fingerprint(p) for p in parts]}
@@ -47,14 +55,53 @@ def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, outp
     shutil.copy(Path(splits_dir) / "labels.json", Path(data_dir) / "labels.json")
     head = {"@misc": "spacy_clinx.crf_head.v2", "teacher_weight": teacher_weight}
     train = {**train, "model": {**dict(train.get("model") or {}), "head": head}}
-    overrides = {}
-    if train.get("warm_start"):
-        start = best_by_held_out(saved_members(ensemble))
-        echo(f"the student starts from the weights of {start}, the best member on its held-out part")
-        overrides["initialize.after_init"] = {"@callbacks": "spacy_clinx.weights_from_pipeline.v1", "path": str(start)}
     (student,) = train_splits(config, Path(data_dir), Path(output), encoder, train, seed, "last", gpu_id, jobs=1,
                               echo=echo, overrides=overrides)
     return student
+
+
+def distill_step(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, output: Path, encoder: str,
+                 train: Dict[str, Any], teacher_weight: float, test: Optional[Path] = None,
+                 metrics: Optional[Path] = None, seed: int = 0, gpu_id: int = -1, echo=print) -> Optional[Path]:
+    """The workflow's step: :func:`distill`, then the student's scores on ``test`` written to
+    ``metrics`` (spaCy's evaluate). A split scheme of one model (standard, all) has no ensemble to
+    learn from: nothing is trained (None), so a workflow can run the step whatever the scheme."""
+    scheme = scheme_of(splits_dir)
+    if scheme != "random":
+        echo(f"nothing to distil: the {scheme!r} split scheme trains one model, not an ensemble of random "
+             "splits (the package step packages that model)")
+        return None
+    if test is not None and not Path(test).is_file():
+        raise FileNotFoundError(f"{test}: no such DocBin to score the student on")
+    student = distill(config, ensemble, splits_dir, data_dir, output, encoder, train, teacher_weight, seed, gpu_id,
+                      echo)
+    echo(f"distilled student -> {student}")
+    if test is not None and metrics is not None:
+        from spacy.cli.evaluate import evaluate
+
+        Path(metrics).parent.mkdir(parents=True, exist_ok=True)
+        scores = evaluate(str(student), Path(test), output=Path(metrics), use_gpu=gpu_id, spans_key="char")
+        echo(f"its scores on {test} -> {metrics} (strict char F1 {scores.get('spans_char_f', 0.0):.4f})")
+    return student
+
+
+def scheme_of(splits_dir: Path) -> str:
+    """The splits folder's scheme, or an error naming what is missing."""
+    try:
+        return split_scheme(splits_dir)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{splits_dir}: no splits.json; run the splits step first") from None
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"{Path(splits_dir) / 'splits.json'}: not a splits file of the splits step ({err!r})") from None
+
+
+def check_labels(model: Path, labels: Path) -> None:
+    """A warm start copies a member's tag layer: its labels must be the splits' labels."""
+    theirs = sorted((srsly.read_json(Path(model) / "meta.json").get("labels") or {}).get("clinx_ner", []))
+    ours = sorted(srsly.read_json(labels))
+    if theirs != ours:
+        raise ValueError(f"{model}: its labels {theirs} are not the splits' {ours} ({labels}); build the ensemble "
+                         "again from these splits")
 
 
 def fingerprint(path: Path) -> Dict[str, Any]:

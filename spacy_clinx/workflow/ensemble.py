@@ -31,9 +31,10 @@ def saved_members(ensemble: Union[str, Path]) -> List[Path]:
     names = [name for name, block in config["components"].items() if block.get("factory") == "clinx_ensemble"]
     if not names:
         raise ValueError(f"{ensemble}: no clinx_ensemble component")
-    folders = sorted((ensemble / names[0]).glob("member*"), key=lambda p: int(p.name[6:]))
-    if not folders:
-        raise FileNotFoundError(f"{ensemble / names[0]}: no saved members")
+    n = srsly.read_json(ensemble / names[0] / "cfg").get("n_members", 0)
+    folders = [ensemble / names[0] / f"member{i}" for i in range(n)]  # not a glob: a folder saved over keeps old ones
+    if not folders or not all((f / "meta.json").exists() for f in folders):
+        raise FileNotFoundError(f"{ensemble / names[0]}: its {n} saved members are not all there")
     return folders
 
 

@@ -44,9 +44,20 @@ def load_profile(path: Path, seed: int = 0) -> Profile:
     cfg = Config().from_disk(path)
     mlm = dict(cfg.get("mlm", {}))
     train = dict(cfg["train"])
-    distill = {"warm_start": False, **train, **dict(cfg.get("distill", {}))}
+    distill = distill_budget(path, train, dict(cfg.get("distill", {})))
     for section, settings, key in (("train", train, "use_averages"), ("distill", distill, "use_averages"),
                                    ("distill", distill, "warm_start")):
         if not isinstance(settings.get(key, False), bool):  # a quoted "false" would otherwise turn it on
             raise ValueError(f"{path}: [{section}] {key} must be true or false, not {settings[key]!r}")
     return Profile(path.stem, dict(cfg["encoder"]), MLMSettings(**{"seed": seed, **mlm}), train, distill)
+
+
+def distill_budget(path: Path, train: Dict[str, Any], settings: Dict[str, Any]) -> Dict[str, Any]:
+    """[train] with a profile's [distill] settings over it (its ``model`` block key by key: the student
+    keeps the members' layers, which a warm start copies), and ``warm_start`` (default false)."""
+    unknown = sorted(set(settings) - set(train) - {"warm_start", "max_steps", "use_averages", "model"})
+    if unknown:
+        raise ValueError(f"{path}: [distill] sets {', '.join(unknown)}, which [train] does not have; it takes "
+                         f"warm_start and settings of [train] ({', '.join(sorted(train))})")
+    model = {**dict(train.get("model") or {}), **dict(settings.get("model") or {})}
+    return {"warm_start": False, **train, **settings, **({"model": model} if model else {})}
