@@ -508,3 +508,34 @@ def test_the_schedule_counts_the_documents_of_every_corpus_form_and_stops_at_max
     assert rates[19] > 0 and rates[20] == 0  # 50 updates in 10 epochs, but training stops at 20
     with pytest.raises(ValueError, match="max_epochs or max_steps"):
         warmup_linear_over_corpus(1.0, 0.1, str(tmp_path / "bins"), batch_size=1, epochs=0)
+
+
+def test_a_split_model_finished_with_the_same_settings_is_not_trained_again_and_other_settings_retrain_it(
+        tmp_path, monkeypatch):
+    """The record a finished split keeps (config hash, the spacy train overrides) decides a re-run:
+    the same budget skips it without starting a training; a distill step's extra overrides are part of it."""
+    import hashlib
+
+    from spacy_clinx.workflow import train_splits as ts
+    from spacy_clinx.workflow.profiles import load_profile
+
+    config = ROOT / "configs" / "es_clinx_ner.cfg"
+    splits = tmp_path / "splits"
+    (splits / "split0").mkdir(parents=True)
+    (splits / "split0" / "train.spacy").write_bytes(b"")
+    budget = load_profile(ROOT / "configs/profiles/smoke.cfg").train
+    out = tmp_path / "models" / "split0"
+    (out / "model-best").mkdir(parents=True)
+    (out / "model-best" / "meta.json").write_text("{}")
+    run = {"config": hashlib.sha256(config.read_bytes()).hexdigest(),
+           "overrides": {**ts.training_overrides(budget, 0), "paths.train": str(splits / "split0" / "train.spacy"),
+                         "paths.dev": str(splits / "split0" / "dev.spacy"), "paths.encoder": "enc",
+                         "paths.labels": str(splits / "labels.json")}}
+    (out / ts.DONE).write_text(json.dumps(run))
+    said, started = [], []
+    monkeypatch.setattr(ts, "_train_one", lambda *args: started.append(args))
+    ts.train_splits(config, splits, tmp_path / "models", "enc", budget, echo=said.append)
+    assert started == [] and said == [f"split0: already trained with these settings ({out / 'model-best'})"]
+    extra = {"initialize.after_init": {"@callbacks": "spacy_clinx.weights_from_pipeline.v1", "path": "x"}}
+    ts.train_splits(config, splits, tmp_path / "models", "enc", budget, echo=said.append, overrides=extra)
+    assert len(started) == 1 and not (out / ts.DONE).exists()
