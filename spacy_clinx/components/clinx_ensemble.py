@@ -159,7 +159,7 @@ class ClinxEnsemble(Pipe):
         path.mkdir(parents=True, exist_ok=True)
         self.members  # noqa: B018  (loads them if needed)
         for i, nlp in enumerate(self._pipelines):
-            nlp.to_disk(path / f"member{i}")
+            nlp.to_disk(member_folder(path, i))
         srsly.write_json(path / "cfg", {**self.cfg, "n_members": len(self._pipelines)})
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> "ClinxEnsemble":
@@ -168,13 +168,19 @@ class ClinxEnsemble(Pipe):
         if not cfg_path.exists():
             raise EnsembleError(f"{self.name}: {path} is not a saved clinx_ensemble (no cfg file)")
         cfg = srsly.read_json(cfg_path)
-        self._pipelines = [load_member(path / f"member{i}") for i in range(cfg.pop("n_members"))]
+        self._pipelines = [load_member(member_folder(path, i)) for i in range(cfg.pop("n_members"))]
         self.member_paths = []
         self._check_members()
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
         raise NotImplementedError("clinx_ensemble saves its member pipelines as directories: use nlp.to_disk")
+
+
+def member_folder(path: Union[str, Path], i: int) -> Path:
+    """Where a saved clinx_ensemble (its component folder ``path``) keeps member ``i``; its ``cfg``
+    file says how many there are (``n_members``)."""
+    return Path(path) / f"member{i}"
 
 
 def load_member(path: Union[str, Path]) -> Language:

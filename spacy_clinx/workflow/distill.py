@@ -26,9 +26,10 @@ def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, outp
     """Train the student (``output/split0/model-last``) from the ``ensemble`` pipeline of the splits'
     models, with the ``train`` budget (a profile's ``distill``); ``data_dir`` receives its training
     documents. Returns the student's path."""
-    if scheme_of(splits_dir) != "random":
+    scheme = scheme_of(splits_dir)
+    if scheme != "random":
         raise ValueError(f"{splits_dir}: distilling needs the random splits (every document in one part), "
-                         f"not the {scheme_of(splits_dir)!r} scheme")
+                         f"not the {scheme!r} scheme")
     ensemble = Path(ensemble)
     if not (ensemble / "meta.json").exists():
         raise FileNotFoundError(f"{ensemble} is not a pipeline: build the ensemble first")

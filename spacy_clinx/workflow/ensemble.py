@@ -6,6 +6,7 @@ import spacy
 import srsly
 from spacy.util import load_config
 
+from ..components.clinx_ensemble import member_folder
 from .train_splits import read_members
 
 
@@ -32,7 +33,7 @@ def saved_members(ensemble: Union[str, Path]) -> List[Path]:
     if not names:
         raise ValueError(f"{ensemble}: no clinx_ensemble component")
     n = srsly.read_json(ensemble / names[0] / "cfg").get("n_members", 0)
-    folders = [ensemble / names[0] / f"member{i}" for i in range(n)]  # not a glob: a folder saved over keeps old ones
+    folders = [member_folder(ensemble / names[0], i) for i in range(n)]  # not a glob: a folder saved over keeps old ones
     if not folders or not all((f / "meta.json").exists() for f in folders):
         raise FileNotFoundError(f"{ensemble / names[0]}: its {n} saved members are not all there")
     return folders
