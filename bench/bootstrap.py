@@ -1,6 +1,10 @@
 """Paired bootstrap over test documents: a 95% interval for each pipeline's strict char F1 and for
 their difference, from one prediction pass of each.
 
+Each pipeline's per-document counts are kept in ``bench/work/bootstrap-counts/`` (keyed by the
+pipeline's and the test set's paths and modification times), so pairing several models with one
+reference predicts the reference once; a retrained or rewritten model is predicted again.
+
 Documents are resampled with replacement (``--samples`` times, seeded); each resample's F1 is the
 micro F1 of its documents' summed true positives, false positives and false negatives. A
 difference whose interval holds 0 is a tie. Results are printed as JSON and added to
@@ -9,6 +13,7 @@ difference whose interval holds 0 is a tie. Results are printed as JSON and adde
     python bench/bootstrap.py A_MODEL B_MODEL --test bench/work/accuracy/corpus/pharmaconer/test.spacy \\
         --name pharmaconer:clinx-default-2026-12-vs-spacy-cnn
 """
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -19,8 +24,35 @@ import typer
 from common import document_counts, f1, interval, machine, resample
 
 
+COUNTS_CACHE = Path("bench/work/bootstrap-counts")
+
+
+def counts_key(model: str, test: Path) -> str:
+    """Names one pipeline's predictions on one test set: both paths, and the newest modification
+    time and total size of their files."""
+    parts = []
+    for path in (Path(model).resolve(), test.resolve()):
+        files = [f for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file()]
+        newest = max((f.stat().st_mtime_ns for f in files), default=0)
+        parts.append(f"{path}:{newest}:{sum(f.stat().st_size for f in files)}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()
+
+
 def model_document_counts(model: str, test: Path) -> numpy.ndarray:
-    """(documents, 3) true positives, false positives, false negatives of ``model`` per test document."""
+    """(documents, 3) true positives, false positives, false negatives of ``model`` per test
+    document, from the cache when this model and test set were scored before."""
+    cached = COUNTS_CACHE / f"{counts_key(model, test)}.npy" if Path(model).exists() else None
+    if cached is not None and cached.exists():
+        return numpy.load(cached)
+    counts = predicted_document_counts(model, test)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        numpy.save(cached, counts)
+    return counts
+
+
+def predicted_document_counts(model: str, test: Path) -> numpy.ndarray:
+    """Predict the test set's texts with ``model`` and count each document's matches."""
     import spacy
     from spacy.tokens import DocBin
     from spacy.training import Example

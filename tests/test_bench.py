@@ -275,6 +275,37 @@ def test_bootstrap_f1_of_summed_document_counts_is_the_micro_f1():
     assert f1_interval(counts, samples=500) == [low, high]  # the same seeded draws
 
 
+def test_bootstrap_predicts_a_pipeline_once_per_test_set_and_again_after_it_changes(tmp_path, monkeypatch):
+    import os
+
+    import numpy
+
+    sys.path.insert(0, str(BENCH))
+    import bootstrap
+
+    model, test = tmp_path / "model", tmp_path / "test.spacy"
+    model.mkdir()
+    (model / "weights").write_bytes(b"1")
+    test.write_bytes(b"docs")
+    predicted = []
+
+    def predict(name, path):
+        predicted.append(name)
+        return numpy.full((2, 3), float(len(predicted)))
+
+    monkeypatch.setattr(bootstrap, "COUNTS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(bootstrap, "predicted_document_counts", predict)
+    first = bootstrap.model_document_counts(str(model), test)
+    assert (bootstrap.model_document_counts(str(model), test) == first).all() and len(predicted) == 1
+    (model / "weights").write_bytes(b"22")  # retrained: other weights
+    os.utime(model / "weights", ns=(1, 1))
+    assert bootstrap.model_document_counts(str(model), test)[0, 0] == 2.0
+    other_test = tmp_path / "other.spacy"
+    other_test.write_bytes(b"docs")
+    bootstrap.model_document_counts(str(model), other_test)
+    assert len(predicted) == 3
+
+
 def test_the_report_shows_an_f1_with_its_interval_where_one_was_recorded(tmp_path):
     from accuracy import write_report
 
