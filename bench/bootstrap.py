@@ -2,8 +2,9 @@
 their difference, from one prediction pass of each.
 
 Each pipeline's per-document counts are kept in ``bench/work/bootstrap-counts/`` (keyed by the
-pipeline's and the test set's paths and modification times), so pairing several models with one
-reference predicts the reference once; a retrained or rewritten model is predicted again.
+pipeline's, the test set's and spacy_clinx's source files), so pairing several models with one
+reference predicts the reference once; a retrained model, another test set or a change to the
+prediction code predicts again.
 
 Documents are resampled with replacement (``--samples`` times, seeded); each resample's F1 is the
 micro F1 of its documents' summed true positives, false positives and false negatives. A
@@ -14,6 +15,7 @@ difference whose interval holds 0 is a tie. Results are printed as JSON and adde
         --name pharmaconer:clinx-default-2026-12-vs-spacy-cnn
 """
 import hashlib
+import importlib.util
 import json
 from datetime import date
 from pathlib import Path
@@ -28,11 +30,13 @@ COUNTS_CACHE = Path("bench/work/bootstrap-counts")
 
 
 def counts_key(model: str, test: Path) -> str:
-    """Names one pipeline's predictions on one test set: both paths, and the newest modification
-    time and total size of their files."""
+    """Names one pipeline's predictions on one test set with this checkout's prediction code: the
+    model's, the test set's and spacy_clinx's paths, each with the newest modification time and
+    total size of its files."""
+    code = Path(importlib.util.find_spec("spacy_clinx").origin).parent
     parts = []
-    for path in (Path(model).resolve(), test.resolve()):
-        files = [f for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file()]
+    for path, pattern in ((Path(model).resolve(), "*"), (test.resolve(), "*"), (code, "*.py")):
+        files = [f for f in ([path] if path.is_file() else path.rglob(pattern)) if f.is_file()]
         newest = max((f.stat().st_mtime_ns for f in files), default=0)
         parts.append(f"{path}:{newest}:{sum(f.stat().st_size for f in files)}")
     return hashlib.sha1("|".join(parts).encode()).hexdigest()
@@ -65,6 +69,13 @@ def predicted_document_counts(model: str, test: Path) -> numpy.ndarray:
 def main(a_model: str, b_model: str, test: Path = typer.Option(...), name: str = typer.Option(...),
          samples: int = 2000, seed: int = 0,
          results: Path = typer.Option(Path("bench/results/bootstrap.json"))) -> None:
+    from spacy.util import is_package
+
+    if not test.is_file():
+        raise typer.BadParameter(f"--test {test}: no such DocBin file")
+    for model in (a_model, b_model):
+        if not (Path(model).is_dir() or is_package(model)):
+            raise typer.BadParameter(f"{model}: neither a pipeline folder nor an installed package")
     a, b = model_document_counts(a_model, test), model_document_counts(b_model, test)
     picks = resample(len(a), samples, seed)
     fa, fb = f1(a[picks].sum(1)), f1(b[picks].sum(1))

@@ -304,6 +304,28 @@ def test_bootstrap_predicts_a_pipeline_once_per_test_set_and_again_after_it_chan
     other_test.write_bytes(b"docs")
     bootstrap.model_document_counts(str(model), other_test)
     assert len(predicted) == 3
+    code = tmp_path / "spacy_clinx"  # a change to the prediction code predicts again
+    code.mkdir()
+    (code / "__init__.py").write_text("")
+    monkeypatch.setattr(bootstrap.importlib.util, "find_spec",
+                        lambda name: type("Spec", (), {"origin": str(code / "__init__.py")}))
+    bootstrap.model_document_counts(str(model), test)
+    assert len(predicted) == 4
+
+
+def test_bootstrap_names_a_missing_model_or_test_set_before_predicting(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    import bootstrap
+    import typer
+
+    (tmp_path / "test.spacy").write_bytes(b"")
+    results = tmp_path / "results.json"
+    with pytest.raises(typer.BadParameter, match="no such DocBin file"):
+        bootstrap.main(str(tmp_path), str(tmp_path), test=tmp_path / "no.spacy", name="x", results=results)
+    with pytest.raises(typer.BadParameter, match="neither a pipeline folder nor an installed package"):
+        bootstrap.main(str(tmp_path / "no-model"), str(tmp_path), test=tmp_path / "test.spacy", name="x",
+                       results=results)
+    assert not results.exists()
 
 
 def test_the_report_shows_an_f1_with_its_interval_where_one_was_recorded(tmp_path):
