@@ -247,3 +247,34 @@ def test_the_distill_command_leaves_a_one_model_split_scheme_as_it_is_and_wants_
     (tmp_path / "splits" / "splits.json").unlink()
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and "no splits.json; run the splits step first" in result.output
+
+
+def test_distill_checks_its_config_and_the_members_labels_before_teaching(trained_dir, tmp_path, monkeypatch):
+    """Teaching takes minutes to hours: a missing config or an ensemble of other labels is a one-line
+    error first, whether or not the student starts from a member's weights."""
+    from spacy_clinx.workflow import distill as distilling
+
+    nlp = blank_nlp()
+    nlp.add_pipe("clinx_ensemble", config={"members": [str(trained_dir), str(trained_dir)]})
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "ensemble")
+    splits = tmp_path / "splits"
+    (splits / "split0").mkdir(parents=True)
+    (splits / "splits.json").write_text('{"scheme": "random"}')
+    DocBin(docs=[blank_nlp()("Paciente de 45 años.")]).to_disk(splits / "split0" / "dev.spacy")
+    (splits / "labels.json").write_text('["OTHER"]')
+    monkeypatch.setattr(distilling, "teach", lambda *a, **k: pytest.fail("taught before the checks"))
+    args = (tmp_path / "ensemble", splits, tmp_path / "data", tmp_path / "out", "enc", {"warm_start": False}, 0.5)
+    with pytest.raises(FileNotFoundError, match="no.cfg: no such training config"):
+        distilling.distill(tmp_path / "no.cfg", *args)
+    (tmp_path / "x.cfg").write_text("[nlp]\n")
+    with pytest.raises(ValueError, match=r"its labels \[.*\] are not the splits' \['OTHER'\]"):
+        distilling.distill(tmp_path / "x.cfg", *args)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "out").exists()
+
+
+def test_teach_refuses_inputs_without_documents(trained_dir, tmp_path):
+    DocBin().to_disk(tmp_path / "empty.spacy")
+    with pytest.raises(ValueError, match="no documents to teach in .*empty.spacy"):
+        teach(trained_dir, [tmp_path / "empty.spacy"], tmp_path / "out.spacy", progress=False)
+    assert not (tmp_path / "out.spacy").exists()

@@ -337,6 +337,10 @@ def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
     second = run()
     assert second.returncode == 0
     assert second.stdout.count("nothing changed") == 10, second.stdout
+    forced = subprocess.run([sys.executable, "-m", "spacy", "project", "run", "distill", str(project), "--force",
+                             "--vars.profile", "smoke"], cwd=project, capture_output=True, text=True)
+    assert forced.returncode == 0, forced.stdout[-3000:] + forced.stderr[-3000:]
+    assert "split0: already trained with these settings" in forced.stdout  # same marginals and parts: not again
 
 
 def run_user_workflow(tmp_path: Path, corpus: str, *variables: str,
@@ -452,6 +456,9 @@ def test_the_package_step_picks_the_ensemble_the_distilled_model_or_the_best_spl
     student = tmp_path.with_name(tmp_path.name + "-distilled") / "split0" / "model-last"
     student.mkdir(parents=True)
     (student / "meta.json").write_text(json.dumps({"lang": "es"}))
+    with pytest.raises(FileNotFoundError, match="the distill step has not finished training it"):
+        pick_pipeline(tmp_path, "distilled")  # model-last of a killed training: saved at an evaluation
+    (student.parent / "finished.json").write_text("{}")
     assert pick_pipeline(tmp_path, "distilled") == student
     with pytest.raises(ValueError, match="use ensemble, distilled or best"):
         pick_pipeline(tmp_path, "worst")
@@ -507,32 +514,66 @@ def test_the_schedule_counts_the_documents_of_every_corpus_form_and_stops_at_max
         warmup_linear_over_corpus(1.0, 0.1, str(tmp_path / "bins"), batch_size=1, epochs=0)
 
 
-def test_a_split_model_finished_with_the_same_settings_is_not_trained_again_and_other_settings_retrain_it(
-        tmp_path, monkeypatch):
-    """The record a finished split keeps (config hash, the spacy train overrides) decides a re-run:
-    the same budget skips it without starting a training; a distill step's extra overrides are part of it."""
-    import hashlib
-
+def test_a_split_model_finished_with_the_same_settings_and_inputs_is_not_trained_again(tmp_path, monkeypatch):
+    """The record a finished split keeps (config hash, the spacy train overrides, its input files)
+    decides a rerun: the same skips it without starting a training; a distill step's extra
+    overrides, the same path rewritten with other data, or a record cut short by a kill train it again."""
     from spacy_clinx.workflow import train_splits as ts
     from spacy_clinx.workflow.profiles import load_profile
 
     config = ROOT / "configs" / "es_clinx_ner.cfg"
-    splits = tmp_path / "splits"
-    (splits / "split0").mkdir(parents=True)
-    (splits / "split0" / "train.spacy").write_bytes(b"")
+    splits = fake_splits(tmp_path, 1)
     budget = load_profile(ROOT / "configs/profiles/smoke.cfg").train
     out = tmp_path / "models" / "split0"
-    (out / "model-best").mkdir(parents=True)
-    (out / "model-best" / "meta.json").write_text("{}")
-    run = {"config": hashlib.sha256(config.read_bytes()).hexdigest(),
-           "overrides": {**ts.training_overrides(budget, 0), "paths.train": str(splits / "split0" / "train.spacy"),
-                         "paths.dev": str(splits / "split0" / "dev.spacy"), "paths.encoder": "enc",
-                         "paths.labels": str(splits / "labels.json")}}
-    (out / ts.DONE).write_text(json.dumps(run))
-    said, started = [], []
-    monkeypatch.setattr(ts, "_train_one", lambda *args: started.append(args))
+    started = []
+
+    def trained(name, out, command, run, to_log, env, echo):  # what a clean exit leaves
+        started.append(name)
+        (out / "model-best").mkdir(parents=True, exist_ok=True)
+        (out / "model-best" / "meta.json").write_text("{}")
+        ts.write_record(out / ts.DONE, run)
+
+    monkeypatch.setattr(ts, "_train_one", trained)
+    said = []
     ts.train_splits(config, splits, tmp_path / "models", "enc", budget, echo=said.append)
-    assert started == [] and said == [f"split0: already trained with these settings ({out / 'model-best'})"]
+    ts.train_splits(config, splits, tmp_path / "models", "enc", budget, echo=said.append)
+    assert started == ["split0"] and said == [f"split0: already trained with these settings ({out / 'model-best'})"]
     extra = {"initialize.after_init": {"@callbacks": "spacy_clinx.weights_from_pipeline.v1", "path": "x"}}
     ts.train_splits(config, splits, tmp_path / "models", "enc", budget, echo=said.append, overrides=extra)
-    assert len(started) == 1 and not (out / ts.DONE).exists()
+    assert started == ["split0"] * 2
+    (splits / "split0" / "train.spacy").write_bytes(b"other documents")  # a re-cut split under the same path
+    ts.train_splits(config, splits, tmp_path / "models", "enc", budget, echo=said.append, overrides=extra)
+    assert started == ["split0"] * 3
+    (out / ts.DONE).write_text('{"config": "ab')  # a kill while it was written: not finished
+    ts.train_splits(config, splits, tmp_path / "models", "enc", budget, echo=said.append, overrides=extra)
+    assert started == ["split0"] * 4
+
+
+def test_a_checkpoint_resumes_only_the_run_that_wrote_it(tmp_path, monkeypatch):
+    """Killed mid-training, a split resumes its checkpoint on a rerun of the same work; after an
+    input was rewritten (a rebuilt encoder, re-cut splits, new teacher marginals) the checkpoint is
+    removed and training starts over, instead of resuming weights learnt from other data."""
+    from spacy_clinx.workflow import train_splits as ts
+    from spacy_clinx.workflow.profiles import load_profile
+
+    config = ROOT / "configs" / "es_clinx_ner.cfg"
+    splits = fake_splits(tmp_path, 1)
+    encoder = tmp_path / "encoder"
+    encoder.mkdir()
+    (encoder / "config.json").write_text("{}")
+    budget = load_profile(ROOT / "configs/profiles/smoke.cfg").train
+    out = tmp_path / "models" / "split0"
+
+    def killed(name, out, command, run, to_log, env, echo):  # a checkpoint written, then the kill
+        (out / "checkpoint").mkdir(exist_ok=True)
+
+    monkeypatch.setattr(ts, "_train_one", killed)
+    said = []
+    ts.train_splits(config, splits, tmp_path / "models", str(encoder), budget, echo=said.append)
+    ts.train_splits(config, splits, tmp_path / "models", str(encoder), budget, echo=said.append)
+    assert (out / "checkpoint").is_dir() and not any("from the start" in s for s in said)  # resumed
+    (encoder / "config.json").write_text('{"rebuilt": true}')
+    monkeypatch.setattr(ts, "_train_one", lambda name, out, *rest: None)
+    ts.train_splits(config, splits, tmp_path / "models", str(encoder), budget, echo=said.append)
+    assert not (out / "checkpoint").exists()
+    assert said[-1] == "split0: its checkpoint is of other settings or input files; training from the start"

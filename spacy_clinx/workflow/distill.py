@@ -8,7 +8,6 @@ the end of the learning rate's decay, as the ``all`` scheme does. With ``warm_st
 ``[distill]``) the student starts from the weights of the ensemble's best member (by its score on its
 own held-out part) instead of the bare encoder, and needs a fraction of a fold model's updates.
 """
-import json
 import shutil
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -16,9 +15,10 @@ from typing import Any, Dict, Optional
 import srsly
 
 from .ensemble import best_by_held_out, saved_members
+from .records import fingerprint, read_record, write_record
 from .splits import split_scheme
 from .teach import teach
-from .train_splits import DONE, train_splits
+from .train_splits import train_splits
 
 
 def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, output: Path, encoder: str,
@@ -36,24 +36,29 @@ def distill(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path, outp
     parts = sorted(Path(splits_dir).glob("split*/dev.spacy"), key=lambda p: int(p.parent.name[5:]))
     if not parts:
         raise FileNotFoundError(f"{splits_dir}: no split*/dev.spacy parts: run the splits step first")
+    if not Path(config).is_file():
+        raise FileNotFoundError(f"{config}: no such training config")
+    members = saved_members(ensemble)
+    for member in members:  # before teaching, which takes a while: the student must learn the splits' labels
+        check_labels(member, Path(splits_dir) / "labels.json")
     overrides = {}
     if train.get("warm_start"):
-        start = best_by_held_out(saved_members(ensemble))
-        check_labels(start, Path(splits_dir) / "labels.json")
+        start = best_by_held_out(members)
         echo(f"the student starts from the weights of {start}, the best member on its held-out part")
         overrides["initialize.after_init"] = {"@callbacks": "spacy_clinx.weights_from_pipeline.v1", "path": str(start)}
     student_data = Path(data_dir) / "split0"
     student_data.mkdir(parents=True, exist_ok=True)
     run = {"ensemble": fingerprint(ensemble), "parts": [fingerprint(p) for p in parts]}
     made = student_data / "teacher.json"
-    if not (student_data / "train.spacy").exists() or not made.exists() or json.loads(made.read_text()) != run:
+    if not (student_data / "train.spacy").exists() or read_record(made) != run:
         made.unlink(missing_ok=True)
         n = teach(ensemble, parts, student_data / "train.spacy", gpu_id=gpu_id)
-        made.write_text(json.dumps(run, indent=2), encoding="utf8")
-        (Path(output) / "split0" / DONE).unlink(missing_ok=True)  # a student of other marginals: train it again
+        write_record(made, run)  # new marginals are a new train.spacy: train_splits trains the student anew
         echo(f"{n} documents with the marginals of the {ensemble} members -> {student_data / 'train.spacy'}")
-    shutil.copy(parts[0], student_data / "dev.spacy")  # seen in training: it only logs progress
-    shutil.copy(Path(splits_dir) / "labels.json", Path(data_dir) / "labels.json")
+    # copy2 keeps the modification times, which the student's record of its inputs holds: a rerun with
+    # the same parts resumes or skips the student instead of training it again
+    shutil.copy2(parts[0], student_data / "dev.spacy")  # seen in training: it only logs progress
+    shutil.copy2(Path(splits_dir) / "labels.json", Path(data_dir) / "labels.json")
     head = {"@misc": "spacy_clinx.crf_head.v2", "teacher_weight": teacher_weight}
     train = {**train, "model": {**dict(train.get("model") or {}), "head": head}}
     (student,) = train_splits(config, Path(data_dir), Path(output), encoder, train, seed, "last", gpu_id, jobs=1,
@@ -97,18 +102,9 @@ def scheme_of(splits_dir: Path) -> str:
 
 
 def check_labels(model: Path, labels: Path) -> None:
-    """A warm start copies a member's tag layer: its labels must be the splits' labels."""
+    """The teachers' tags are the student's: a member's labels must be the splits' labels."""
     theirs = sorted((srsly.read_json(Path(model) / "meta.json").get("labels") or {}).get("clinx_ner", []))
     ours = sorted(srsly.read_json(labels))
     if theirs != ours:
         raise ValueError(f"{model}: its labels {theirs} are not the splits' {ours} ({labels}); build the ensemble "
                          "again from these splits")
-
-
-def fingerprint(path: Path) -> Dict[str, Any]:
-    """Path, sizes and modification times of the files under ``path``: a retrained ensemble or
-    re-cut split is taught again."""
-    path = Path(path)
-    files = sorted(f for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file())
-    return {"path": str(path), "files": [[str(f.relative_to(path.parent)), f.stat().st_size, f.stat().st_mtime_ns]
-                                         for f in files]}

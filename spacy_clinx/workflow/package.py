@@ -19,6 +19,7 @@ import srsly
 from thinc.api import Config
 
 from .ensemble import best_by_held_out
+from .train_splits import DONE
 
 CHECK = """
 import json, sys, spacy
@@ -58,6 +59,9 @@ def pick_pipeline(path: Path, pick: str) -> Path:
     if pick == "distilled":
         student = distilled_model(path)
         if (student / "meta.json").exists():
+            if not (student.parent / DONE).exists():  # model-last is saved at every evaluation
+                raise FileNotFoundError(f"{student}: the distill step has not finished training it (no "
+                                        f"{student.parent / DONE}); run the distill step again to finish it")
             return student
         if len(members) > 1:
             raise FileNotFoundError(f"{student}: no distilled model; run the distill step first "

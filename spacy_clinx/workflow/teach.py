@@ -76,7 +76,10 @@ def teach(teachers: Path, inputs: Iterable[Path], output: Path, progress: bool =
         raise ValueError(f"{teachers}: distilling needs teachers with a CRF head")
     tag_names = list(get_tagger(members[0].model).tag_names)
     vocab = members[0].vocab
+    inputs = list(inputs)
     docs = [doc for path in inputs for doc in DocBin().from_disk(path).get_docs(vocab)]
+    if not docs:
+        raise ValueError(f"no documents to teach in {', '.join(str(p) for p in inputs)}")
     out = DocBin(store_user_data=True)
     bar = tqdm(total=len(docs), desc="teacher marginals", unit="doc", disable=not progress)
     for start in range(0, len(docs), DOCS_PER_PASS):

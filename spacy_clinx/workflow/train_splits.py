@@ -2,8 +2,9 @@
 
 Each split trains in its own process (memory is returned between splits) with the resumable
 ``spacy train`` of :mod:`.resumable_train`, and is marked finished, with its config hash and
-settings, only when training exits cleanly: an interrupted run continues the unfinished split
-from its last checkpoint, and a changed setting retrains.
+settings and the files it read, only when training exits cleanly: an interrupted run continues the
+unfinished split from its last checkpoint, and a changed setting or input file retrains it from the
+start (the checkpoint of other work under the same paths is removed, never resumed).
 """
 import hashlib
 import json
@@ -15,8 +16,12 @@ from pathlib import Path
 from threading import Event
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
+from ..atomic import remove
+from .records import fingerprint, read_record, write_record
+from .resumable_train import CHECKPOINT
 
 DONE = "finished.json"
+STARTED = "started.json"
 T, R = TypeVar("T"), TypeVar("R")
 
 
@@ -78,12 +83,15 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         settings = {**training_overrides(train, seed), **(overrides or {}),
                     "paths.train": str(train_path), "paths.dev": str(train_path.parent / "dev.spacy"),
                     "paths.encoder": encoder, "paths.labels": str(splits_dir / "labels.json")}
-        run = {"config": hashlib.sha256(Path(config).read_bytes()).hexdigest(), "overrides": settings}
+        inputs = [train_path, train_path.parent / "dev.spacy", splits_dir / "labels.json", Path(encoder)]
+        run = {"config": hashlib.sha256(Path(config).read_bytes()).hexdigest(), "overrides": settings,
+               "inputs": [fingerprint(p) for p in inputs if p.exists()]}  # a hub name is no file
         members.append(model)
-        if (out / DONE).exists() and (model / "meta.json").exists() and json.loads((out / DONE).read_text()) == run:
+        if (model / "meta.json").exists() and read_record(out / DONE) == run:
             echo(f"{name}: already trained with these settings ({model})")
             continue
-        (out / DONE).unlink(missing_ok=True)
+        remove(out / DONE)
+        start_over_unless_resuming(out, run, name, echo)
         command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
                    "--gpu-id", str(gpu_id), *override_args(settings)]
         pending.append((name, out, command, run))
@@ -92,6 +100,18 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
     side_by_side(lambda i: _train_one(*pending[i], jobs > 1, envs[i], echo), range(len(pending)), jobs)
     (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
     return members
+
+
+def start_over_unless_resuming(out: Path, run: Dict, name: str, echo=print) -> None:
+    """A checkpoint resumes only the work it was written by: one of other settings or input files
+    (the record of the started run differs) is removed. A checkpoint without a record is left to
+    resumable training's own check of the config."""
+    started = read_record(out / STARTED)
+    if started is not None and started != run and (out / CHECKPOINT).exists():
+        remove(out / CHECKPOINT)
+        echo(f"{name}: its checkpoint is of other settings or input files; training from the start")
+    out.mkdir(parents=True, exist_ok=True)
+    write_record(out / STARTED, run)
 
 
 def side_by_side(work: Callable[[T], R], items: Sequence[T], jobs: int) -> List[Optional[R]]:
@@ -149,7 +169,7 @@ def _train_one(name: str, out: Path, command: List[str], run: Dict, to_log: bool
         if code != 0:
             raise RuntimeError(f"{name}: training failed with exit code {code}, see {log}")
         echo(f"{name}: finished")
-    (out / DONE).write_text(json.dumps(run, indent=2), encoding="utf8")
+    write_record(out / DONE, run)
 
 
 def read_members(output: Path) -> List[str]:
