@@ -2,9 +2,9 @@
 their difference, from one prediction pass of each.
 
 Each pipeline's per-document counts are kept in ``bench/work/bootstrap-counts/`` (keyed by the
-pipeline's, the test set's and spacy_clinx's source files), so pairing several models with one
-reference predicts the reference once; a retrained model, another test set or a change to the
-prediction code predicts again.
+pipeline's, the test set's and spacy_clinx's source files, by size and modification time), so
+pairing several models with one reference predicts the reference once; a retrained model, another
+test set or a change to the prediction code predicts again.
 
 Documents are resampled with replacement (``--samples`` times, seeded); each resample's F1 is the
 micro F1 of its documents' summed true positives, false positives and false negatives. A
@@ -24,6 +24,7 @@ from typing import Dict
 import numpy
 import typer
 from common import document_counts, f1, interval, machine, resample
+from spacy_clinx.workflow.records import fingerprint
 
 
 COUNTS_CACHE = Path("bench/work/bootstrap-counts")
@@ -31,15 +32,10 @@ COUNTS_CACHE = Path("bench/work/bootstrap-counts")
 
 def counts_key(model: str, test: Path) -> str:
     """Names one pipeline's predictions on one test set with this checkout's prediction code: the
-    model's, the test set's and spacy_clinx's paths, each with the newest modification time and
-    total size of its files."""
+    model's, the test set's and spacy_clinx's source files, each by path, size and modification time."""
     code = Path(importlib.util.find_spec("spacy_clinx").origin).parent
-    parts = []
-    for path, pattern in ((Path(model).resolve(), "*"), (test.resolve(), "*"), (code, "*.py")):
-        files = [f for f in ([path] if path.is_file() else path.rglob(pattern)) if f.is_file()]
-        newest = max((f.stat().st_mtime_ns for f in files), default=0)
-        parts.append(f"{path}:{newest}:{sum(f.stat().st_size for f in files)}")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()
+    files = [fingerprint(Path(model).resolve()), fingerprint(test.resolve()), fingerprint(code, "*.py")]
+    return hashlib.sha1(json.dumps(files).encode()).hexdigest()
 
 
 def model_document_counts(model: str, test: Path) -> numpy.ndarray:

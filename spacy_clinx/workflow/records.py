@@ -12,10 +12,11 @@ from typing import Any, Dict, Optional, Union
 from ..atomic import written_aside
 
 
-def fingerprint(path: Union[str, Path]) -> Dict[str, Any]:
-    """Path, sizes and modification times of the file or of the files under the folder ``path``."""
+def fingerprint(path: Union[str, Path], pattern: str = "*") -> Dict[str, Any]:
+    """Path, sizes and modification times of the file or of the files under the folder ``path``
+    (those matching ``pattern``)."""
     path = Path(path)
-    files = sorted(f for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file())
+    files = sorted(f for f in ([path] if path.is_file() else path.rglob(pattern)) if f.is_file())
     return {"path": str(path), "files": [[str(f.relative_to(path.parent)), f.stat().st_size, f.stat().st_mtime_ns]
                                          for f in files]}
 
