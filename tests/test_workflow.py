@@ -209,39 +209,58 @@ def fake_splits(tmp_path: Path, n: int) -> Path:
 
 
 class FakeTrainer:
-    """Stands in for the training process: records how many run at once, with which threads."""
+    """Stands in for a training process whose output goes to its log: records how many run at once,
+    with which threads, and prints spaCy's table of one evaluation."""
 
     def __init__(self, fail: str = ""):
         self.running, self.most, self.threads, self.fail = 0, 0, set(), fail
         self.lock = threading.Lock()
 
-    def __call__(self, command, env=None, **kwargs):
+    def __call__(self, command, log, env, on_line):
         out = Path(command[command.index("--output") + 1])
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)
             self.threads.add((env or {}).get("OMP_NUM_THREADS"))
+        for text in ["E    #       LOSS CLINX_NER  SPANS_CHAR_F  SCORE \n", "  0       1          3.10          41.20    0.41\n"]:
+            with log.open("a") as stream:
+                stream.write(text)
+            on_line(text)
         time.sleep(0.3)
         with self.lock:
             self.running -= 1
         if out.name == self.fail:
-            return subprocess.CompletedProcess(command, 1)
+            return 1
         (out / "model-best").mkdir(parents=True)
         (out / "model-best" / "meta.json").write_text("{}")
-        return subprocess.CompletedProcess(command, 0)
+        return 0
 
 
 def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tmp_path, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(split_training.os, "cpu_count", lambda: 4)
     trainer = FakeTrainer()
-    monkeypatch.setattr(split_training.subprocess, "run", trainer)
+    monkeypatch.setattr(split_training, "run_logged", trainer)
+    said = []
     members = split_training.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 3), tmp_path / "models", "enc", TINY_BUDGET,
-                                 jobs=2)
+                                 jobs=2, echo=said.append)
     assert trainer.most == 2 and trainer.threads == {"2", "4"}  # the last split, alone, takes all 4 cores
     assert members == [tmp_path / "models" / f"split{i}" / "model-best" for i in range(3)]
     assert all((tmp_path / "models" / f"split{i}" / "train.log").exists() for i in range(3))
+    # each evaluation in a split's log is also a line on the console: one document, batches of 4, 1 epoch
+    assert sum(s.startswith("split2: update 1 of 1 (epoch 0), held-out score 0.41 (best 0.41), 0 min in") for s in said) == 1
     assert json.loads((tmp_path / "models" / "members.json").read_text()) == [str(m) for m in members]
+
+
+def test_a_splits_planned_updates_are_its_epochs_over_its_documents_or_the_cap(tmp_path):
+    train = tmp_path / "train.spacy"
+    DocBin(docs=[blank_nlp()(f"Nota {i}.") for i in range(5)]).to_disk(train)
+    budget = {"training.max_epochs": 3, "training.batcher.size": 2, "training.max_steps": 0}
+    assert split_training.planned_updates(train, budget) == 9  # 3 batches of up to 2 documents, 3 times
+    assert split_training.planned_updates(train, {**budget, "training.max_steps": 4}) == 4
+    assert split_training.planned_updates(train, {**budget, "training.max_epochs": 0, "training.max_steps": 7}) == 7
+    train.write_bytes(b"not a DocBin")  # its training fails and says so; the progress lines give no total
+    assert split_training.planned_updates(train, budget) is None
 
 
 def test_splits_that_start_together_share_the_cores_between_them(tmp_path, monkeypatch):
@@ -249,7 +268,7 @@ def test_splits_that_start_together_share_the_cores_between_them(tmp_path, monke
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(split_training.os, "cpu_count", lambda: 16)
     trainer = FakeTrainer()
-    monkeypatch.setattr(split_training.subprocess, "run", trainer)
+    monkeypatch.setattr(split_training, "run_logged", trainer)
     split_training.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 5), tmp_path / "models", "enc", TINY_BUDGET)
     assert trainer.most == 5 and trainer.threads == {"3"}
 
@@ -262,7 +281,7 @@ def test_by_default_splits_train_one_per_core_on_a_cpu_and_one_at_a_time_on_a_gp
 
 
 def test_a_failed_parallel_split_names_its_log_and_is_not_marked_finished(tmp_path, monkeypatch):
-    monkeypatch.setattr(split_training.subprocess, "run", FakeTrainer(fail="split1"))
+    monkeypatch.setattr(split_training, "run_logged", FakeTrainer(fail="split1"))
     with pytest.raises(RuntimeError, match=r"split1: training failed .* see .*split1/train\.log"):
         split_training.train_splits(tmp_path / "x.cfg", fake_splits(tmp_path, 2), tmp_path / "models", "enc", TINY_BUDGET, jobs=2)
     assert (tmp_path / "models" / "split0" / split_training.DONE).exists()
@@ -527,7 +546,7 @@ def test_a_split_model_finished_with_the_same_settings_and_inputs_is_not_trained
     out = tmp_path / "models" / "split0"
     started = []
 
-    def trained(name, out, command, run, to_log, env, echo):  # what a clean exit leaves
+    def trained(name, out, command, run, total, to_log, env, echo):  # what a clean exit leaves
         started.append(name)
         (out / "model-best").mkdir(parents=True, exist_ok=True)
         (out / "model-best" / "meta.json").write_text("{}")
@@ -564,7 +583,7 @@ def test_a_checkpoint_resumes_only_the_run_that_wrote_it(tmp_path, monkeypatch):
     budget = load_profile(ROOT / "configs/profiles/smoke.cfg").train
     out = tmp_path / "models" / "split0"
 
-    def killed(name, out, command, run, to_log, env, echo):  # a checkpoint written, then the kill
+    def killed(name, out, command, run, total, to_log, env, echo):  # a checkpoint written, then the kill
         (out / "checkpoint").mkdir(exist_ok=True)
 
     monkeypatch.setattr(ts, "_train_one", killed)

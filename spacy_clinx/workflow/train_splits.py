@@ -17,8 +17,10 @@ from threading import Event
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from ..atomic import remove
+from ..schedules import count_documents, updates_per_run
 from .records import fingerprint, read_record, write_record
 from .resumable_train import CHECKPOINT
+from .training_progress import EvaluationProgress, run_logged
 
 DONE = "finished.json"
 STARTED = "started.json"
@@ -94,12 +96,28 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         start_over_unless_resuming(out, run, name, echo)
         command = [sys.executable, "-m", "spacy_clinx", "train", str(config), "--output", str(out),
                    "--gpu-id", str(gpu_id), *override_args(settings)]
-        pending.append((name, out, command, run))
+        pending.append((name, out, command, run, planned_updates(train_path, settings)))
     jobs = jobs or auto_jobs(len(pending), gpu_id)
     envs = [parallel_env(jobs, gpu_id, left=len(pending) - i // jobs * jobs) for i in range(len(pending))]  # by wave
     side_by_side(lambda i: _train_one(*pending[i], jobs > 1, envs[i], echo), range(len(pending)), jobs)
     (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
     return members
+
+
+def planned_updates(train_path: Path, settings: Dict[str, Any]) -> Optional[int]:
+    """The updates a split's training makes (what its learning-rate schedule is sized to): its
+    epochs over its documents in batches of ``training.batcher.size``, or ``training.max_steps`` when
+    that comes first; None when the settings do not say or the split cannot be read (its training
+    then fails, naming it: the count only feeds progress lines)."""
+    epochs, cap = settings.get("training.max_epochs", 0), settings.get("training.max_steps", 0)
+    batch = settings.get("training.batcher.size")
+    try:
+        total = updates_per_run(count_documents(train_path), batch, epochs) if epochs and batch else None
+    except (OSError, ValueError):
+        total = None
+    if cap:
+        total = min(total, cap) if total else cap
+    return total
 
 
 def start_over_unless_resuming(out: Path, run: Dict, name: str, echo=print) -> None:
@@ -155,8 +173,10 @@ def parallel_env(jobs: int, gpu_id: int, left: Optional[int] = None) -> Optional
     return {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // min(jobs, max(1, left or jobs))))}
 
 
-def _train_one(name: str, out: Path, command: List[str], run: Dict, to_log: bool, env, echo) -> None:
-    """One split's training process; marked finished only when it exits cleanly."""
+def _train_one(name: str, out: Path, command: List[str], run: Dict, total: Optional[int], to_log: bool, env,
+               echo) -> None:
+    """One split's training process; marked finished only when it exits cleanly. Side by side with
+    others (``to_log``), its output goes to its log and each evaluation to the console as one line."""
     if not to_log:
         echo(f"{name}: training -> {out}")
         subprocess.run(command, check=True, env=env)
@@ -164,8 +184,14 @@ def _train_one(name: str, out: Path, command: List[str], run: Dict, to_log: bool
         out.mkdir(parents=True, exist_ok=True)
         log = out / "train.log"
         echo(f"{name}: training -> {out} (log: {log})")
-        with log.open("a", encoding="utf8") as stream:
-            code = subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT, env=env).returncode
+        progress = EvaluationProgress(name, total)
+
+        def relay(text: str) -> None:
+            said = progress.line(text)
+            if said:
+                echo(said)
+
+        code = run_logged(command, log, env, relay)
         if code != 0:
             raise RuntimeError(f"{name}: training failed with exit code {code}, see {log}")
         echo(f"{name}: finished")

@@ -1,0 +1,74 @@
+"""Progress of trainings whose output goes to a log: one console line per evaluation.
+
+Split models trained side by side write spaCy's output to their own ``train.log``; without this the
+console of a workflow says nothing for the half hour (or more, on a large corpus) of a wave. Each
+evaluation row of spaCy's console logger becomes a line: the split, the update of how many, its
+held-out score and the time left at the rate so far.
+"""
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, List, Optional
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class EvaluationProgress:
+    """Reads a training's output line by line; ``line`` returns a progress line for each evaluation
+    row of spaCy's ``ConsoleLogger`` table (after its header: ``E  #  LOSS ...  SCORE``), else None.
+    ``total``: the updates the training will make (None: unknown, no time left is given)."""
+
+    def __init__(self, name: str, total: Optional[int] = None, clock: Callable[[], float] = time.monotonic):
+        self.name, self.total, self.clock = name, total, clock
+        self.started = clock()
+        self.columns = 0
+        self.best: Optional[float] = None
+        self.first: Optional[tuple] = None  # (update, time) of the first row seen: resumed runs start late
+
+    def line(self, text: str) -> Optional[str]:
+        cells = ANSI.sub("", text).split()
+        if cells[:2] == ["E", "#"] and cells[-1] == "SCORE":
+            self.columns = len(re.split(r"\s{2,}", ANSI.sub("", text).strip()))
+            return None
+        if not self.columns or len(cells) != self.columns or not all(_is_number(c) for c in cells):
+            return None
+        epoch, update, score, now = int(cells[0]), int(cells[1]), float(cells[-1]), self.clock()
+        self.best = score if self.best is None else max(self.best, score)
+        if self.first is None:
+            self.first = (update, now)
+        of = f" of {self.total:,}" if self.total else ""
+        said = (f"{self.name}: update {update:,}{of} (epoch {epoch}), held-out score {score:.2f} "
+                f"(best {self.best:.2f}), {_minutes(now - self.started)} in")
+        done, since = update - self.first[0], now - self.first[1]
+        if self.total and done > 0 and since > 0 and update + 1 < self.total:  # spaCy counts from 0
+            said += f", about {_minutes((self.total - update) * since / done)} left"
+        return said
+
+
+def run_logged(command: List[str], log: Path, env: Optional[dict], on_line: Callable[[str], None]) -> int:
+    """Run ``command`` with its output appended to ``log``, each line also passed to ``on_line`` as it
+    comes (the child's Python output unbuffered); returns the exit code."""
+    env = {**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}
+    with log.open("a", encoding="utf8") as stream, \
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                             text=True, encoding="utf8", errors="replace") as process:
+        for text in process.stdout:
+            stream.write(text)
+            stream.flush()
+            on_line(text)
+        return process.wait()
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"

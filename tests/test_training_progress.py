@@ -1,0 +1,58 @@
+"""A split trained side by side with others reports each evaluation on the console, not only in its log."""
+import sys
+
+from spacy_clinx.workflow.training_progress import EvaluationProgress, run_logged
+
+# spaCy's ConsoleLogger table as a split's train.log holds it (a resumed run: its first row is late)
+LOG = """\x1b[38;5;4mℹ Pipeline: ['clinx_ner']\x1b[0m
+E    #       LOSS CLINX...  SPANS_CHAR_F  SPANS_CHAR_P  SPANS_CHAR_R  SCORE 
+---  ------  -------------  ------------  ------------  ------------  ------
+  2    1200        40152.10         77.10         80.02         74.40    0.77
+  3    1800        21000.55         75.93         79.00         73.10    0.76
+  4    2400        12000.00         78.65         84.71         73.40    0.79
+\x1b[38;5;2m✔ Saved pipeline to output directory\x1b[0m
+"""
+
+
+def test_each_evaluation_row_becomes_one_line_with_the_time_left_at_the_rate_so_far():
+    clock = iter([0.0, 600.0, 1200.0, 1800.0])  # started; then one evaluation every 10 minutes
+    progress = EvaluationProgress("split3", total=3000, clock=lambda: next(clock))
+    said = [s for s in map(progress.line, LOG.splitlines(keepends=True)) if s]
+    assert said == [
+        "split3: update 1,200 of 3,000 (epoch 2), held-out score 0.77 (best 0.77), 10 min in",
+        "split3: update 1,800 of 3,000 (epoch 3), held-out score 0.76 (best 0.77), 20 min in, about 20 min left",
+        "split3: update 2,400 of 3,000 (epoch 4), held-out score 0.79 (best 0.79), 30 min in, about 10 min left",
+    ]
+
+
+def test_without_a_known_total_or_a_table_header_nothing_is_guessed():
+    progress = EvaluationProgress("split0", clock=lambda: 7200.0)
+    assert progress.line("  2    1200        40152.10         77.10         80.02         74.40    0.77\n") is None  # no header yet
+    rows = [progress.line(text) for text in LOG.splitlines()]
+    assert [s for s in rows if s][-1] == "split0: update 2,400 (epoch 4), held-out score 0.79 (best 0.79), 0 min in"
+
+
+def test_a_logged_run_passes_each_line_on_as_it_comes_and_keeps_all_of_them_in_the_log(tmp_path):
+    """The child prints a line, then waits (up to 20 s) for the reader to have seen it: output held back
+    until the child exits would fail it."""
+    seen = tmp_path / "seen"
+    child = ("import sys, time, pathlib\n"
+             "print('first')\n"
+             f"seen = pathlib.Path({str(seen)!r})\n"
+             "start = time.time()\n"
+             "while not seen.exists():\n"
+             "    if time.time() - start > 20: sys.exit(3)\n"
+             "    time.sleep(0.05)\n"
+             "print('second', file=sys.stderr)\n"
+             "sys.exit(5)\n")
+    log = tmp_path / "train.log"
+    log.write_text("an earlier run\n")
+    lines = []
+
+    def on_line(text):
+        lines.append(text)
+        seen.touch()
+
+    assert run_logged([sys.executable, "-c", child], log, None, on_line) == 5
+    assert lines == ["first\n", "second\n"]
+    assert log.read_text() == "an earlier run\nfirst\nsecond\n"
