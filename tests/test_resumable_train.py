@@ -48,10 +48,13 @@ def test_killed_training_resumes_to_the_uninterrupted_model(examples, encoders, 
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    step = pickle.loads(state.read_bytes())["step"]
+    saved = pickle.loads(state.read_bytes())
+    step = saved["step"]
     assert 0 < step < 12
     result = subprocess.run(command(data, encoder, resumed), check=True, capture_output=True, text=True, env=env)
-    assert f"Resuming from {resumed / 'checkpoint'} after step {step}" in result.stdout
+    # the best evaluation before the kill, if any, is said too: train-splits' progress lines carry it on
+    so_far = f" (best score so far {saved['best'][0]:.4f} at step {saved['best'][1]})" if saved["best"] else ""
+    assert f"Resuming from {resumed / 'checkpoint'} after step {step}{so_far}\n" in result.stdout
     assert not (resumed / "checkpoint").exists()
     for name in ("model-last", "model-best"):
         a, b = weights(tmp_path / "straight" / name), weights(resumed / name)

@@ -1,10 +1,16 @@
 """A split trained side by side with others reports each evaluation on the console, not only in its log."""
+import io
 import sys
+
+import spacy
+from spacy.util import registry
 
 from spacy_clinx.workflow.training_progress import EvaluationProgress, run_logged
 
-# spaCy's ConsoleLogger table as a split's train.log holds it (a resumed run: its first row is late)
-LOG = """\x1b[38;5;4mℹ Pipeline: ['clinx_ner']\x1b[0m
+# spaCy's ConsoleLogger table as a split's train.log holds it, after resumable training's line of a
+# resumed run (its first row is late; its best evaluation so far was before the interruption)
+LOG = """Resuming from training/split3/checkpoint after step 600 (best score so far 0.8000 at step 600)
+\x1b[38;5;4mℹ Pipeline: ['clinx_ner']\x1b[0m
 E    #       LOSS CLINX...  SPANS_CHAR_F  SPANS_CHAR_P  SPANS_CHAR_R  SCORE 
 ---  ------  -------------  ------------  ------------  ------------  ------
   2    1200        40152.10         77.10         80.02         74.40    0.77
@@ -18,10 +24,10 @@ def test_each_evaluation_row_becomes_one_line_with_the_time_left_at_the_rate_so_
     clock = iter([0.0, 600.0, 1200.0, 1800.0])  # started; then one evaluation every 10 minutes
     progress = EvaluationProgress("split3", total=3000, clock=lambda: next(clock))
     said = [s for s in map(progress.line, LOG.splitlines(keepends=True)) if s]
-    assert said == [
-        "split3: update 1,200 of 3,000 (epoch 2), held-out score 0.77 (best 0.77), 10 min in",
-        "split3: update 1,800 of 3,000 (epoch 3), held-out score 0.76 (best 0.77), 20 min in, about 20 min left",
-        "split3: update 2,400 of 3,000 (epoch 4), held-out score 0.79 (best 0.79), 30 min in, about 10 min left",
+    assert said == [  # spaCy's step 1200 follows 1,201 updates
+        "split3: update 1,201 of 3,000 (epoch 2), held-out score 0.77 (best 0.80), 10 min in",
+        "split3: update 1,801 of 3,000 (epoch 3), held-out score 0.76 (best 0.80), 20 min in, about 20 min left",
+        "split3: update 2,401 of 3,000 (epoch 4), held-out score 0.79 (best 0.80), 30 min in, about 10 min left",
     ]
 
 
@@ -29,7 +35,22 @@ def test_without_a_known_total_or_a_table_header_nothing_is_guessed():
     progress = EvaluationProgress("split0", clock=lambda: 7200.0)
     assert progress.line("  2    1200        40152.10         77.10         80.02         74.40    0.77\n") is None  # no header yet
     rows = [progress.line(text) for text in LOG.splitlines()]
-    assert [s for s in rows if s][-1] == "split0: update 2,400 (epoch 4), held-out score 0.79 (best 0.79), 0 min in"
+    assert [s for s in rows if s][-1] == "split0: update 2,401 (epoch 4), held-out score 0.79 (best 0.80), 0 min in"
+
+
+def test_the_table_spacys_console_logger_writes_is_read():
+    """What the training configs' logger (``spacy.ConsoleLogger.v1``) prints today, not a copy of it."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner")
+    out = io.StringIO()
+    log_step, finalize = registry.get("loggers", "spacy.ConsoleLogger.v1")(progress_bar=False)(nlp, out, out)
+    scores = {"ents_f": 0.5, "ents_p": 0.6, "ents_r": 0.4, "ents_per_type": {}}
+    log_step({"epoch": 1, "step": 599, "score": 0.5, "other_scores": scores, "losses": {"ner": 12.3},
+              "checkpoints": [], "seconds": 1, "words": 100})
+    finalize()
+    progress = EvaluationProgress("split1", total=1200, clock=lambda: 0.0)
+    said = [s for s in map(progress.line, out.getvalue().splitlines()) if s]
+    assert said == ["split1: update 600 of 1,200 (epoch 1), held-out score 0.50 (best 0.50), 0 min in"]
 
 
 def test_a_logged_run_passes_each_line_on_as_it_comes_and_keeps_all_of_them_in_the_log(tmp_path):
@@ -56,3 +77,14 @@ def test_a_logged_run_passes_each_line_on_as_it_comes_and_keeps_all_of_them_in_t
     assert run_logged([sys.executable, "-c", child], log, None, on_line) == 5
     assert lines == ["first\n", "second\n"]
     assert log.read_text() == "an earlier run\nfirst\nsecond\n"
+
+
+def test_a_failing_progress_line_costs_the_line_not_the_training(tmp_path):
+    log = tmp_path / "train.log"
+
+    def closed_console(text):
+        raise BrokenPipeError("the console went away")
+
+    child = "import time\nfor i in range(3):\n    print(i)\n    time.sleep(0.05)\n"
+    assert run_logged([sys.executable, "-c", child], log, None, closed_console) == 0
+    assert log.read_text() == "0\n1\n2\n"

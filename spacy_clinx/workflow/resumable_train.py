@@ -119,7 +119,8 @@ def train(config_path: Path, output_path: Path, overrides: Optional[Dict] = None
     if state is not None:
         nlp.from_disk(checkpoint / "nlp")
         done = state["step"]
-        stdout.write(f"Resuming from {checkpoint} after step {done}\n")
+        so_far = f" (best score so far {state['best'][0]:.4f} at step {state['best'][1]})" if state["best"] else ""
+        stdout.write(f"Resuming from {checkpoint} after step {done}{so_far}\n")
     resolved = nlp.config.interpolate()
     fix_random_seed(resolved["training"]["seed"])
     T = registry.resolve(resolved["training"], schema=ConfigSchemaTraining)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from threading import Event
+from threading import Event, Lock
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from ..atomic import remove
@@ -25,6 +25,7 @@ from .training_progress import EvaluationProgress, run_logged
 DONE = "finished.json"
 STARTED = "started.json"
 T, R = TypeVar("T"), TypeVar("R")
+ECHOED = Lock()
 
 
 #: where a profile's [train.model] settings sit in the architecture's config
@@ -105,18 +106,18 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
 
 
 def planned_updates(train_path: Path, settings: Dict[str, Any]) -> Optional[int]:
-    """The updates a split's training makes (what its learning-rate schedule is sized to): its
-    epochs over its documents in batches of ``training.batcher.size``, or ``training.max_steps`` when
-    that comes first; None when the settings do not say or the split cannot be read (its training
+    """The updates a split's training makes: its epochs over its documents in batches of
+    ``training.batcher.size``, or ``training.max_steps`` (+ 1: spaCy's steps count from 0) when that
+    comes first; None when the settings do not say or the split cannot be read (its training
     then fails, naming it: the count only feeds progress lines)."""
     epochs, cap = settings.get("training.max_epochs", 0), settings.get("training.max_steps", 0)
     batch = settings.get("training.batcher.size")
     try:
         total = updates_per_run(count_documents(train_path), batch, epochs) if epochs and batch else None
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - any unreadable split: its training reports it
         total = None
-    if cap:
-        total = min(total, cap) if total else cap
+    if cap:  # spaCy stops after step max_steps, counting from 0
+        total = min(total, cap + 1) if total else cap + 1
     return total
 
 
@@ -189,7 +190,8 @@ def _train_one(name: str, out: Path, command: List[str], run: Dict, total: Optio
         def relay(text: str) -> None:
             said = progress.line(text)
             if said:
-                echo(said)
+                with ECHOED:  # splits side by side: one whole line at a time
+                    echo(said)
 
         code = run_logged(command, log, env, relay)
         if code != 0:

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RESUMED = re.compile(r"^Resuming from .* after step \d+ \(best score so far ([0-9.]+)")  # resumable_train's
 
 
 class EvaluationProgress:
     """Reads a training's output line by line; ``line`` returns a progress line for each evaluation
     row of spaCy's ``ConsoleLogger`` table (after its header: ``E  #  LOSS ...  SCORE``), else None.
-    ``total``: the updates the training will make (None: unknown, no time left is given)."""
+    ``total``: the updates the training will make (None: unknown, no time left is given). spaCy
+    numbers its steps from 0: the row of step N follows N + 1 updates."""
 
     def __init__(self, name: str, total: Optional[int] = None, clock: Callable[[], float] = time.monotonic):
         self.name, self.total, self.clock = name, total, clock
@@ -28,13 +30,19 @@ class EvaluationProgress:
         self.first: Optional[tuple] = None  # (update, time) of the first row seen: resumed runs start late
 
     def line(self, text: str) -> Optional[str]:
-        cells = ANSI.sub("", text).split()
+        plain = ANSI.sub("", text).strip()
+        cells = plain.split()
+        resumed = RESUMED.match(plain)
+        if resumed:
+            self.best = float(resumed.group(1))
+            return None
         if cells[:2] == ["E", "#"] and cells[-1] == "SCORE":
-            self.columns = len(re.split(r"\s{2,}", ANSI.sub("", text).strip()))
+            self.columns = len(re.split(r"\s{2,}", plain))
             return None
-        if not self.columns or len(cells) != self.columns or not all(_is_number(c) for c in cells):
+        if not self.columns or len(cells) != self.columns or not cells[0].isdigit() or not cells[1].isdigit() \
+                or not all(_is_number(c) for c in cells):
             return None
-        epoch, update, score, now = int(cells[0]), int(cells[1]), float(cells[-1]), self.clock()
+        epoch, update, score, now = int(cells[0]), int(cells[1]) + 1, float(cells[-1]), self.clock()
         self.best = score if self.best is None else max(self.best, score)
         if self.first is None:
             self.first = (update, now)
@@ -42,22 +50,31 @@ class EvaluationProgress:
         said = (f"{self.name}: update {update:,}{of} (epoch {epoch}), held-out score {score:.2f} "
                 f"(best {self.best:.2f}), {_minutes(now - self.started)} in")
         done, since = update - self.first[0], now - self.first[1]
-        if self.total and done > 0 and since > 0 and update + 1 < self.total:  # spaCy counts from 0
+        if self.total and done > 0 and since > 0 and update < self.total:
             said += f", about {_minutes((self.total - update) * since / done)} left"
         return said
 
 
 def run_logged(command: List[str], log: Path, env: Optional[dict], on_line: Callable[[str], None]) -> int:
     """Run ``command`` with its output appended to ``log``, each line also passed to ``on_line`` as it
-    comes (the child's Python output unbuffered); returns the exit code."""
-    env = {**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}
+    comes (the child's Python output unbuffered, in UTF-8); returns the exit code. A failing
+    ``on_line`` (a closed console) costs its progress line, never the training; an interruption
+    of this process stops the child too."""
+    env = {**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
     with log.open("a", encoding="utf8") as stream, \
             subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                              text=True, encoding="utf8", errors="replace") as process:
-        for text in process.stdout:
-            stream.write(text)
-            stream.flush()
-            on_line(text)
+        try:
+            for text in process.stdout:
+                stream.write(text)
+                stream.flush()
+                try:
+                    on_line(text)
+                except Exception:  # noqa: BLE001 - progress is a courtesy; the log keeps everything
+                    pass
+        except BaseException:
+            process.kill()
+            raise
         return process.wait()
 
 
