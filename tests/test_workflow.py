@@ -455,6 +455,29 @@ def test_the_pretrained_profile_fine_tunes_a_pretrained_encoder_gently_without_m
     assert tokenizer.vocab_size == 30522  # MiniLM's own WordPiece vocabulary travels with the model
 
 
+def test_the_package_check_samples_the_opening_of_the_corpus_and_counts_its_entities_found(tmp_path):
+    """A model of any entity types gets text of its own kind to tag (the built-in sample is a
+    MEDDOCAN-style note header: a drug model found nothing in it), and the check says how much of it
+    the package found."""
+    from spacy_clinx.workflow.package import found_in_sample, sample_from
+
+    nlp = blank_nlp()
+    first = nlp("Tratado con omeprazol.\n" + "Sin cambios. " * 100 + "Se añade ibuprofeno.")
+    first.ents = [first.char_span(12, 21, "NORMALIZABLES"), first.char_span(len(first.text) - 11, len(first.text) - 1,
+                                                                            "NORMALIZABLES")]
+    DocBin(docs=[first, nlp("Otro documento.")]).to_disk(tmp_path / "test.spacy")
+    text, gold = sample_from(tmp_path / "test.spacy", max_chars=200)
+    assert text.startswith("Tratado con omeprazol.\nSin cambios.") and text.endswith("Sin cambios.") and len(text) <= 200
+    assert gold == [(12, 21, "NORMALIZABLES")]  # the entity past the cut is not asked for
+    found = [[12, 21, "NORMALIZABLES", "omeprazol"], [0, 7, "PROTEINAS", "Tratado"]]
+    assert found_in_sample(found, gold) == ("found 2 entities in the sample, 1 of its 1 annotated ones exactly: "
+                                            "[['omeprazol', 'NORMALIZABLES'], ['Tratado', 'PROTEINAS']]")
+    assert found_in_sample([], None) == "found [] in the sample"
+    DocBin().to_disk(tmp_path / "empty.spacy")
+    with pytest.raises(ValueError, match="empty.spacy: no documents"):
+        sample_from(tmp_path / "empty.spacy")
+
+
 def test_the_package_step_picks_the_ensemble_the_distilled_model_or_the_best_split_model_by_its_held_out_score(tmp_path):
     from spacy_clinx.workflow.package import pick_pipeline
 

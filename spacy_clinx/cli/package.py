@@ -29,6 +29,8 @@ def package_command(
     version: str = typer.Option("0.1.0"),
     sample: str = typer.Option("", help="text tagged by the installed package as a check (default: a clinical "
                                             "sentence in the pipeline's language)"),
+    sample_from: Path = typer.Option(None, help="instead, check on the opening of this DocBin's first document "
+                                                "(the workflow: the test set's) and count its annotated entities found"),
     target: str = typer.Option("", help="pip install --target this folder instead of this environment"),
     cpu_inference: CpuInference = typer.Option(CpuInference.int8, help="how the package predicts on a CPU: ONNX "
                                                "Runtime's int8 (faster; the package requires onnxruntime) or "
@@ -37,17 +39,25 @@ def package_command(
     """spacy package, pip install, then spacy.load(NAME) and nlp.pipe in a fresh, offline process."""
     from spacy.util import load_meta
 
-    from ..workflow.package import SAMPLES, build_and_check, pick_pipeline
+    from ..workflow.package import SAMPLES, build_and_check, pick_pipeline, sample_from as opening
 
     try:
         model = pick_pipeline(model, pick.value)
     except (FileNotFoundError, ValueError) as err:
         fail(str(err))
     typer.echo(f"packaging {model}")
+    gold = None
+    if not sample and sample_from is not None:
+        if not sample_from.is_file():
+            fail(f"--sample-from {sample_from}: no such DocBin file")
+        try:
+            sample, gold = opening(sample_from)
+        except ValueError as err:
+            fail(str(err))
     sample = sample or SAMPLES.get(load_meta(model / "meta.json")["lang"], SAMPLES["es"])
     try:
         build_and_check(model, output, name, version, sample, Path(target) if target else None,
                         cpu_inference is CpuInference.int8,
-                        echo=typer.echo)
+                        echo=typer.echo, gold=gold)
     except (RuntimeError, ValueError) as err:
         fail(str(err))

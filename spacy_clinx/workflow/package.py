@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import srsly
 from thinc.api import Config
@@ -25,7 +25,7 @@ CHECK = """
 import json, sys, spacy
 nlp = spacy.load(sys.argv[1])
 docs = list(nlp.pipe([sys.argv[2]] * 3, batch_size=2))
-print(json.dumps([[e.text, e.label_] for e in docs[0].ents]))
+print(json.dumps([[e.start_char, e.end_char, e.label_, e.text] for e in docs[0].ents]))
 """
 
 
@@ -38,6 +38,24 @@ SAMPLES = {
            "por dolor abdominal de tres días de evolución."),
     "en": "A 45-year-old woman with familial adenomatous polyposis and breast cancer was seen on 3 March 2019.",
 }
+
+
+def sample_from(docbin: Path, max_chars: int = 1000) -> Tuple[str, List[Tuple[int, int, str]]]:
+    """The check's text from the corpus itself: the opening of the first document of ``docbin`` (up to
+    ``max_chars``, cut at a line or sentence end) and its annotated entities there, so that a model of
+    any entity types has something of its own to find and the check can say how much it found."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    docs = DocBin().from_disk(docbin).get_docs(spacy.blank("xx").vocab)
+    doc = next(docs, None)
+    if doc is None:
+        raise ValueError(f"{docbin}: no documents to take the package check's sample from")
+    text = doc.text
+    if len(text) > max_chars:
+        cut = max(text.rfind("\n", 0, max_chars), text.rfind(". ", 0, max_chars) + 1)
+        text = text[:cut if cut > 0 else max_chars]
+    return text, [(e.start_char, e.end_char, e.label_) for e in doc.ents if e.end_char <= len(text)]
 
 
 def pick_pipeline(path: Path, pick: str) -> Path:
@@ -126,8 +144,10 @@ def check_int8(pipeline: Path, source: Path) -> None:
 
 
 def build_and_check(model: Path, output: Path, name: str, version: str, sample: str,
-                    target: Optional[Path] = None, cpu_int8: bool = True, echo=print) -> str:
-    """Returns the installed package name (``{lang}_{name}``)."""
+                    target: Optional[Path] = None, cpu_int8: bool = True, echo=print,
+                    gold: Optional[List[Tuple[int, int, str]]] = None) -> str:
+    """Returns the installed package name (``{lang}_{name}``). ``gold``: the sample's annotated
+    entities (character offsets, label), to say how many the package found exactly."""
     lang = srsly.read_json(model / "meta.json")["lang"]
     package = f"{lang}_{name}"
     output.mkdir(parents=True, exist_ok=True)
@@ -159,9 +179,21 @@ def build_and_check(model: Path, output: Path, name: str, version: str, sample: 
                             env=env)
     if result.returncode != 0:
         raise failure(output, f"the installed package {package} failed to load or run", result.stderr)
+    found = json.loads(result.stdout)
     echo(f"installed {package} {version} ({'int8 on CPU' if cpu_int8 else 'float32'}); spacy.load({package!r}) in a "
-         f"fresh process{' with no network' if offline else ''} found {json.loads(result.stdout)} in the sample")
+         f"fresh process{' with no network' if offline else ''} {found_in_sample(found, gold)}")
     return package
+
+
+def found_in_sample(found: List[list], gold: Optional[List[Tuple[int, int, str]]], shown: int = 6) -> str:
+    """What the check found: the entities (the first ``shown``), and with ``gold`` how many of the
+    annotated ones exactly."""
+    listed = [[text, label] for _, _, label, text in found[:shown]] + (["..."] if len(found) > shown else [])
+    if gold is None:
+        return f"found {listed} in the sample"
+    exact = len({(start, end, label) for start, end, label, _ in found} & set(gold))
+    return (f"found {len(found)} entities in the sample, {exact} of its {len(gold)} annotated ones exactly: "
+            f"{listed}")
 
 
 def failure(output: Path, what: str, details: str) -> RuntimeError:
