@@ -465,10 +465,10 @@ def test_the_package_check_samples_the_opening_of_the_corpus_and_counts_its_enti
     first = nlp("Tratado con omeprazol.\n" + "Sin cambios. " * 100 + "Se añade ibuprofeno.")
     first.ents = [first.char_span(12, 21, "NORMALIZABLES"), first.char_span(len(first.text) - 11, len(first.text) - 1,
                                                                             "NORMALIZABLES")]
-    DocBin(docs=[first, nlp("Otro documento.")]).to_disk(tmp_path / "test.spacy")
+    DocBin(docs=[nlp("Sin entidades."), first, nlp("Otro documento.")]).to_disk(tmp_path / "test.spacy")
     text, gold = sample_from(tmp_path / "test.spacy", max_chars=200)
     assert text.startswith("Tratado con omeprazol.\nSin cambios.") and text.endswith("Sin cambios.") and len(text) <= 200
-    assert gold == [(12, 21, "NORMALIZABLES")]  # the entity past the cut is not asked for
+    assert gold == [(12, 21, "NORMALIZABLES")]  # the first document with entities; the one past the cut not asked for
     found = [[12, 21, "NORMALIZABLES", "omeprazol"], [0, 7, "PROTEINAS", "Tratado"]]
     assert found_in_sample(found, gold) == ("found 2 entities in the sample, 1 of its 1 annotated ones exactly: "
                                             "[['omeprazol', 'NORMALIZABLES'], ['Tratado', 'PROTEINAS']]")

@@ -30,7 +30,7 @@ def package_command(
     sample: str = typer.Option("", help="text tagged by the installed package as a check (default: a clinical "
                                             "sentence in the pipeline's language)"),
     sample_from: Path = typer.Option(None, help="instead, check on the opening of this DocBin's first document "
-                                                "(the workflow: the test set's) and count its annotated entities found"),
+                                                "with entities (the workflow: the test set's) and count those found"),
     target: str = typer.Option("", help="pip install --target this folder instead of this environment"),
     cpu_inference: CpuInference = typer.Option(CpuInference.int8, help="how the package predicts on a CPU: ONNX "
                                                "Runtime's int8 (faster; the package requires onnxruntime) or "

@@ -41,16 +41,20 @@ SAMPLES = {
 
 
 def sample_from(docbin: Path, max_chars: int = 1000) -> Tuple[str, List[Tuple[int, int, str]]]:
-    """The check's text from the corpus itself: the opening of the first document of ``docbin`` (up to
-    ``max_chars``, cut at a line or sentence end) and its annotated entities there, so that a model of
-    any entity types has something of its own to find and the check can say how much it found."""
+    """The check's text from the corpus itself: the opening (up to ``max_chars``, cut at a line or
+    sentence end) of the first document of ``docbin`` with annotated entities in it, and those
+    entities, so that a model of any entity types has something of its own to find and the check
+    can say how much it found (the first document's opening when none has any)."""
     import spacy
     from spacy.tokens import DocBin
 
-    docs = DocBin().from_disk(docbin).get_docs(spacy.blank("xx").vocab)
-    doc = next(docs, None)
-    if doc is None:
+    openings = [opening(doc, max_chars) for doc in DocBin().from_disk(docbin).get_docs(spacy.blank("xx").vocab)]
+    if not openings:
         raise ValueError(f"{docbin}: no documents to take the package check's sample from")
+    return next((o for o in openings if o[1]), openings[0])
+
+
+def opening(doc, max_chars: int) -> Tuple[str, List[Tuple[int, int, str]]]:
     text = doc.text
     if len(text) > max_chars:
         cut = max(text.rfind("\n", 0, max_chars), text.rfind(". ", 0, max_chars) + 1)
