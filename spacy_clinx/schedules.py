@@ -44,7 +44,12 @@ def warmup_linear_over_corpus(initial_rate: float, warmup: float, corpus: str, b
         raise ValueError(f"learning-rate schedule: warmup is a share of the updates in [0, 1), got {warmup}")
     if epochs < 1 and max_steps < 1:
         raise ValueError("learning-rate schedule: [training] needs max_epochs or max_steps to size the schedule")
-    total = max_steps if epochs < 1 else updates_per_run(count_documents(corpus), batch_size, epochs)
-    if max_steps > 0:
-        total = min(total, max_steps)
+    total = scheduled_updates(corpus, batch_size, epochs, max_steps)
     return warmup_linear(initial_rate, max(1, int(warmup * total)), total)
+
+
+def scheduled_updates(corpus: Union[str, Path], batch_size: int, epochs: int, max_steps: int = 0) -> int:
+    """The updates the schedule is sized to: ``epochs`` over ``corpus``, or ``max_steps`` when that
+    comes first (with ``epochs`` 0, ``max_steps`` alone)."""
+    total = max_steps if epochs < 1 else updates_per_run(count_documents(corpus), batch_size, epochs)
+    return min(total, max_steps) if max_steps > 0 else total

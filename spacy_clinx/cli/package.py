@@ -39,7 +39,7 @@ def package_command(
     """spacy package, pip install, then spacy.load(NAME) and nlp.pipe in a fresh, offline process."""
     from spacy.util import load_meta
 
-    from ..workflow.package import SAMPLES, build_and_check, pick_pipeline, sample_from as opening
+    from ..workflow.package import SAMPLES, build_and_check, pick_pipeline, sample_from as corpus_sample
 
     try:
         model = pick_pipeline(model, pick.value)
@@ -51,7 +51,7 @@ def package_command(
         if not sample_from.is_file():
             fail(f"--sample-from {sample_from}: no such DocBin file")
         try:
-            sample, gold = opening(sample_from)
+            sample, gold = corpus_sample(sample_from)
         except ValueError as err:
             fail(str(err))
     sample = sample or SAMPLES.get(load_meta(model / "meta.json")["lang"], SAMPLES["es"])

@@ -17,7 +17,7 @@ from threading import Event, Lock
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from ..atomic import remove
-from ..schedules import count_documents, updates_per_run
+from ..schedules import scheduled_updates
 from .records import fingerprint, read_record, write_record
 from .resumable_train import CHECKPOINT
 from .training_progress import EvaluationProgress, run_logged
@@ -112,13 +112,13 @@ def planned_updates(train_path: Path, settings: Dict[str, Any]) -> Optional[int]
     then fails, naming it: the count only feeds progress lines)."""
     epochs, cap = settings.get("training.max_epochs", 0), settings.get("training.max_steps", 0)
     batch = settings.get("training.batcher.size")
+    if (epochs < 1 and not cap) or (epochs >= 1 and not batch):  # the settings do not say
+        return None
     try:
-        total = updates_per_run(count_documents(train_path), batch, epochs) if epochs and batch else None
+        total = scheduled_updates(train_path, batch, epochs, cap)
     except Exception:  # noqa: BLE001 - any unreadable split: its training reports it
-        total = None
-    if cap:  # spaCy stops after step max_steps, counting from 0
-        total = min(total, cap + 1) if total else cap + 1
-    return total
+        return None
+    return total + 1 if cap and total == cap else total  # spaCy stops after step max_steps, counting from 0
 
 
 def start_over_unless_resuming(out: Path, run: Dict, name: str, echo=print) -> None:
