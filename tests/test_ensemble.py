@@ -117,3 +117,27 @@ def test_a_pipeline_without_one_clinx_ner_is_named_with_its_components():
     nlp.add_pipe("sentencizer")
     with pytest.raises(ValueError, match=r"exactly one clinx_ner component; it has 0 \(sentencizer\)"):
         find_clinx_component(nlp)
+
+
+def test_a_retrained_member_changes_members_json_and_the_ensembles_meta_so_later_steps_rerun(
+        trained_dir, untrained_dir, tmp_path):
+    """spaCy's project reruns a step when a dependency's content changes: members.json and the
+    ensemble's meta.json must change when a fold model is retrained under the same path (a changed
+    profile retrains every fold model), or the ensemble, its scores and the distilled model stay stale."""
+    from spacy_clinx.workflow.ensemble import build_ensemble
+    from spacy_clinx.workflow.train_splits import read_members, write_members
+
+    members = [shutil.copytree(d, tmp_path / f"split{i}" / "model-best") for i, d in enumerate([trained_dir, trained_dir])]
+    write_members(tmp_path, members)
+    before = (tmp_path / "members.json").read_text()
+    build_ensemble(tmp_path, tmp_path / "ensemble")
+    meta_before = (tmp_path / "ensemble" / "meta.json").read_text()
+    shutil.rmtree(members[1])
+    shutil.copytree(untrained_dir, members[1])  # split1 retrained: other weights, same path
+    write_members(tmp_path, members)
+    assert read_members(tmp_path) == [str(m) for m in members] and (tmp_path / "members.json").read_text() != before
+    build_ensemble(tmp_path, tmp_path / "ensemble")
+    assert (tmp_path / "ensemble" / "meta.json").read_text() != meta_before
+    (tmp_path / "members.json").write_text(json.dumps([str(m) for m in members]))  # written before fingerprints
+    assert read_members(tmp_path) == [str(m) for m in members]
+

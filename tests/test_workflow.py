@@ -249,7 +249,7 @@ def test_splits_train_in_parallel_jobs_sharing_the_cores_and_keep_their_order(tm
     assert all((tmp_path / "models" / f"split{i}" / "train.log").exists() for i in range(3))
     # each evaluation in a split's log is also a line on the console: one document, batches of 4, 1 epoch
     assert sum(s.startswith("split2: update 1 of 1 (epoch 0), held-out score 0.41 (best 0.41), 0 min in") for s in said) == 1
-    assert json.loads((tmp_path / "models" / "members.json").read_text()) == [str(m) for m in members]
+    assert split_training.read_members(tmp_path / "models") == [str(m) for m in members]
 
 
 def test_a_splits_planned_updates_are_its_epochs_over_its_documents_or_the_cap(tmp_path):

@@ -19,7 +19,7 @@ import srsly
 from thinc.api import Config
 
 from .ensemble import best_by_held_out
-from .train_splits import DONE
+from .train_splits import DONE, read_members
 
 CHECK = """
 import json, sys, spacy
@@ -77,7 +77,7 @@ def pick_pipeline(path: Path, pick: str) -> Path:
         return path / "ensemble"
     if pick not in ("distilled", "best"):
         raise ValueError(f"unknown package model {pick!r}: use ensemble, distilled or best")
-    members = json.loads((path / "members.json").read_text(encoding="utf8"))
+    members = read_members(path)
     if pick == "distilled":
         student = distilled_model(path)
         if (student / "meta.json").exists():

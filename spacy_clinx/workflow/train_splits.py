@@ -101,7 +101,7 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
     jobs = jobs or auto_jobs(len(pending), gpu_id)
     envs = [parallel_env(jobs, gpu_id, left=len(pending) - i // jobs * jobs) for i in range(len(pending))]  # by wave
     side_by_side(lambda i: _train_one(*pending[i], jobs > 1, envs[i], echo), range(len(pending)), jobs)
-    (output / "members.json").write_text(json.dumps([str(m) for m in members], indent=2), encoding="utf8")
+    write_members(output, members)
     return members
 
 
@@ -200,7 +200,22 @@ def _train_one(name: str, out: Path, command: List[str], run: Dict, total: Optio
     write_record(out / DONE, run)
 
 
+def write_members(output: Path, members: Sequence[Path]) -> None:
+    """``output/members.json``: the chosen models and their files' fingerprints, so that the file,
+    which the later steps of the project depend on, changes whenever a model is retrained (with the
+    paths alone a retrained fold model would leave the ensemble, its scores and the distilled model as
+    they were)."""
+    record = {"members": [str(m) for m in members], "trained": [fingerprint(m) for m in members]}
+    write_record(output / "members.json", record)
+
+
 def read_members(output: Path) -> List[str]:
+    """The models of ``output/members.json`` (a plain list: written before it held fingerprints)."""
+    record = read_members_record(output)
+    return record if isinstance(record, list) else record["members"]
+
+
+def read_members_record(output: Path) -> Any:
     path = output / "members.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: train the split models first")
