@@ -56,6 +56,6 @@ setup(
         "spacy_callbacks": [
             "spacy_clinx.weights_from_pipeline.v1 = spacy_clinx.model.weights_from:create_weights_from_pipeline",
         ],
-        "console_scripts": ["clinx = spacy_clinx.cli:app"],
+        "console_scripts": ["clinx = spacy_clinx.cli:main"],
     },
 )

@@ -1,6 +1,10 @@
 """A split trained side by side with others reports each evaluation on the console, not only in its log."""
 import io
+import os
+import signal
+import subprocess
 import sys
+import time
 
 import spacy
 from spacy.util import registry
@@ -88,3 +92,30 @@ def test_a_failing_progress_line_costs_the_line_not_the_training(tmp_path):
     child = "import time\nfor i in range(3):\n    print(i)\n    time.sleep(0.05)\n"
     assert run_logged([sys.executable, "-c", child], log, None, closed_console) == 0
     assert log.read_text() == "0\n1\n2\n"
+
+
+def test_a_sigterm_to_the_command_stops_the_training_process_it_started(tmp_path):
+    """``kill`` (SIGTERM) of a clinx command must not leave its training child running on in the same
+    folders: the command's SIGTERM handler unwinds it, and run_logged kills the child on the way out."""
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from spacy_clinx.cli import exit_on_sigterm\n"
+        "from spacy_clinx.workflow.training_progress import run_logged\n"
+        "exit_on_sigterm()\n"
+        "child = 'import os, time; print(os.getpid(), flush=True); time.sleep(120)'\n"
+        f"run_logged([sys.executable, '-c', child], Path({str(tmp_path / 'train.log')!r}), None,\n"
+        "           lambda line: print(line, end='', flush=True))\n")], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=60) == 128 + signal.SIGTERM
+    for _ in range(100):  # the child is killed and reaped before the parent exits; allow the kernel a moment
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError(f"the training child {child} outlived its command")
+

@@ -1,6 +1,8 @@
 """The command line, ``python -m spacy_clinx COMMAND`` (installed as ``clinx``), laid out as spaCy's
 ``spacy/cli/``: each module registers one command on ``app``, a thin wrapper around the library
 function that does the work. Imported in the order ``--help`` lists them."""
+import signal
+
 from ._util import app
 from . import convert  # noqa: F401
 from . import train  # noqa: F401
@@ -24,4 +26,16 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Run the command named on the command line."""
+    exit_on_sigterm()
     app()
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, a job scheduler's stop) unwind the command as Ctrl-C does: the training
+    processes it started are stopped with it, as ``subprocess.run`` and ``run_logged`` do on any
+    exception, instead of training on unseen in the same folders (by default Python dies at once)."""
+    signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum, frame) -> None:
+    raise SystemExit(128 + signum)
