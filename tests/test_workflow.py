@@ -162,6 +162,28 @@ def test_the_learning_rate_schedule_is_sized_from_the_training_corpus(tmp_path):
     assert config["training"]["optimizer"]["use_averages"] is True
 
 
+def test_the_cpu_profile_budgets_fold_models_and_the_student_in_updates_whatever_the_corpus_size(tmp_path):
+    """Fold models make 3,600 updates (MEDDOCAN's 6 epochs) and the distilled student 6,000 on a small
+    corpus as on a large one, and the learning rate reaches 0 at the last of them."""
+    from spacy.util import load_config, registry
+
+    from spacy_clinx.workflow import train_splits as split_training
+    from spacy_clinx.workflow.profiles import load_profile
+
+    profile = load_profile(ROOT / "configs/profiles/cpu.cfg")
+    assert (profile.train["max_epochs"], profile.train["max_steps"]) == (0, 3600)
+    assert (profile.distill["max_epochs"], profile.distill["max_steps"]) == (0, 6000)
+    overrides = training_overrides(profile.train, seed=0)
+    for n_docs in (40, 900):
+        DocBin(docs=[blank_nlp()(f"Nota {i}.") for i in range(n_docs)]).to_disk(tmp_path / f"{n_docs}.spacy")
+        assert split_training.planned_updates(tmp_path / f"{n_docs}.spacy", overrides) == 3601  # steps 0..3600
+    config = load_config(ROOT / "configs" / "es_clinx_ner.cfg", overrides={**overrides, "paths.train": str(
+        tmp_path / "40.spacy")}, interpolate=True)
+    schedule = registry.resolve({"s": config["training"]["optimizer"]["learn_rate"]})["s"]
+    rates = [next(schedule) for _ in range(3601)]
+    assert rates.index(max(rates)) == 360 and rates[3599] > 0 and rates[3600] == 0
+
+
 def test_a_profiles_model_settings_become_component_overrides():
     from spacy_clinx.workflow.profiles import load_profile
 
