@@ -119,3 +119,31 @@ def test_a_sigterm_to_the_command_stops_the_training_process_it_started(tmp_path
         os.kill(child, signal.SIGKILL)
         raise AssertionError(f"the training child {child} outlived its command")
 
+
+def test_a_sigterm_stops_trainings_run_in_worker_threads_and_starts_no_queued_one():
+    """train_splits runs each training in a worker thread (the distill step's one student too, jobs=1):
+    SIGTERM raises in the main thread only, which must kill the running child and start no queued one."""
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import sys\n"
+        "from spacy_clinx.cli import exit_on_sigterm\n"
+        "from spacy_clinx.workflow.train_splits import side_by_side\n"
+        "from spacy_clinx.workflow.training_progress import run_child\n"
+        "exit_on_sigterm()\n"
+        "child = 'import os, time; print(os.getpid(), flush=True); time.sleep(120)'\n"
+        "side_by_side(lambda i: run_child([sys.executable, '-c', child], None), [0, 1], 1)\n")],
+        stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    started = time.monotonic()
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=60) == 128 + signal.SIGTERM and time.monotonic() - started < 30
+    assert parent.stdout.read().strip() == ""  # the queued second training never started
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError(f"the training child {child} outlived its command")
+

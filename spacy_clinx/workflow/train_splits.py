@@ -20,7 +20,7 @@ from ..atomic import remove
 from ..schedules import scheduled_updates
 from .records import fingerprint, read_record, write_record
 from .resumable_train import CHECKPOINT
-from .training_progress import EvaluationProgress, run_logged
+from .training_progress import EvaluationProgress, kill_children, run_child, run_logged
 
 DONE = "finished.json"
 STARTED = "started.json"
@@ -148,9 +148,16 @@ def side_by_side(work: Callable[[T], R], items: Sequence[T], jobs: int) -> List[
             stop.set()
             raise
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         runs = [pool.submit(unless_stopped, item) for item in items]
         errors = [err for err in (r.exception() for r in runs) if err is not None]
+    except BaseException:  # this thread interrupted (Ctrl-C, SIGTERM): the running trainings stop too
+        stop.set()
+        kill_children()
+        pool.shutdown(cancel_futures=True)
+        raise
+    pool.shutdown()
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -180,7 +187,9 @@ def _train_one(name: str, out: Path, command: List[str], run: Dict, total: Optio
     others (``to_log``), its output goes to its log and each evaluation to the console as one line."""
     if not to_log:
         echo(f"{name}: training -> {out}")
-        subprocess.run(command, check=True, env=env)
+        code = run_child(command, env)
+        if code != 0:
+            raise subprocess.CalledProcessError(code, command)
     else:
         out.mkdir(parents=True, exist_ok=True)
         log = out / "train.log"

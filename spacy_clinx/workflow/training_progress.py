@@ -9,8 +9,10 @@ import os
 import re
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, List, Optional
+from threading import Lock
+from typing import Callable, Iterator, List, Optional, Set
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 RESUMED = re.compile(r"^Resuming from .* after step \d+ \(best score so far ([0-9.]+)")  # resumable_train's
@@ -55,6 +57,42 @@ class EvaluationProgress:
         return said
 
 
+_RUNNING: Set[subprocess.Popen] = set()
+_RUNNING_LOCK = Lock()
+
+
+@contextmanager
+def _registered(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
+    try:
+        yield process
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
+
+
+def kill_children() -> None:
+    """Kill the training processes of :func:`run_child` and :func:`run_logged` still running. For the
+    main thread of an interrupted command, whose children wait in worker threads: an exception
+    raised there (Ctrl-C, SIGTERM) reaches neither them nor their children."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        process.kill()
+
+
+def run_child(command: List[str], env: Optional[dict]) -> int:
+    """Run ``command`` with this process's console; returns its exit code. An interruption of this
+    thread, or :func:`kill_children` from another, stops it."""
+    with subprocess.Popen(command, env=env) as process, _registered(process):
+        try:
+            return process.wait()
+        except BaseException:
+            process.kill()
+            raise
+
+
 def run_logged(command: List[str], log: Path, env: Optional[dict], on_line: Callable[[str], None]) -> int:
     """Run ``command`` with its output appended to ``log``, each line also passed to ``on_line`` as it
     comes (the child's Python output unbuffered, in UTF-8); returns the exit code. A failing
@@ -63,7 +101,8 @@ def run_logged(command: List[str], log: Path, env: Optional[dict], on_line: Call
     env = {**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
     with log.open("a", encoding="utf8") as stream, \
             subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                             text=True, encoding="utf8", errors="replace") as process:
+                             text=True, encoding="utf8", errors="replace") as process, \
+            _registered(process):
         try:
             for text in process.stdout:
                 stream.write(text)
