@@ -109,15 +109,7 @@ def test_a_sigterm_to_the_command_stops_the_training_process_it_started(tmp_path
     child = int(parent.stdout.readline())
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(timeout=60) == 128 + signal.SIGTERM
-    for _ in range(100):  # the child is killed and reaped before the parent exits; allow the kernel a moment
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(child, signal.SIGKILL)
-        raise AssertionError(f"the training child {child} outlived its command")
+    assert_gone(child)
 
 
 def test_a_sigterm_stops_trainings_run_in_worker_threads_and_starts_no_queued_one():
@@ -137,13 +129,17 @@ def test_a_sigterm_stops_trainings_run_in_worker_threads_and_starts_no_queued_on
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(timeout=60) == 128 + signal.SIGTERM and time.monotonic() - started < 30
     assert parent.stdout.read().strip() == ""  # the queued second training never started
+    assert_gone(child)
+
+
+def assert_gone(child: int) -> None:
+    """The child is killed and reaped before its parent exits; the kernel may take a moment."""
     for _ in range(100):
         try:
             os.kill(child, 0)
         except ProcessLookupError:
-            break
+            return
         time.sleep(0.1)
-    else:
-        os.kill(child, signal.SIGKILL)
-        raise AssertionError(f"the training child {child} outlived its command")
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError(f"the training child {child} outlived its command")
 
