@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -190,7 +190,7 @@ class Systems:
     def n_docs(self, split: str) -> int:
         return len(DocBin().from_disk(self.data / f"{split}.spacy"))
 
-    @property
+    @cached_property
     def epochs(self) -> int:
         """The budget in epochs over the training set, for the systems that count epochs: the
         profile's ``max_epochs``, or as many as its ``max_steps`` updates make (batches of ``batch_size``)."""

@@ -7,7 +7,7 @@ import srsly
 from spacy.util import load_config
 
 from ..components.clinx_ensemble import member_folder
-from .train_splits import read_members, read_members_record
+from .train_splits import read_members_record
 
 
 def build_ensemble(training: Union[str, Path], output: Union[str, Path], name: str = "clinx_ner",
@@ -15,15 +15,15 @@ def build_ensemble(training: Union[str, Path], output: Union[str, Path], name: s
     """Save to ``output`` a pipeline voting over the members of ``training/members.json`` (saved
     inside it), with the members' language and tokenizer; returns the members. Its meta.json keeps
     the members' fingerprints, so that the steps depending on it rerun when a member was retrained."""
-    members = read_members(Path(training))
     record = read_members_record(Path(training))
+    members = record["members"]
     first = load_config(Path(members[0]) / "config.cfg")  # the members' language and tokenizer
     nlp = spacy.blank(first["nlp"]["lang"], config={"nlp": {"tokenizer": first["nlp"]["tokenizer"]}})
     nlp.add_pipe("clinx_ensemble", config={"members": members})
     nlp.initialize()
     nlp.meta.update({"name": name, "version": version, "description": f"CLIN-X ensemble of {len(members)} "
                      "clinx_ner models trained on random splits (majority vote per subword)"})
-    if isinstance(record, dict):
+    if "trained" in record:
         nlp.meta["clinx_members"] = record["trained"]
     nlp.to_disk(output)
     return members

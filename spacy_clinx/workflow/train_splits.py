@@ -219,16 +219,18 @@ def write_members(output: Path, members: Sequence[Path]) -> None:
 
 
 def read_members(output: Path) -> List[str]:
-    """The models of ``output/members.json`` (a plain list: written before it held fingerprints)."""
-    record = read_members_record(output)
-    return record if isinstance(record, list) else record["members"]
+    """The models of ``output/members.json``."""
+    return read_members_record(output)["members"]
 
 
-def read_members_record(output: Path) -> Any:
+def read_members_record(output: Path) -> Dict[str, Any]:
+    """``output/members.json`` as :func:`write_members` writes it; one written before it held
+    fingerprints (a plain list of the models) has no ``trained``."""
     path = output / "members.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: train the split models first")
-    return json.loads(path.read_text(encoding="utf8"))
+    record = json.loads(path.read_text(encoding="utf8"))
+    return {"members": record} if isinstance(record, list) else record
 
 
 def selection(scheme: str, override: Optional[str] = None) -> str:
