@@ -55,6 +55,9 @@ CASES = {
                    quoted_averages(t)], "use_averages must be true or false, not 'false'", "models"),
     "distill before the splits": (lambda t: ["distill", t / "x.cfg", t / "ensemble", t / "splits", t / "data",
                                              t / "student", "--encoder", t / "enc"], "splits.json", "data"),
+    "package with a missing --sample-from DocBin": (lambda t: ["package", t / "training", t / "packages",
+                                                               "--sample-from", t / "nope.spacy"],
+                                                    "no such DocBin file", "packages"),
     "an unknown corpus without a corpora folder": (lambda t: ["fetch-corpus", "mycorpus", t / "assets"],
                                                    "is not built in", "assets"),
 }

@@ -41,11 +41,6 @@ def package_command(
 
     from ..workflow.package import SAMPLES, build_and_check, pick_pipeline, sample_from as corpus_sample
 
-    try:
-        model = pick_pipeline(model, pick.value)
-    except (FileNotFoundError, ValueError) as err:
-        fail(str(err))
-    typer.echo(f"packaging {model}")
     gold = None
     if not sample and sample_from is not None:
         if not sample_from.is_file():
@@ -54,6 +49,11 @@ def package_command(
             sample, gold = corpus_sample(sample_from)
         except ValueError as err:
             fail(str(err))
+    try:
+        model = pick_pipeline(model, pick.value)
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"packaging {model}")
     sample = sample or SAMPLES.get(load_meta(model / "meta.json")["lang"], SAMPLES["es"])
     try:
         build_and_check(model, output, name, version, sample, Path(target) if target else None,
