@@ -1,4 +1,5 @@
 """Distilling an ensemble into one clinx_ner: the teachers' marginals, the soft cross-entropy, a student that learns."""
+import json
 import numpy
 import pytest
 import spacy
@@ -235,7 +236,9 @@ def test_the_distill_command_leaves_a_one_model_split_scheme_as_it_is_and_wants_
             str(tmp_path / "out"), "--encoder", "enc"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0 and "nothing to distil: the 'standard' split scheme trains one model" in result.output
-    assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+    assert not (tmp_path / "data").exists() and [p.name for p in (tmp_path / "out").iterdir()] == ["distilled.json"]
+    record = json.loads((tmp_path / "out" / "distilled.json").read_text())  # what the package step depends on
+    assert record == {"scheme": "standard", "student": None, "trained": None}
     result = CliRunner().invoke(app, [*args, "--test", str(tmp_path / "splits" / "splits.json")])
     assert result.exit_code != 0 and "--test and --metrics go together" in result.output
     (tmp_path / "splits" / "splits.json").write_text('{"scheme": "random"}')

@@ -382,6 +382,28 @@ def test_smoke_workflow_runs_end_to_end_and_skips_finished_steps(tmp_path):
                              "--vars.profile", "smoke"], cwd=project, capture_output=True, text=True)
     assert forced.returncode == 0, forced.stdout[-3000:] + forced.stderr[-3000:]
     assert "split0: already trained with these settings" in forced.stdout  # same marginals and parts: not again
+    # the package step depends on the distill step's record of its student: the same student, no repackaging;
+    # a new one (here: its files rewritten, as a retraining does), the package step reruns
+    record = json.loads((project / "training/smoke/meddocan-random-distilled/distilled.json").read_text())
+    assert record["student"] == str(Path("training/smoke/meddocan-random-distilled/split0/model-last"))
+    assert not package_step_would_rerun(project)
+    time.sleep(0.01)
+    (student / "meta.json").write_text((student / "meta.json").read_text())
+    forced = subprocess.run([sys.executable, "-m", "spacy", "project", "run", "distill", str(project), "--force",
+                             "--vars.profile", "smoke"], cwd=project, capture_output=True, text=True)
+    assert forced.returncode == 0, forced.stdout[-3000:] + forced.stderr[-3000:]
+    assert package_step_would_rerun(project)
+
+
+def package_step_would_rerun(project: Path) -> bool:
+    """Whether ``spacy project run package`` (with the smoke workflow's variables) would run, not skip."""
+    from weasel.cli.run import check_rerun
+    from weasel.util import load_project_config
+
+    smoke = {"vars.profile": "smoke", "vars.n_parts": 3, "vars.corpora_dir": "tests/fixtures/corpora",
+             "vars.package_name": "clinx_smoke", "vars.package_target": "packages/smoke-site"}
+    config = load_project_config(project, overrides=smoke)
+    return check_rerun(project, next(c for c in config["commands"] if c["name"] == "package"))
 
 
 def run_user_workflow(tmp_path: Path, corpus: str, *variables: str,

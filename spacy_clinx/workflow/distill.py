@@ -71,14 +71,18 @@ def distill_step(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path,
                  metrics: Optional[Path] = None, seed: int = 0, gpu_id: int = -1, echo=print) -> Optional[Path]:
     """The workflow's step: :func:`distill`, then the student's scores on ``test`` written to
     ``metrics`` (spaCy's evaluate). A split scheme of one model (standard, all) has no ensemble to
-    learn from: nothing is trained (None), so a workflow can run the step whatever the scheme."""
+    learn from: nothing is trained (None), so a workflow can run the step whatever the scheme.
+    Either way ``output/distilled.json`` records what the step made (:func:`write_distilled_record`)."""
     scheme = scheme_of(splits_dir)
+    record = Path(output) / DISTILLED_RECORD
     if scheme != "random":
         echo(f"nothing to distil: the {scheme!r} split scheme trains one model, not an ensemble of random "
              "splits (the package step packages that model)")
+        write_distilled_record(record, scheme, None)
         return None
     if test is not None and not Path(test).is_file():
         raise FileNotFoundError(f"{test}: no such DocBin to score the student on")
+    record.unlink(missing_ok=True)  # a failed or killed distill leaves no record for the package step to trust
     student = distill(config, ensemble, splits_dir, data_dir, output, encoder, train, teacher_weight, seed, gpu_id,
                       echo)
     echo(f"distilled student -> {student}")
@@ -88,7 +92,20 @@ def distill_step(config: Path, ensemble: Path, splits_dir: Path, data_dir: Path,
         Path(metrics).parent.mkdir(parents=True, exist_ok=True)
         scores = evaluate(str(student), Path(test), output=Path(metrics), use_gpu=gpu_id, spans_key="char")
         echo(f"its scores on {test} -> {metrics} (strict char F1 {scores.get('spans_char_f', 0.0):.4f})")
+    write_distilled_record(record, scheme, student)
     return student
+
+
+DISTILLED_RECORD = "distilled.json"
+
+
+def write_distilled_record(path: Path, scheme: str, student: Optional[Path]) -> None:
+    """What the distill step made: the student and its files' fingerprints, or none for a scheme of one
+    model. The package step depends on this file, so it repackages after a new student is trained
+    (a record rather than the student's own files, which a one-model scheme never has)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_record(path, {"scheme": scheme, "student": None if student is None else str(student),
+                        "trained": None if student is None else fingerprint(student)})
 
 
 def scheme_of(splits_dir: Path) -> str:
