@@ -164,6 +164,7 @@ def main(
     results: Dict[str, Dict[str, Dict[str, float]]] = saved["f1"]
     rankings: Dict[str, Dict[str, List[Dict]]] = saved["rankings"]
     dates: Dict[str, Dict[str, str]] = saved["dates"]
+    budgets: Dict[str, Dict[str, str]] = saved["budgets"]
     env = parallel_env(jobs, -1)
     side_by_side(lambda name: source(name, env, jobs > 1), sources_needed(targets, sizes, rankings, redo), jobs)
     for target in targets:
@@ -179,7 +180,7 @@ def main(
                 changed = add_coverage(ranking, subset, workdir / "corpus")
                 if add_reference(ranking, base_model, subset, encoder) or changed:
                     record(results_file, target, size, results[target][size], rankings[target][size],
-                           dates.get(target, {}).get(size, ""))
+                           dates.get(target, {}).get(size, ""), budgets.get(target, {}).get(size, ""))
                 continue
             row = results.setdefault(target, {}).setdefault(size, {})
             others = {name: source(name) for name in CORPORA if name != target}
@@ -192,10 +193,11 @@ def main(
             rankings.setdefault(target, {})[size] = rank(base, subset, others, workdir / "corpus", encoder,
                                                          folder / "ranking.json")
             dates.setdefault(target, {})[size] = str(date.today())
-            saved = record(results_file, target, size, row, rankings[target][size], dates[target][size])
-            write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
-    saved = read_results(results_file)
-    write_report(report, saved["f1"], saved["rankings"], saved["dates"], min_steps, source_epochs)
+            budgets.setdefault(target, {})[size] = budget_label(row_profile, min_steps)
+            saved = record(results_file, target, size, row, rankings[target][size], dates[target][size],
+                           budgets[target][size])
+            write_report(report, saved, min_steps, source_epochs)
+    write_report(report, read_results(results_file), min_steps, source_epochs)
 
 
 def row_budget(size: str, profile: Dict, source_profile: Dict) -> Tuple[bool, Dict]:
@@ -220,14 +222,23 @@ def sources_needed(targets: List[str], sizes: List[str], rankings: Dict, redo: b
 
 def read_results(results_file: Path) -> Dict[str, Dict]:
     saved = json.loads(results_file.read_text()) if results_file.exists() else {}
-    return {key: saved.get(key, {}) for key in ("f1", "rankings", "dates")}
+    return {key: saved.get(key, {}) for key in ("f1", "rankings", "dates", "budgets")}
 
 
-def record(results_file: Path, target: str, size: str, row: Dict, ranking: List[Dict], day: str) -> Dict:
+def budget_label(profile: Dict, min_steps: int) -> str:
+    """A row's models' training budget, as :func:`budget` gives it, in words for its results."""
+    if profile["max_epochs"] < 1:
+        return f"{max(profile['max_steps'], min_steps)} updates"
+    return f"{profile['max_epochs']} epochs, at least {min_steps} updates"
+
+
+def record(results_file: Path, target: str, size: str, row: Dict, ranking: List[Dict], day: str,
+           budget: str = "") -> Dict:
     """Add one finished target and size to the results file, read again first: two runs of the
-    study (one per core, different targets) may share the file."""
+    study (one per core, different targets) may share the file. ``budget``: its models' training
+    budget (:func:`budget_label`; rows recorded before budgets were have none)."""
     saved = read_results(results_file)
-    for key, value in (("f1", row), ("rankings", ranking), ("dates", day)):
+    for key, value in (("f1", row), ("rankings", ranking), ("dates", day), ("budgets", budget)):
         saved[key].setdefault(target, {})[size] = value
     results_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(saved, indent=1) + "\n")
@@ -251,9 +262,10 @@ def picks(row: Dict[str, float], ranking: List[Dict], sources: List[str], best: 
     return chosen
 
 
-def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_steps: int, source_epochs: int) -> None:
-    """All recorded rows, and how often each selection method chose right over them; the command is
-    the one that reproduces every row."""
+def write_report(path: Path, saved: Dict, min_steps: int, source_epochs: int) -> None:
+    """All recorded rows (``saved``: :func:`read_results`), and how often each selection method chose
+    right over them; the command is the one that reproduces every row."""
+    results, rankings, dates, budgets = saved["f1"], saved["rankings"], saved["dates"], saved["budgets"]
     targets = [t for t in CORPORA if t in results]
     sizes = sorted({s for t in targets for s in results[t]}, key=lambda s: math.inf if s == "all" else int(s))
     lines = ["# Cross-task transfer and source selection", "",
@@ -273,14 +285,15 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
              "model similarity with the shared encoder ranked too, as the no-transfer reference `none`, against",
              "the best of `none` and the sources. Rows come from `bench/results/transfer.json`;",
              "a row's date says when (and so with which build of the shared encoder and source models) it was",
-             "measured.", ""]
+             "measured, its budget what its models trained (rows from before budgets were recorded: the `cpu`",
+             "profile of their date).", ""]
     tally: Dict[str, List[Tuple[str, bool]]] = {method: [] for method in METHODS}  # (row, chose right)
     gains = []
     for target in targets:
         sources = [s for s in CORPORA if s != target]
         lines += [f"## Target {target}", "", "| sentences | none | " + " | ".join(sources) + " | best | "
-                  + " | ".join(f"predicted ({method})" for method in METHODS) + " | date |",
-                  "|---|" + "---:|" * (len(sources) + 1) + "---|" * (len(METHODS) + 2)]
+                  + " | ".join(f"predicted ({method})" for method in METHODS) + " | date | budget |",
+                  "|---|" + "---:|" * (len(sources) + 1) + "---|" * (len(METHODS) + 3)]
         for size in sizes:
             row = results[target].get(size)
             if not row or len(row) < len(sources) + 1:
@@ -299,7 +312,8 @@ def write_report(path: Path, results: Dict, rankings: Dict, dates: Dict, min_ste
                 cells.append(f"{choice} ({'right' if choice == right else 'wrong'})")
             lines.append(f"| {size} | {row['none']:.2f} | " + " | ".join(
                 f"{row[s]:.2f} ({row[s] - row['none']:+.2f})" for s in sources) +
-                f" | {best} | " + " | ".join(cells) + f" | {dates.get(target, {}).get(size, '')} |")
+                f" | {best} | " + " | ".join(cells) + f" | {dates.get(target, {}).get(size, '')} | "
+                f"{budgets.get(target, {}).get(size) or 'not recorded'} |")
         lines.append("")
     rows = len(tally["model sim."])
     lines += ["## Source selection over all rows", "",

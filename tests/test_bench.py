@@ -171,6 +171,18 @@ def test_the_transfer_study_keeps_rows_another_run_recorded_meanwhile(tmp_path):
     assert saved["f1"] == {"pharmaconer": {"500": {"none": 10.0}, "1000": {"none": 12.0}},
                            "meddocan": {"500": {"none": 50.0}}}
     assert saved["dates"]["pharmaconer"] == {"500": "2026-11-23", "1000": "2026-11-24"}
+    assert saved["budgets"]["pharmaconer"] == {"500": "", "1000": ""}  # none given: a row of before budgets
+    saved = record(path, "pharmaconer", "250", {"none": 8.0}, [], "2026-12-08", "3600 updates")
+    assert saved["budgets"]["pharmaconer"]["250"] == "3600 updates" and saved["f1"]["meddocan"]["500"]["none"] == 50.0
+
+
+def test_the_transfer_studys_rows_record_their_budget_in_updates_or_epochs():
+    sys.path.insert(0, str(BENCH))
+    from transfer_study import budget_label
+
+    assert budget_label({"max_epochs": 0, "max_steps": 3600}, 200) == "3600 updates"
+    assert budget_label({"max_epochs": 0, "max_steps": 100}, 200) == "200 updates"  # min_steps lifts a small budget
+    assert budget_label({"max_epochs": 3, "max_steps": 0}, 200) == "3 epochs, at least 200 updates"
 
 
 def test_the_transfer_study_backfills_vocabulary_coverage_for_sources_but_not_the_no_transfer_reference(tmp_path):
@@ -256,7 +268,10 @@ def test_the_transfer_report_counts_each_selection_methods_right_choices_over_al
     rankings = {"meddoprof_ner": {"250": ranking("meddoprof_class", "pharmaconer"),
                                   "500": ranking("meddoprof_class", "meddoprof_class")}}
     report = tmp_path / "transfer.md"
-    write_report(report, f1, rankings, {}, 150, 1)
+    write_report(report, {"f1": f1, "rankings": rankings, "dates": {}, "budgets": {"meddoprof_ner": {"500": "3600 updates"}}},
+                 150, 1)
+    rows = report.read_text().split("## Source selection over all rows")[0]
+    assert rows.count("| not recorded |") == 1 and rows.count("| 3600 updates |") == 1  # each row says its budget
     summary = report.read_text().split("## Source selection over all rows")[1]
     assert "Transfer beats `none` in 1 of 2 rows: meddoprof_ner 250 (meddoprof_class +25.00)." in summary
     assert "| model similarity, best source first | 1 of 2 | meddoprof_ner 500 |" in summary
@@ -275,7 +290,8 @@ def test_the_transfer_studys_all_row_reuses_the_source_model_and_gets_its_budget
     row = {"none": 80.0, "meddocan": 81.0, "pharmaconer": 79.0, "meddoprof_class": 78.0}
     ranking = [{"source": s, "model_similarity": 0.5} for s in ("meddocan", "pharmaconer", "meddoprof_class")]
     report = tmp_path / "transfer.md"
-    write_report(report, {"meddoprof_ner": {"all": row}}, {"meddoprof_ner": {"all": ranking}}, {}, 150, 1)
+    write_report(report, {"f1": {"meddoprof_ner": {"all": row}}, "rankings": {"meddoprof_ner": {"all": ranking}},
+                          "dates": {}, "budgets": {}}, 150, 1)
     header = report.read_text().split("## Target")[0]
     assert "size `all`: the source models' budget" in header and "--size all --source-epochs 1" in header
 
