@@ -193,12 +193,15 @@ class Systems:
     @cached_property
     def epochs(self) -> int:
         """The budget in epochs over the training set, for the systems that count epochs: the
-        profile's ``max_epochs``, or as many as its ``max_steps`` updates make (batches of ``batch_size``)."""
+        profile's ``max_epochs``, or as many as its ``max_steps`` updates make (batches of ``batch_size``;
+        at least its ``min_epochs``)."""
         if self.train["max_epochs"] >= 1:
             return self.train["max_epochs"]
-        return math.ceil(self.train["max_steps"] * self.train["batch_size"] / self.n_docs("train"))
+        steps = math.ceil(self.train["max_steps"] * self.train["batch_size"] / self.n_docs("train"))
+        return max(steps, self.train.get("min_epochs", 0))
 
     def clinx(self, out: Path, overrides: Dict, train: str = "train", select: str = "best") -> Dict:
+        from spacy_clinx.schedules import count_documents
         from spacy_clinx.workflow.train_splits import override_args, training_overrides
 
         if train == "train+dev":  # train on both, keep the last model (the paper's "train on all")
@@ -208,7 +211,7 @@ class Systems:
             train_path = out / "train+dev.spacy"
         else:
             train_path = self.data / "train.spacy"
-        args = {**training_overrides(self.train, 0),
+        args = {**training_overrides(self.train, 0, count_documents(train_path)),
                 "paths.train": train_path, "paths.dev": self.data / "dev.spacy", "paths.encoder": self.encoder,
                 **overrides}
         start = time.perf_counter()

@@ -27,10 +27,11 @@ def profile_pipeline(encoder: str, train: Path, lang: str, overrides: Dict[str, 
     import spacy
     from spacy.util import load_config
 
+    from spacy_clinx.schedules import count_documents
     from spacy_clinx.workflow.profiles import load_profile
     from spacy_clinx.workflow.train_splits import training_overrides
 
-    budget = training_overrides(load_profile(PROFILE).train, seed=0)
+    budget = training_overrides(load_profile(PROFILE).train, seed=0, train_docs=count_documents(train))
     config = load_config(Path(f"configs/{lang}_clinx_ner.cfg"), overrides={
         **budget, "paths.encoder": encoder, "paths.train": str(train), "paths.dev": str(train), **overrides},
         interpolate=True)

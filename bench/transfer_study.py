@@ -36,7 +36,9 @@ import typer
 from common import clinx, machine, prepare_corpus, write_markdown
 from spacy.tokens import DocBin
 
-from spacy_clinx.workflow.train_splits import override_args, parallel_env, side_by_side, training_overrides
+from spacy_clinx.schedules import count_documents
+from spacy_clinx.workflow.train_splits import (override_args, parallel_env, side_by_side, training_overrides,
+                                              updates_cap)
 
 CORPORA = ["meddocan", "pharmaconer", "meddoprof_ner", "meddoprof_class"]
 CONFIG = Path("configs/es_clinx_ner.cfg")
@@ -46,9 +48,9 @@ PROFILE = Path("configs/profiles/cpu.cfg")
 def budget(train: Path, min_steps: int, profile: Dict) -> List[str]:
     """The profile's training overrides, with more epochs (or updates, for a budget of updates) where
     needed for ``min_steps`` updates."""
-    if profile["max_epochs"] < 1:  # a budget of updates
-        steps = max(profile["max_steps"], min_steps)
-        longer = {"max_steps": steps}
+    if profile["max_epochs"] < 1:  # a budget of updates (at least the profile's min_epochs)
+        steps = max(updates_cap(profile, count_documents(train)), min_steps)
+        longer = {"max_steps": steps, "min_epochs": 0}
     else:
         steps_per_epoch = math.ceil(len(DocBin().from_disk(train)) / profile["batch_size"])
         epochs = max(profile["max_epochs"], math.ceil(min_steps / steps_per_epoch))
@@ -228,7 +230,8 @@ def read_results(results_file: Path) -> Dict[str, Dict]:
 def budget_label(profile: Dict, min_steps: int) -> str:
     """A row's models' training budget, as :func:`budget` gives it, in words for its results."""
     if profile["max_epochs"] < 1:
-        return f"{max(profile['max_steps'], min_steps)} updates"
+        floor = profile.get("min_epochs", 0)
+        return f"{max(profile['max_steps'], min_steps)} updates" + (f", at least {floor} epochs" if floor else "")
     return f"{profile['max_epochs']} epochs, at least {min_steps} updates"
 
 

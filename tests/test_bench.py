@@ -183,6 +183,7 @@ def test_the_transfer_studys_rows_record_their_budget_in_updates_or_epochs():
     assert budget_label({"max_epochs": 0, "max_steps": 3600}, 200) == "3600 updates"
     assert budget_label({"max_epochs": 0, "max_steps": 100}, 200) == "200 updates"  # min_steps lifts a small budget
     assert budget_label({"max_epochs": 3, "max_steps": 0}, 200) == "3 epochs, at least 200 updates"
+    assert budget_label({"max_epochs": 0, "max_steps": 3600, "min_epochs": 3}, 200) == "3600 updates, at least 3 epochs"
 
 
 def test_the_transfer_study_backfills_vocabulary_coverage_for_sources_but_not_the_no_transfer_reference(tmp_path):
@@ -413,7 +414,7 @@ def test_a_variant_that_sets_its_own_windows_or_ran_before_no_overlap_training_t
     from spacy_clinx.workflow.profiles import load_profile
     from spacy_clinx.workflow.train_splits import training_overrides
 
-    base = training_overrides(load_profile(BENCH.parent / PROFILE).train, 0)
+    base = training_overrides(load_profile(BENCH.parent / PROFILE).train, 0, train_docs=600)
     apart = set()
     for name, variant in VARIANTS.items():
         config = load_config(BENCH.parent / "configs/es_clinx_ner.cfg", overrides={**base, **variant},

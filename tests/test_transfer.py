@@ -125,3 +125,18 @@ def test_a_new_source_starts_the_run_over_and_an_encoder_folder_is_used_as_it_is
     assert (run / "source-encoder" / "config.json").exists() and not (run / "checkpoint").exists()
     with pytest.raises(ValueError, match="neither a trained pipeline"):
         prepare_encoder(tmp_path, tmp_path / "other")
+
+
+def test_a_transfer_with_a_profile_counts_its_min_epochs_over_the_target_training_set(encoders, examples, tmp_path):
+    """The profile's budget of updates is lifted to its min_epochs over --paths.train; without that
+    path there is nothing to count, and the command line says what to give."""
+    from spacy_clinx.transfer.target import transfer_overrides
+
+    data = tmp_path / "train.spacy"
+    DocBin(docs=[eg.reference for eg in examples] * 4, store_user_data=True).to_disk(data)
+    budget = {"batch_size": 1, "max_epochs": 0, "max_steps": 5, "min_epochs": 3, "learn_rate": 5e-4,
+              "warmup": 0.1, "eval_frequency": 2}
+    overrides = transfer_overrides(encoders["bert"], tmp_path / "t", {"paths.train": str(data)}, budget)
+    assert overrides["training.max_steps"] == 3 * 4 * len(examples)
+    with pytest.raises(ValueError, match="min_epochs, counted over the training set: give --paths.train"):
+        transfer_overrides(encoders["bert"], tmp_path / "t", {}, budget)

@@ -173,15 +173,46 @@ def test_the_cpu_profile_budgets_fold_models_and_the_student_in_updates_whatever
     profile = load_profile(ROOT / "configs/profiles/cpu.cfg")
     assert (profile.train["max_epochs"], profile.train["max_steps"]) == (0, 3600)
     assert (profile.distill["max_epochs"], profile.distill["max_steps"]) == (0, 6000)
-    overrides = training_overrides(profile.train, seed=0)
     for n_docs in (40, 900):
+        overrides = training_overrides(profile.train, seed=0, train_docs=n_docs)
         DocBin(docs=[blank_nlp()(f"Nota {i}.") for i in range(n_docs)]).to_disk(tmp_path / f"{n_docs}.spacy")
         assert split_training.planned_updates(tmp_path / f"{n_docs}.spacy", overrides) == 3601  # steps 0..3600
+    overrides = training_overrides(profile.train, seed=0, train_docs=40)
     config = load_config(ROOT / "configs" / "es_clinx_ner.cfg", overrides={**overrides, "paths.train": str(
         tmp_path / "40.spacy")}, interpolate=True)
     schedule = registry.resolve({"s": config["training"]["optimizer"]["learn_rate"]})["s"]
     rates = [next(schedule) for _ in range(3601)]
     assert rates.index(max(rates)) == 360 and rates[3599] > 0 and rates[3600] == 0
+
+
+def test_a_budget_of_updates_still_makes_min_epochs_passes_over_a_large_training_set(tmp_path, monkeypatch):
+    """A fold of 2,000 documents trains 3 passes (6,000 updates) under the cpu profile, not 1.8; the
+    workflow counts each split's documents, and a caller that cannot is told what is missing."""
+    from spacy_clinx.workflow.profiles import load_profile
+
+    train = load_profile(ROOT / "configs/profiles/cpu.cfg").train
+    assert train["min_epochs"] == 3
+    assert training_overrides(train, 0, train_docs=2000)["training.max_steps"] == 6000
+    assert training_overrides(train, 0, train_docs=1200)["training.max_steps"] == 3600  # the cap is the larger
+    assert training_overrides({**train, "min_epochs": 0}, 0)["training.max_steps"] == 3600  # nothing to count
+    with pytest.raises(ValueError, match="min_epochs needs the number of training documents"):
+        training_overrides(train, 0)
+    seen = {}
+    splits = tmp_path / "splits"
+    for i, n_docs in enumerate((3, 5)):
+        (splits / f"split{i}").mkdir(parents=True)
+        for part in ("train", "dev"):
+            DocBin(docs=[blank_nlp()(f"Nota {j}.") for j in range(n_docs)]).to_disk(splits / f"split{i}" / f"{part}.spacy")
+    (splits / "labels.json").write_text("[]")
+
+    def fake_train(name, out, command, run, planned, *rest):
+        seen[name] = (run["overrides"]["training.max_steps"], planned)
+
+    budget = {**train, "max_steps": 10, "min_epochs": 3}
+    monkeypatch.setattr(split_training, "_train_one", fake_train)
+    monkeypatch.setattr(split_training, "write_members", lambda *a: None)
+    split_training.train_splits(ROOT / "configs/es_clinx_ner.cfg", splits, tmp_path / "out", "enc", budget)
+    assert seen == {"split0": (10, 11), "split1": (15, 16)}  # 3 x 5 documents: past the cap of 10
 
 
 def test_a_profiles_model_settings_become_component_overrides():
@@ -190,7 +221,7 @@ def test_a_profiles_model_settings_become_component_overrides():
     paper = training_overrides(load_profile(ROOT / "configs/profiles/paper.cfg").train, seed=0)
     assert paper["components.clinx_ner.model.gradient_checkpointing"] is True
     assert paper["components.clinx_ner.model.windows_per_batch"] == 8
-    overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0)
+    overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0, train_docs=600)
     assert overrides["components.clinx_ner.model.token_features.attrs"] == ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
     assert overrides["components.clinx_ner.model.token_features.depth"] == 4
     assert (overrides["components.clinx_ner.model.windows.centre"], overrides["components.clinx_ner.model.windows.context"]) == (64, 32)
@@ -208,7 +239,7 @@ def test_a_profiles_model_block_reaches_the_training_config_through_the_command_
     from spacy_clinx.workflow.profiles import load_profile
     from spacy_clinx.workflow.train_splits import override_args
 
-    overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0)
+    overrides = training_overrides(load_profile(ROOT / "configs/profiles/cpu.cfg").train, seed=0, train_docs=600)
     parsed = parse_config_overrides(override_args(overrides))
     config = load_config(ROOT / "configs" / "es_clinx_ner.cfg", overrides=parsed, interpolate=True)
     model = config["components"]["clinx_ner"]["model"]

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from ..schedules import count_documents
 from ..workflow.train_splits import training_overrides
 from .encoder_export import export_encoder
 
@@ -37,8 +38,11 @@ def prepare_encoder(source: Path, output: Path, echo=print) -> Path:
 def transfer_overrides(source: Path, output: Path, overrides: Dict[str, Any], budget: Optional[Dict[str, Any]] = None,
                        seed: int = 0, echo=print) -> Dict[str, Any]:
     """The ``spacy train`` overrides of a transfer run: a profile's [train] ``budget`` (if given) under
-    the command line's ``overrides``, and ``paths.encoder`` the encoder the target starts from
-    (:func:`prepare_encoder`; a ValueError or OSError says why there is none)."""
+    the command line's ``overrides`` (its ``min_epochs`` over their ``paths.train``), and ``paths.encoder``
+    the encoder the target starts from (:func:`prepare_encoder`; a ValueError or OSError says why there is none)."""
     if budget is not None:
-        overrides = {**training_overrides(budget, seed), **overrides}
+        train = overrides.get("paths.train")
+        if train is None and budget.get("min_epochs"):
+            raise ValueError("the profile's budget has min_epochs, counted over the training set: give --paths.train")
+        overrides = {**training_overrides(budget, seed, None if train is None else count_documents(train)), **overrides}
     return {**overrides, "paths.encoder": str(prepare_encoder(source, output, echo=echo))}

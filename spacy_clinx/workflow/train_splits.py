@@ -17,7 +17,7 @@ from threading import Event, Lock
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from ..atomic import remove
-from ..schedules import scheduled_updates
+from ..schedules import count_documents, scheduled_updates, updates_per_run
 from .records import fingerprint, read_record, write_record
 from .resumable_train import CHECKPOINT
 from .training_progress import EvaluationProgress, kill_children, run_child, run_logged
@@ -33,11 +33,12 @@ MODEL_SETTINGS = {"token_features": "token_features.attrs", "token_context": "to
                   "centre": "windows.centre", "context": "windows.context"}
 
 
-def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
+def training_overrides(train: Dict[str, Any], seed: int, train_docs: Optional[int] = None) -> Dict[str, Any]:
     """``spacy train`` overrides for a profile's [train] budget: the learning rate warms up over a
     share of the updates and decays linearly to 0 at the last step of the last epoch, or at
     ``max_steps`` when the profile caps the updates and the cap comes first (the config's schedule
-    counts the updates from the training corpus). ``train["model"]`` (a profile's
+    counts the updates from the training corpus); ``train_docs``, the training set's documents, lifts
+    that cap to the profile's ``min_epochs`` (:func:`updates_cap`). ``train["model"]`` (a profile's
     ``[train.model]``) sets the clinx_ner model: ``token_features`` (the attributes), ``token_context``
     (the depth of their token-level context) and any setting
     of its architecture, such as ``centre`` and ``context``. ``use_averages`` (default false): evaluate and
@@ -48,7 +49,7 @@ def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
         **model,
         "training.batcher.size": train["batch_size"],
         "training.max_epochs": train["max_epochs"],
-        "training.max_steps": train.get("max_steps", 0),  # a cap on the updates (0: none), the schedule's too
+        "training.max_steps": updates_cap(train, train_docs),  # a cap on the updates (0: none), the schedule's too
         "training.eval_frequency": train["eval_frequency"],
         "training.optimizer.learn_rate.initial_rate": train["learn_rate"],
         "training.optimizer.learn_rate.warmup": train["warmup"],
@@ -56,6 +57,18 @@ def training_overrides(train: Dict[str, Any], seed: int) -> Dict[str, Any]:
         "system.seed": seed,
         "training.logger.progress_bar": False,
     }
+
+
+def updates_cap(train: Dict[str, Any], train_docs: Optional[int] = None) -> int:
+    """A profile's ``max_steps``, lifted to ``min_epochs`` passes over ``train_docs`` documents where
+    those take more updates: a budget of updates sized for one corpus's folds would give a corpus of
+    many more documents too few passes over them (or not one)."""
+    cap, floor = train.get("max_steps", 0), train.get("min_epochs", 0)
+    if not cap or not floor:
+        return cap
+    if train_docs is None:
+        raise ValueError("the profile's min_epochs needs the number of training documents")
+    return max(cap, updates_per_run(train_docs, train["batch_size"], floor))
 
 
 def override_args(overrides: Dict[str, Any]) -> List[str]:
@@ -83,7 +96,7 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         name = train_path.parent.name
         out = output / name
         model = out / f"model-{select}"
-        settings = {**training_overrides(train, seed), **(overrides or {}),
+        settings = {**training_overrides(train, seed, count_documents(train_path)), **(overrides or {}),
                     "paths.train": str(train_path), "paths.dev": str(train_path.parent / "dev.spacy"),
                     "paths.encoder": encoder, "paths.labels": str(splits_dir / "labels.json")}
         inputs = [train_path, train_path.parent / "dev.spacy", splits_dir / "labels.json", Path(encoder)]
