@@ -146,10 +146,11 @@ TABLE_EPOCHS = 3
 
 
 def budget_suffix(train: Dict) -> str:
-    """The results-file suffix of a training budget: ``-Nep`` for N epochs, ``-Mup`` for M updates, none
-    for the tables' original ``TABLE_EPOCHS``."""
-    epochs, steps = train.get("max_epochs", 0), train.get("max_steps", 0)
-    parts = ([f"{epochs}ep"] if epochs >= 1 else []) + ([f"{steps}up"] if steps else [])
+    """The results-file suffix of a training budget: ``-Nep`` for N epochs, ``-Mup`` for M updates (with
+    ``-minKep`` for at least K epochs), none for the tables' original ``TABLE_EPOCHS``."""
+    epochs, steps, floor = train.get("max_epochs", 0), train.get("max_steps", 0), train.get("min_epochs", 0)
+    parts = ([f"{epochs}ep"] if epochs >= 1 else []) + ([f"{steps}up"] if steps else []) + (
+        [f"min{floor}ep"] if steps and epochs < 1 and floor else [])
     return "" if parts == [f"{TABLE_EPOCHS}ep"] else "-" + "-".join(parts)
 
 
@@ -199,6 +200,13 @@ class Systems:
             return self.train["max_epochs"]
         steps = math.ceil(self.train["max_steps"] * self.train["batch_size"] / self.n_docs("train"))
         return max(steps, self.train.get("min_epochs", 0))
+
+    @property
+    def max_steps(self) -> int:
+        """The updates cap clinx trains under on the training set (the profile's, lifted to its ``min_epochs``)."""
+        from spacy_clinx.workflow.train_splits import updates_cap
+
+        return updates_cap(self.train, self.n_docs("train"))
 
     def clinx(self, out: Path, overrides: Dict, train: str = "train", select: str = "best") -> Dict:
         from spacy_clinx.schedules import count_documents
@@ -426,7 +434,7 @@ def main(
             typer.secho(f"== {corpus} / {name} / {system}", bold=True)
             out.mkdir(parents=True, exist_ok=True)
             scores = {"learn_rate": runners.train["learn_rate"], "epochs": runners.epochs,
-                      "max_steps": runners.train.get("max_steps", 0),
+                      "max_steps": runners.max_steps,
                       **runners.runner(system)(out),  # a runner may say otherwise
                       "date": str(date.today()), "machine": machine()}
             (out / "scores.json").write_text(json.dumps(scores, indent=1))

@@ -54,7 +54,7 @@ def budget(train: Path, min_steps: int, profile: Dict) -> List[str]:
     else:
         steps_per_epoch = math.ceil(len(DocBin().from_disk(train)) / profile["batch_size"])
         epochs = max(profile["max_epochs"], math.ceil(min_steps / steps_per_epoch))
-        steps, longer = epochs * steps_per_epoch, {"max_epochs": epochs}
+        steps, longer = epochs * steps_per_epoch, {"max_epochs": epochs, "min_epochs": 0}
     evaluate_every = max(1, steps // 6)  # about 6 dev evaluations per model, however small its data
     return override_args(training_overrides({**profile, **longer, "eval_frequency": evaluate_every}, 0))
 

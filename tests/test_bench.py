@@ -113,7 +113,11 @@ def test_under_a_budget_of_updates_the_peers_that_count_epochs_get_as_many_as_th
     DocBin(docs=[blank_nlp()(f"Nota {i}.") for i in range(500)]).to_disk(tmp_path / "train.spacy")
     stock = accuracy.Systems(tmp_path, "encoder", "es", tmp_path)
     assert (stock.train["max_epochs"], stock.train["max_steps"], stock.epochs) == (0, 3600, 8)
-    assert accuracy.budget_suffix(stock.train) == "-3600up"
+    assert accuracy.budget_suffix(stock.train) == "-3600up-min3ep" and stock.max_steps == 3600
+    (tmp_path / "large").mkdir()
+    DocBin(docs=[blank_nlp()(f"Nota {i}.") for i in range(1500)]).to_disk(tmp_path / "large" / "train.spacy")
+    large = accuracy.Systems(tmp_path / "large", "encoder", "es", tmp_path)
+    assert (large.max_steps, large.epochs) == (4500, 3)  # the profile's min_epochs past its 3,600 updates
     fixed = accuracy.Systems(tmp_path, "encoder", "es", tmp_path, epochs=6)
     assert (fixed.train["max_steps"], fixed.epochs) == (0, 6) and accuracy.budget_suffix(fixed.train) == "-6ep"
     assert accuracy.budget_suffix({"max_epochs": 3}) == "" and accuracy.budget_suffix({"max_epochs": 3, "max_steps": 9}) == "-3ep-9up"

@@ -13,7 +13,7 @@ def distill_command(
     ensemble: Path = typer.Argument(..., help="the ensemble pipeline of the splits' models, to learn from"),
     splits_dir: Path = typer.Argument(..., help="the random splits (their parts are the training documents)"),
     data_dir: Path = typer.Argument(..., help="folder for the student's training documents, with the marginals"),
-    output: Path = typer.Argument(..., help="folder for the student (split0/model-last)"),
+    output: Path = typer.Argument(..., help="folder for the student (split0/model-last) and distilled.json, the step's record of it"),
     encoder: str = typer.Option(..., help="encoder to fine-tune (output of the encoder step)"),
     profile: Path = typer.Option(DEFAULT_PROFILE),
     teacher_weight: float = typer.Option(0.5, help="share of the loss from the ensemble's marginals (0-1); the "
