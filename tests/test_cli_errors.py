@@ -23,6 +23,16 @@ def quoted_averages(tmp_path):
     return path
 
 
+def broken_split(tmp_path):
+    """Splits whose one training set is not a DocBin (a copy cut short, say)."""
+    (tmp_path / "splits" / "split0").mkdir(parents=True)
+    (tmp_path / "splits" / "split0" / "train.spacy").write_bytes(b"not a docbin")
+    (tmp_path / "splits" / "labels.json").write_text("[]")
+    (tmp_path / "splits" / "splits.json").write_text('{"scheme": "random"}')
+    (tmp_path / "x.cfg").write_text("[nlp]\n")
+    return tmp_path / "splits"
+
+
 CASES = {
     "annotate with a missing model": (lambda t: ["annotate", t / "no-model", notes(t), t / "out.jsonl"],
                                       "no such pipeline folder", "out.jsonl"),
@@ -53,6 +63,9 @@ CASES = {
     "train-splits with use_averages quoted in its profile": (
         lambda t: ["train-splits", t / "x.cfg", t / "splits", t / "models", "--encoder", t / "enc", "--profile",
                    quoted_averages(t)], "use_averages must be true or false, not 'false'", "models"),
+    "train-splits on a split whose training set is no DocBin": (
+        lambda t: ["train-splits", t / "x.cfg", broken_split(t), t / "models", "--encoder", t / "enc"],
+        "split0/train.spacy: not a DocBin of training documents", "models"),
     "distill before the splits": (lambda t: ["distill", t / "x.cfg", t / "ensemble", t / "splits", t / "data",
                                              t / "student", "--encoder", t / "enc"], "splits.json", "data"),
     "package with a missing --sample-from DocBin": (lambda t: ["package", t / "training", t / "packages",

@@ -71,6 +71,17 @@ def updates_cap(train: Dict[str, Any], train_docs: Optional[int] = None) -> int:
     return max(cap, updates_per_run(train_docs, train["batch_size"], floor))
 
 
+def budget_documents(train: Dict[str, Any], train_path: Path) -> Optional[int]:
+    """The documents of a split's training set where its budget counts them (``min_epochs`` under
+    ``max_steps``), else None; a file that is no DocBin is a one-line error naming it."""
+    if not (train.get("min_epochs") and train.get("max_steps")):
+        return None
+    try:
+        return count_documents(train_path)
+    except Exception as err:  # noqa: BLE001 - srsly, zlib and msgpack each raise their own
+        raise ValueError(f"{train_path}: not a DocBin of training documents ({type(err).__name__})") from None
+
+
 def override_args(overrides: Dict[str, Any]) -> List[str]:
     """``--section.key value`` arguments for ``spacy train``-style commands (booleans, lists and blocks as JSON)."""
     return [a for key, value in overrides.items()
@@ -96,7 +107,7 @@ def train_splits(config: Path, splits_dir: Path, output: Path, encoder: str, tra
         name = train_path.parent.name
         out = output / name
         model = out / f"model-{select}"
-        settings = {**training_overrides(train, seed, count_documents(train_path)), **(overrides or {}),
+        settings = {**training_overrides(train, seed, budget_documents(train, train_path)), **(overrides or {}),
                     "paths.train": str(train_path), "paths.dev": str(train_path.parent / "dev.spacy"),
                     "paths.encoder": encoder, "paths.labels": str(splits_dir / "labels.json")}
         inputs = [train_path, train_path.parent / "dev.spacy", splits_dir / "labels.json", Path(encoder)]
